@@ -1,0 +1,77 @@
+/* result: the result model every check returns (DESIGN.md "The result
+   model").  The verdict, the Authentication-Results header, the syslog line
+   and the SMTP reply are all built from these structs, so they never
+   disagree.  Plain data; strings are owned by the struct (fl_result_clear
+   frees them). */
+#ifndef FL_LIB_RESULT_H
+#define FL_LIB_RESULT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* RFC 8601 result values (section 2.7) plus greylist/dnsbl outcomes. */
+enum fl_res {
+    FL_RES_NONE,
+    FL_RES_PASS,
+    FL_RES_FAIL,
+    FL_RES_SOFTFAIL,
+    FL_RES_NEUTRAL,
+    FL_RES_POLICY,
+    FL_RES_TEMPERROR,
+    FL_RES_PERMERROR,
+    FL_RES_SKIPPED, /* not evaluated (trusted client, exemption) */
+};
+
+/* What a check asks the MTA to do with the message (its own policy
+   decided); the verdict takes the strongest request. */
+enum fl_action {
+    FL_ACTION_ACCEPT,
+    FL_ACTION_QUARANTINE,
+    FL_ACTION_TEMPFAIL,
+    FL_ACTION_REJECT,
+};
+
+/* Whose side has to act on a failure. */
+enum fl_fault {
+    FL_FAULT_NONE,
+    FL_FAULT_SENDER,
+    FL_FAULT_RECEIVER,
+};
+
+#define FL_RESULT_MAX_PROPS 8
+
+struct fl_prop {
+    char *ptype;    /* "smtp", "header", "policy", "dns" */
+    char *property; /* "mailfrom", "d", "iprev" */
+    char *value;    /* raw; quoted/sanitised only when written */
+};
+
+struct fl_result {
+    char *method;      /* "spf", "dkim", "dmarc", "iprev", "dnsbl", ... */
+    enum fl_res result;
+    char *reason_code; /* machine code, e.g. "spf.not_permitted" */
+    char *reason;      /* short human reason for the AR reason= */
+    char *detail;      /* one sentence naming the fix and who makes it */
+    enum fl_fault fault;
+    bool transient;    /* a retry will likely succeed */
+    bool in_header;    /* written to Authentication-Results (default true) */
+    enum fl_action action; /* requested by the check's policy (default accept) */
+    struct fl_prop props[FL_RESULT_MAX_PROPS];
+    size_t nprops;
+};
+
+const char *fl_res_name(enum fl_res res);
+const char *fl_fault_name(enum fl_fault fault);
+const char *fl_action_name(enum fl_action action);
+
+/* Initialises r for method with result res; other fields empty. */
+void fl_result_init(struct fl_result *r, const char *method, enum fl_res res);
+/* Sets the reason code, AR reason and detail (any may be NULL); copies. */
+void fl_result_set_reason(struct fl_result *r, const char *code, const char *reason,
+                          const char *detail);
+/* Appends ptype.property=value; copies.  Returns -1 when full. */
+int fl_result_add_prop(struct fl_result *r, const char *ptype, const char *property,
+                       const char *value);
+void fl_result_clear(struct fl_result *r);
+
+#endif

@@ -1,0 +1,375 @@
+/* callbacks: see callbacks.h. */
+#include "milter/callbacks.h"
+#include "milter/msg.h"
+#include "milter/server.h"
+#include "lib/authres.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/sanitize.h"
+#include "lib/verdict.h"
+#include "lib/xalloc.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+/* Longest envelope address or header value we keep (RFC 5321 path limit
+   is 256; RFC 5322 line limit is 998). */
+#define MAX_ADDR 512
+#define MAX_HEADER_KEEP 998
+
+static struct fl_conn *conn_of(SMFICTX *ctx)
+{
+    return smfi_getpriv(ctx);
+}
+
+/* The context is created at negotiation (v6 MTAs) or at connect (older
+   ones); xxfi_close frees it either way. */
+static struct fl_conn *conn_get_or_new(SMFICTX *ctx)
+{
+    struct fl_conn *conn = conn_of(ctx);
+    if (conn == NULL) {
+        conn = fl_conn_new(fl_server_config());
+        fl_server_session_begin();
+        smfi_setpriv(ctx, conn);
+    }
+    return conn;
+}
+
+/* Strips the angle brackets libmilter passes around envelope addresses. */
+static char *envelope_addr(const char *arg)
+{
+    size_t n = strnlen(arg, MAX_ADDR);
+    if (n >= 2 && arg[0] == '<' && arg[n - 1] == '>')
+        return fl_strndup(arg + 1, n - 2);
+    return fl_strndup(arg, n);
+}
+
+static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+                             unsigned long f2, unsigned long f3, unsigned long *pf0,
+                             unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+    (void)f2;
+    (void)f3;
+    struct fl_conn *conn = conn_get_or_new(ctx);
+    *pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE);
+    /* Headers need no per-header reply (one round trip less per header),
+       and the body is skipped while no check needs it -- or not sent at
+       all when the MTA cannot skip. */
+    *pf1 = f1 & (SMFIP_NR_HDR | SMFIP_SKIP);
+    if (!(f1 & SMFIP_SKIP))
+        *pf1 |= f1 & SMFIP_NOBODY;
+    conn->no_header_reply = (*pf1 & SMFIP_NR_HDR) != 0;
+    conn->can_skip_body = (*pf1 & SMFIP_SKIP) != 0;
+    *pf2 = 0;
+    *pf3 = 0;
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
+{
+    struct fl_conn *conn = conn_get_or_new(ctx);
+    if (hostaddr != NULL && hostaddr->sa_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)hostaddr;
+        inet_ntop(AF_INET, &sin->sin_addr, conn->ip, sizeof(conn->ip));
+        conn->port = ntohs(sin->sin_port);
+    } else if (hostaddr != NULL && hostaddr->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)hostaddr;
+        inet_ntop(AF_INET6, &sin6->sin6_addr, conn->ip, sizeof(conn->ip));
+        conn->port = ntohs(sin6->sin6_port);
+    }
+    /* The MTA passes "[ip]" when the client has no verified name. */
+    if (hostname != NULL && hostname[0] != '[' && hostname[0] != '\0')
+        conn->ptr = fl_strndup(hostname, 255);
+    if (conn->ip[0] == '\0')
+        conn->skipped = "local_submission"; /* no address: submitted locally */
+    else if (fl_cidr_list_match(&conn->cfg->trusted_networks, conn->ip))
+        conn->skipped = "trusted_network";
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat on_helo(SMFICTX *ctx, char *helo)
+{
+    struct fl_conn *conn = conn_of(ctx);
+    if (conn == NULL)
+        return SMFIS_CONTINUE;
+    free(conn->helo);
+    conn->helo = fl_strndup(helo ? helo : "", 255);
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
+{
+    struct fl_conn *conn = conn_of(ctx);
+    if (conn == NULL)
+        return SMFIS_CONTINUE;
+    fl_msg_free(&conn->msg);
+    conn->msg = fl_msg_new();
+    long long t0 = fl_monotonic_ms();
+    fl_msg_stage(conn, "mail");
+    conn->msg->mail_from = envelope_addr(argv && argv[0] ? argv[0] : "");
+    const char *auth = smfi_getsymval(ctx, "{auth_authen}");
+    if (auth != NULL && *auth && conn->cfg->trust_authenticated && conn->skipped == NULL)
+        conn->skipped = "authenticated";
+    conn->msg->work_ms += fl_monotonic_ms() - t0;
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
+{
+    struct fl_conn *conn = conn_of(ctx);
+    if (conn == NULL || conn->msg == NULL)
+        return SMFIS_CONTINUE;
+    struct fl_msg *msg = conn->msg;
+    fl_msg_stage(conn, "rcpt");
+    if (argv == NULL || argv[0] == NULL)
+        return SMFIS_CONTINUE;
+    char *rcpt = envelope_addr(argv[0]);
+    if ((long long)msg->nrcpts >= conn->cfg->max_recipients ||
+        !fl_msg_charge(msg, conn->cfg, strlen(rcpt) + sizeof(char *))) {
+        msg->rcpts_dropped++;
+        free(rcpt);
+        return SMFIS_CONTINUE;
+    }
+    msg->rcpts = fl_realloc(msg->rcpts, (msg->nrcpts + 1) * sizeof(*msg->rcpts));
+    msg->rcpts[msg->nrcpts++] = rcpt;
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat on_data(SMFICTX *ctx)
+{
+    struct fl_conn *conn = conn_of(ctx);
+    if (conn != NULL)
+        fl_msg_stage(conn, "data");
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat on_unknown(SMFICTX *ctx, const char *cmd)
+{
+    (void)ctx;
+    (void)cmd;
+    return SMFIS_CONTINUE;
+}
+
+static void note_ar_header(struct fl_conn *conn, const char *value)
+{
+    struct fl_msg *msg = conn->msg;
+    msg->ar_count++;
+    enum fl_authres_class cls = fl_authres_classify(value, conn->cfg->authserv_id, NULL);
+    if (cls == FL_AUTHRES_OTHER)
+        return;
+    bool rename = conn->cfg->forged_header_action == FL_FORGED_RENAME;
+    size_t cost = sizeof(struct fl_seen_ar) + (rename ? strlen(value) + 1 : 0);
+    if (!fl_msg_charge(msg, conn->cfg, cost))
+        return;
+    msg->forged = fl_realloc(msg->forged, (msg->nforged + 1) * sizeof(*msg->forged));
+    struct fl_seen_ar *ar = &msg->forged[msg->nforged++];
+    ar->index = msg->ar_count;
+    ar->cls = cls;
+    ar->value = rename ? fl_strdup(value) : NULL;
+}
+
+static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
+{
+    struct fl_conn *conn = conn_of(ctx);
+    if (conn == NULL)
+        return SMFIS_CONTINUE;
+    sfsistat reply = conn->no_header_reply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+    if (conn->msg == NULL || name == NULL || value == NULL)
+        return reply;
+    long long t0 = fl_monotonic_ms();
+    if (strcasecmp(name, FL_AUTHRES_HEADER) == 0)
+        note_ar_header(conn, value);
+    else if (strcasecmp(name, "Message-ID") == 0 && conn->msg->message_id == NULL &&
+             fl_msg_charge(conn->msg, conn->cfg, strnlen(value, MAX_HEADER_KEEP) + 1))
+        conn->msg->message_id = fl_strndup(value, MAX_HEADER_KEEP);
+    conn->msg->work_ms += fl_monotonic_ms() - t0;
+    return reply;
+}
+
+static sfsistat on_eoh(SMFICTX *ctx)
+{
+    struct fl_conn *conn = conn_of(ctx);
+    if (conn != NULL)
+        fl_msg_stage(conn, "eoh");
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat on_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+    (void)chunk;
+    (void)len;
+    /* No check reads the body yet: tell the MTA to stop sending it. */
+    struct fl_conn *conn = conn_of(ctx);
+    return conn != NULL && conn->can_skip_body ? SMFIS_SKIP : SMFIS_CONTINUE;
+}
+
+/* Removes (or renames) the forged and malformed AR headers.  Highest index
+   first: removing a header renumbers the ones after it, and deleting in
+   ascending order would skip forged headers (OpenDKIM CVE-2022-48521). */
+static int strip_forged(SMFICTX *ctx, struct fl_conn *conn)
+{
+    struct fl_msg *msg = conn->msg;
+    int rc = 0;
+    for (size_t i = msg->nforged; i-- > 0;) {
+        if (smfi_chgheader(ctx, FL_AUTHRES_HEADER, msg->forged[i].index, NULL) != MI_SUCCESS)
+            rc = -1;
+    }
+    if (conn->cfg->forged_header_action != FL_FORGED_RENAME)
+        return rc;
+    for (size_t i = 0; i < msg->nforged; i++) {
+        if (smfi_addheader(ctx, conn->cfg->forged_header_rename, msg->forged[i].value) !=
+            MI_SUCCESS)
+            rc = -1;
+    }
+    return rc;
+}
+
+/* smfi_setreply hands the text to the MTA, which treats % specially. */
+static void set_reply(SMFICTX *ctx, const struct fl_verdict *v)
+{
+    struct fl_buf text;
+    fl_buf_init(&text);
+    for (const char *p = v->text ? v->text : ""; *p; p++) {
+        if (*p == '%')
+            fl_buf_putc(&text, '%');
+        fl_buf_putc(&text, *p);
+    }
+    char code[8];
+    snprintf(code, sizeof(code), "%d", v->code);
+    if (smfi_setreply(ctx, code, (char *)v->dsn, text.data) != MI_SUCCESS)
+        fl_warn("could not set the SMTP reply %s %s", code, v->dsn);
+    fl_buf_free(&text);
+}
+
+static void write_records(struct fl_conn *conn, const char *queue_id, const struct fl_verdict *v)
+{
+    struct fl_msg *msg = conn->msg;
+    struct fl_verdict_facts f = {0};
+    clock_gettime(CLOCK_REALTIME, &f.when);
+    f.queue_id = queue_id;
+    f.client_ip = conn->ip;
+    f.client_port = conn->port;
+    f.client_ptr = conn->ptr;
+    f.helo = conn->helo;
+    f.mail_from = msg->mail_from;
+    f.rcpts = (const char *const *)msg->rcpts;
+    f.nrcpts = msg->nrcpts;
+    f.rcpts_dropped = msg->rcpts_dropped;
+    f.message_id = msg->message_id;
+    f.skipped_reason = conn->skipped;
+    memcpy(f.stages, msg->stages, sizeof(f.stages));
+    f.nstages = msg->nstages;
+    f.work_ms = (long)msg->work_ms;
+    struct fl_buf line;
+    fl_buf_init(&line);
+    fl_verdict_summary(&line, &f, msg->results, msg->nresults, v);
+    fl_info("%s", line.data);
+    fl_buf_reset(&line);
+    fl_verdict_json(&line, &f, msg->results, msg->nresults, v);
+    fl_server_write_verdict(line.data);
+    fl_buf_free(&line);
+}
+
+static sfsistat on_eom(SMFICTX *ctx)
+{
+    struct fl_conn *conn = conn_of(ctx);
+    if (conn == NULL || conn->msg == NULL)
+        return SMFIS_ACCEPT;
+    struct fl_msg *msg = conn->msg;
+    long long t0 = fl_monotonic_ms();
+    fl_msg_stage(conn, "eom");
+    const char *qid = smfi_getsymval(ctx, "i");
+    char queue_id[64];
+    struct fl_buf tmp;
+    fl_buf_init(&tmp);
+    fl_sanitize_ascii(&tmp, qid && *qid ? qid : "NOQUEUE", 40);
+    snprintf(queue_id, sizeof(queue_id), "%s", tmp.data);
+    fl_buf_free(&tmp);
+
+    const char *internal = NULL;
+    bool tempfail_on_error = conn->cfg->on_internal_error == FL_ON_ERROR_TEMPFAIL;
+    if (msg->over_budget) {
+        /* Forged headers past the budget were not tracked: we cannot vouch
+           for this message's headers, so it is deferred whatever
+           on_internal_error says (never a 5xx: it is our limit). */
+        internal = "internal.over_budget";
+        tempfail_on_error = true;
+    }
+    struct fl_verdict v;
+    fl_verdict_decide(&v, msg->results, msg->nresults, internal, tempfail_on_error);
+
+    sfsistat rc = SMFIS_ACCEPT;
+    if (v.action == FL_ACTION_ACCEPT || v.action == FL_ACTION_QUARANTINE) {
+        bool ok = strip_forged(ctx, conn) == 0;
+        if (conn->skipped == NULL) {
+            struct fl_buf ar;
+            fl_buf_init(&ar);
+            fl_authres_build(&ar, conn->cfg->authserv_id, msg->results, msg->nresults);
+            if (smfi_insheader(ctx, 0, FL_AUTHRES_HEADER, ar.data) != MI_SUCCESS)
+                ok = false;
+            fl_buf_free(&ar);
+        }
+        if (v.action == FL_ACTION_QUARANTINE &&
+            smfi_quarantine(ctx, v.text ? v.text : "faultline") != MI_SUCCESS)
+            ok = false;
+        if (!ok) {
+            fl_warn("%s: could not modify the message headers", queue_id);
+            fl_verdict_clear(&v);
+            fl_verdict_decide(&v, msg->results, msg->nresults, "internal.mta_call",
+                              conn->cfg->on_internal_error == FL_ON_ERROR_TEMPFAIL);
+        }
+    }
+    if (v.action == FL_ACTION_REJECT || v.action == FL_ACTION_TEMPFAIL) {
+        set_reply(ctx, &v);
+        rc = v.action == FL_ACTION_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+    }
+    msg->work_ms += fl_monotonic_ms() - t0;
+    write_records(conn, queue_id, &v);
+    fl_verdict_clear(&v);
+    fl_msg_free(&conn->msg);
+    return rc;
+}
+
+static sfsistat on_abort(SMFICTX *ctx)
+{
+    struct fl_conn *conn = conn_of(ctx);
+    if (conn != NULL)
+        fl_msg_free(&conn->msg);
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat on_close(SMFICTX *ctx)
+{
+    struct fl_conn *conn = conn_of(ctx);
+    if (conn != NULL) {
+        smfi_setpriv(ctx, NULL);
+        fl_conn_free(&conn);
+        fl_server_session_end();
+    }
+    return SMFIS_CONTINUE;
+}
+
+struct smfiDesc fl_milter_desc = {
+    .xxfi_name = "faultline",
+    .xxfi_version = SMFI_VERSION,
+    .xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE,
+    .xxfi_connect = on_connect,
+    .xxfi_helo = on_helo,
+    .xxfi_envfrom = on_envfrom,
+    .xxfi_envrcpt = on_envrcpt,
+    .xxfi_header = on_header,
+    .xxfi_eoh = on_eoh,
+    .xxfi_body = on_body,
+    .xxfi_eom = on_eom,
+    .xxfi_abort = on_abort,
+    .xxfi_close = on_close,
+    .xxfi_unknown = on_unknown,
+    .xxfi_data = on_data,
+    .xxfi_negotiate = on_negotiate,
+};

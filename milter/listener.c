@@ -1,0 +1,169 @@
+/* listener: see listener.h. */
+#include "milter/listener.h"
+#include "lib/log.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <libmilter/mfapi.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static const char *unix_path(const char *spec)
+{
+    if (strncmp(spec, "unix:", 5) == 0)
+        return spec + 5;
+    if (strncmp(spec, "local:", 6) == 0)
+        return spec + 6;
+    return NULL;
+}
+
+/* Removes path if it is a socket no process listens on.  Returns 0 if the
+   path is free now, -1 (logged) if it must not be touched. */
+static int remove_stale_socket(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return errno == ENOENT ? 0 : (fl_error("socket %s: %s", path, strerror(errno)), -1);
+    if (!S_ISSOCK(st.st_mode)) {
+        fl_error("socket %s exists and is not a socket; refusing to remove it", path);
+        return -1;
+    }
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        fl_error("socket %s: path too long", path);
+        return -1;
+    }
+    memcpy(sun.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    int rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+    int err = errno;
+    close(fd);
+    if (rc == 0) {
+        fl_error("socket %s is in use by a running process (another faultline?)", path);
+        return -1;
+    }
+    if (err != ECONNREFUSED) {
+        fl_error("socket %s: cannot tell whether it is in use: %s", path, strerror(err));
+        return -1;
+    }
+    if (unlink(path) < 0) {
+        fl_error("socket %s: cannot remove stale socket: %s", path, strerror(errno));
+        return -1;
+    }
+    fl_info("removed stale socket %s", path);
+    return 0;
+}
+
+static int set_unix_owner(const char *path, const struct fl_config *cfg)
+{
+    if (chmod(path, (mode_t)cfg->socket_mode) < 0) {
+        fl_error("socket %s: chmod: %s", path, strerror(errno));
+        return -1;
+    }
+    char owner[256];
+    const char *spec = *cfg->socket_owner ? cfg->socket_owner : cfg->user;
+    if (*spec == '\0' || geteuid() != 0)
+        return 0;
+    snprintf(owner, sizeof(owner), "%s", spec);
+    char *colon = strchr(owner, ':');
+    const char *gname = colon ? colon + 1 : (*cfg->group ? cfg->group : NULL);
+    if (colon)
+        *colon = '\0';
+    struct passwd *pw = getpwnam(owner);
+    if (pw == NULL) {
+        fl_error("socket owner: unknown user \"%s\"", owner);
+        return -1;
+    }
+    gid_t gid = pw->pw_gid;
+    if (gname != NULL && *gname) {
+        struct group *gr = getgrnam(gname);
+        if (gr == NULL) {
+            fl_error("socket owner: unknown group \"%s\"", gname);
+            return -1;
+        }
+        gid = gr->gr_gid;
+    }
+    if (chown(path, pw->pw_uid, gid) < 0) {
+        fl_error("socket %s: chown: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* libmilter keeps its listening descriptor private: find it -- the one
+   listening TCP socket of this process -- and disable Nagle on it. */
+static int set_nodelay(void)
+{
+    struct rlimit rl;
+    int maxfd = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ? (int)rl.rlim_cur
+                                                                           : 65536;
+    int done = 0;
+    for (int fd = 0; fd < maxfd; fd++) {
+        int listening = 0, type = 0;
+        socklen_t len = sizeof(listening);
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening)
+            continue;
+        len = sizeof(type);
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM)
+            continue;
+        struct sockaddr_storage ss;
+        len = sizeof(ss);
+        if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
+            (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+            continue;
+        int one = 1;
+        if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0) {
+            fl_error("TCP_NODELAY on the listening socket: %s", strerror(errno));
+            return -1;
+        }
+        done++;
+    }
+    if (done == 0) {
+        fl_error("could not find the listening TCP socket to set TCP_NODELAY");
+        return -1;
+    }
+    return 0;
+}
+
+int fl_listener_open(const struct fl_config *cfg)
+{
+    const char *path = unix_path(cfg->socket);
+    if (path != NULL && remove_stale_socket(path) < 0)
+        return -1;
+    if (smfi_setconn(cfg->socket) == MI_FAILURE) {
+        fl_error("socket %s: libmilter rejected the specification", cfg->socket);
+        return -1;
+    }
+    /* The socket file is created with the umask; tighten, then chmod. */
+    mode_t old = umask(0177);
+    int rc = smfi_opensocket(false);
+    umask(old);
+    if (rc == MI_FAILURE) {
+        fl_error("socket %s: cannot listen (in use, or no permission)", cfg->socket);
+        return -1;
+    }
+    if (path != NULL)
+        return set_unix_owner(path, cfg);
+    if (set_nodelay() < 0)
+        return -1;
+    fl_debug("socket %s: TCP_NODELAY set on the listening socket", cfg->socket);
+    return 0;
+}
+
+void fl_listener_cleanup(const struct fl_config *cfg)
+{
+    const char *path = unix_path(cfg->socket);
+    if (path != NULL)
+        unlink(path);
+}

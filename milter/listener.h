@@ -1,0 +1,17 @@
+/* listener: opens the milter socket through libmilter, with what libmilter
+   leaves out: a stale unix socket is removed only if it is a socket nobody
+   listens on, the unix socket gets the configured mode and owner, and a TCP
+   listening socket gets TCP_NODELAY (inherited by accepted sockets on
+   Linux), so replies are not held back by Nagle's algorithm against the
+   MTA's delayed ACKs.  Called once at startup, before privileges drop. */
+#ifndef FL_MILTER_LISTENER_H
+#define FL_MILTER_LISTENER_H
+
+#include "lib/config.h"
+
+/* Returns 0, or -1 with a message on stderr/log. */
+int fl_listener_open(const struct fl_config *cfg);
+/* Removes the unix socket file (at exit). */
+void fl_listener_cleanup(const struct fl_config *cfg);
+
+#endif

@@ -1,0 +1,296 @@
+/* main: the faultline daemon -- flags, configuration, socket, privileges,
+   signals.
+   Signals: libmilter's own signal thread stops the milter on SIGHUP, so
+   smfi_main runs in a thread of its own and the main thread keeps SIGHUP,
+   SIGTERM and SIGINT unblocked with handlers; Linux delivers a
+   process-directed signal to the main thread when it can take it, so
+   SIGHUP reloads the configuration and SIGTERM/SIGINT drain and exit. */
+#include "config.h"
+
+#include "milter/callbacks.h"
+#include "milter/listener.h"
+#include "milter/privs.h"
+#include "milter/server.h"
+#include "lib/log.h"
+#include "lib/settings.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <libmilter/mfapi.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_CONFIG "/etc/faultline/faultline.conf"
+
+static int signal_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    char c = sig == SIGHUP ? 'H' : 'T';
+    if (write(signal_pipe[1], &c, 1) < 0) {
+        /* Pipe full: a reload or stop is already pending. */
+    }
+    errno = saved;
+}
+
+static void *milter_thread(void *arg)
+{
+    (void)arg;
+    if (smfi_main() != MI_SUCCESS)
+        fl_error("libmilter main loop failed");
+    char c = 'X';
+    if (write(signal_pipe[1], &c, 1) < 0) {
+        /* nothing more we can do */
+    }
+    return NULL;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: faultline [-f] [-c FILE] [-n] [-d] [-V]\n"
+            "  -c FILE  configuration file (default %s if it exists, else built-in defaults)\n"
+            "  -f       stay in the foreground (log to stderr with log = auto)\n"
+            "  -n       check the configuration and exit (0 valid, 2 errors)\n"
+            "  -d       print every setting with its default and exit\n"
+            "  -V       print the version and exit\n",
+            DEFAULT_CONFIG);
+}
+
+static void print_version(void)
+{
+    unsigned int major, minor, patch;
+    smfi_version(&major, &minor, &patch);
+    printf("faultline %s (libmilter %u.%u.%u, jansson %s)\n", PACKAGE_VERSION, major, minor,
+           patch, JANSSON_VERSION);
+}
+
+static int daemonize(void)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid > 0)
+        _exit(0);
+    if (setsid() < 0)
+        return -1;
+    pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid > 0)
+        _exit(0);
+    if (chdir("/") < 0)
+        return -1;
+    int fd = open("/dev/null", O_RDWR);
+    if (fd < 0)
+        return -1;
+    dup2(fd, STDIN_FILENO);
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+    if (fd > STDERR_FILENO)
+        close(fd);
+    return 0;
+}
+
+static int install_signals(void)
+{
+    if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+        return -1;
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+/* Creates a thread that never receives our signals. */
+static int spawn_quiet_thread(pthread_t *t, void *(*fn)(void *))
+{
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    int rc = pthread_create(t, NULL, fn, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+static int load_config(const char *path, bool explicit_path, struct fl_config **cfg_r)
+{
+    if (!explicit_path && access(DEFAULT_CONFIG, F_OK) != 0)
+        path = NULL; /* no file: embedded defaults */
+    struct fl_buf errors;
+    fl_buf_init(&errors);
+    int rc = fl_config_load(path, cfg_r, &errors);
+    if (rc < 0)
+        fputs(errors.data, stderr);
+    fl_buf_free(&errors);
+    return rc;
+}
+
+/* Waits for signals and the end of the libmilter loop.  Returns when the
+   daemon should stop. */
+static void serve(void)
+{
+    for (;;) {
+        char c;
+        ssize_t n = read(signal_pipe[0], &c, 1);
+        if (n < 0 && errno == EAGAIN) {
+            fd_set rfds;
+            FD_ZERO(&rfds);
+            FD_SET(signal_pipe[0], &rfds);
+            select(signal_pipe[0] + 1, &rfds, NULL, NULL, NULL);
+            continue;
+        }
+        if (n <= 0)
+            continue;
+        if (c == 'H') {
+            fl_info("SIGHUP: reloading the configuration");
+            fl_server_reload();
+        } else if (c == 'T') {
+            fl_info("stopping: no new connections");
+            return;
+        } else if (c == 'X') {
+            fl_warn("libmilter stopped");
+            return;
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *config_path = DEFAULT_CONFIG;
+    bool explicit_path = false, check_only = false, foreground = false;
+    int opt;
+    while ((opt = getopt(argc, argv, "c:fndVh")) != -1) {
+        switch (opt) {
+        case 'c':
+            config_path = optarg;
+            explicit_path = true;
+            break;
+        case 'f':
+            foreground = true;
+            break;
+        case 'n':
+            check_only = true;
+            break;
+        case 'd':
+            printf("# faultline %s: every setting at its default\n", PACKAGE_VERSION);
+            fl_settings_write_sample(stdout);
+            return 0;
+        case 'V':
+            print_version();
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        usage(stderr);
+        return 2;
+    }
+    fl_srv.foreground = foreground;
+    struct fl_config *cfg;
+    if (load_config(config_path, explicit_path, &cfg) < 0)
+        return 2;
+    fl_srv.config_path = cfg->path;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    const char *why;
+    int switch_user = fl_privs_lookup(cfg, &uid, &gid, &why);
+    if (switch_user < 0) {
+        fprintf(stderr, "%s: error: user = %s, group = %s: %s\n",
+                cfg->path ? cfg->path : "(built-in default)", cfg->user, cfg->group, why);
+        fl_config_unref(&cfg);
+        return 2;
+    }
+    if (check_only) {
+        printf("%s: configuration is valid\n", cfg->path ? cfg->path : "(built-in defaults)");
+        fl_config_unref(&cfg);
+        return 0;
+    }
+
+    fl_server_apply_log(cfg);
+    if (smfi_register(fl_milter_desc) == MI_FAILURE) {
+        fl_error("smfi_register failed");
+        return 1;
+    }
+    smfi_settimeout(7200);
+    if (fl_listener_open(cfg) < 0)
+        return 1;
+    if (fl_server_open_verdict_log(cfg) < 0)
+        return 1;
+    if (!foreground && daemonize() < 0) {
+        fl_error("cannot detach: %s", strerror(errno));
+        return 1;
+    }
+    if (*cfg->pidfile && fl_pidfile_write(cfg->pidfile, uid, gid) < 0)
+        return 1;
+    if (switch_user == 1) {
+        fl_server_chown_verdict_log(uid, gid);
+        if (*cfg->pidfile && chown(cfg->pidfile, uid, gid) < 0)
+            fl_warn("pidfile %s: chown: %s", cfg->pidfile, strerror(errno));
+        if (fl_privs_drop(cfg->user, uid, gid) < 0)
+            return 1;
+    } else if (geteuid() == 0) {
+        fl_warn("running as root: set user in the configuration");
+    }
+    if (install_signals() < 0) {
+        fl_error("signal setup: %s", strerror(errno));
+        return 1;
+    }
+    fl_srv.pool = fl_pool_create((unsigned int)cfg->worker_threads,
+                                 (size_t)cfg->worker_threads * 64);
+    fl_server_set_config(fl_config_ref(cfg));
+    pthread_t milter;
+    if (spawn_quiet_thread(&milter, milter_thread) != 0) {
+        fl_error("cannot start the milter thread");
+        return 1;
+    }
+    fl_info("faultline %s listening on %s (authserv-id %s)", PACKAGE_VERSION, cfg->socket,
+            cfg->authserv_id);
+
+    serve();
+
+    smfi_stop();
+    struct fl_config *now = fl_server_config();
+    int left = fl_server_wait_idle(now->shutdown_timeout);
+    if (left > 0)
+        fl_warn("stopping with %d session(s) still in flight after %lldms", left,
+                now->shutdown_timeout);
+    fl_listener_cleanup(cfg);
+    if (*cfg->pidfile)
+        unlink(cfg->pidfile);
+    fl_config_unref(&now);
+    if (left == 0) {
+        /* Clean teardown (keeps valgrind and ASan leak reports meaningful);
+           with sessions still in flight the process exits without it. */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 5;
+        if (pthread_timedjoin_np(milter, NULL, &ts) == 0)
+            fl_server_shutdown();
+    }
+    fl_config_unref(&cfg);
+    fl_info("stopped");
+    return 0;
+}

@@ -1,0 +1,67 @@
+/* msg: the per-connection (struct fl_conn) and per-transaction
+   (struct fl_msg) contexts of one milter session, and the memory budget of
+   a message.  A context belongs to the libmilter thread serving its
+   connection; nothing here is shared. */
+#ifndef FL_MILTER_MSG_H
+#define FL_MILTER_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lib/authres.h"
+#include "lib/config.h"
+#include "lib/result.h"
+#include "lib/verdict.h"
+
+/* An Authentication-Results header found in the message. */
+struct fl_seen_ar {
+    int index;                 /* 1-based among AR headers (smfi_chgheader) */
+    enum fl_authres_class cls; /* OURS or MALFORMED: to be removed */
+    char *value;               /* kept only when renaming */
+};
+
+struct fl_msg {
+    size_t mem_used;
+    bool over_budget;
+    char *mail_from;
+    char **rcpts;
+    size_t nrcpts, rcpts_dropped;
+    char *message_id;
+    int ar_count; /* AR headers seen so far */
+    struct fl_seen_ar *forged;
+    size_t nforged;
+    struct fl_result *results;
+    size_t nresults;
+    long long t_start; /* monotonic ms at MAIL FROM */
+    long long work_ms; /* time spent in our callbacks */
+    struct fl_stage_time stages[FL_VERDICT_MAX_STAGES];
+    size_t nstages;
+};
+
+struct fl_conn {
+    struct fl_config *cfg; /* snapshot for the whole connection */
+    char ip[64];
+    unsigned int port;
+    char *ptr;  /* client name the MTA verified, NULL if unknown */
+    char *helo;
+    const char *skipped; /* why checks are skipped, or NULL */
+    long long t_connect;
+    bool no_header_reply; /* SMFIP_NR_HDR negotiated */
+    bool can_skip_body;   /* SMFIP_SKIP negotiated */
+    struct fl_msg *msg;
+};
+
+struct fl_conn *fl_conn_new(struct fl_config *cfg);
+void fl_conn_free(struct fl_conn **conn);
+
+struct fl_msg *fl_msg_new(void);
+void fl_msg_free(struct fl_msg **msg);
+
+/* Charges n bytes to the message's budget.  Returns true if they fit;
+   false marks the message over budget (the caller stores nothing more). */
+bool fl_msg_charge(struct fl_msg *msg, const struct fl_config *cfg, size_t n);
+
+/* Records that stage was reached (ms since connect). */
+void fl_msg_stage(struct fl_conn *conn, const char *stage);
+
+#endif

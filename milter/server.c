@@ -1,0 +1,170 @@
+/* server: see server.h. */
+#include "milter/server.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct fl_server fl_srv;
+
+static pthread_mutex_t cfg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fl_config *current;
+
+static pthread_mutex_t verdict_lock = PTHREAD_MUTEX_INITIALIZER;
+static FILE *verdict_fp;
+static char *verdict_path;
+
+static pthread_mutex_t session_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t session_idle = PTHREAD_COND_INITIALIZER;
+static int sessions;
+
+void fl_server_set_config(struct fl_config *cfg)
+{
+    pthread_mutex_lock(&cfg_lock);
+    struct fl_config *old = current;
+    current = cfg;
+    pthread_mutex_unlock(&cfg_lock);
+    fl_config_unref(&old);
+}
+
+struct fl_config *fl_server_config(void)
+{
+    pthread_mutex_lock(&cfg_lock);
+    struct fl_config *cfg = fl_config_ref(current);
+    pthread_mutex_unlock(&cfg_lock);
+    return cfg;
+}
+
+void fl_server_apply_log(const struct fl_config *cfg)
+{
+    const char *target = cfg->log;
+    if (strcmp(target, "auto") == 0)
+        target = fl_srv.foreground ? "stderr" : "mail";
+    fl_log_open("faultline", target, (enum fl_log_level)cfg->log_level);
+}
+
+int fl_server_reload(void)
+{
+    struct fl_config *cfg;
+    struct fl_buf errors;
+    fl_buf_init(&errors);
+    if (fl_config_load(fl_srv.config_path, &cfg, &errors) < 0) {
+        char *save, *line = strtok_r(errors.data, "\n", &save);
+        for (; line; line = strtok_r(NULL, "\n", &save))
+            fl_error("reload: %s", line);
+        fl_error("reload: configuration has errors; keeping the running configuration");
+        fl_buf_free(&errors);
+        return -1;
+    }
+    struct fl_config *old = fl_server_config();
+    fl_buf_reset(&errors);
+    fl_config_restart_changes(old, cfg, &errors);
+    char *save, *line = strtok_r(errors.data, "\n", &save);
+    for (; line; line = strtok_r(NULL, "\n", &save))
+        fl_warn("reload: %s", line);
+    fl_buf_free(&errors);
+    fl_server_apply_log(cfg);
+    fl_server_open_verdict_log(cfg);
+    fl_server_set_config(cfg);
+    fl_info("configuration reloaded from %s", fl_srv.config_path ? fl_srv.config_path
+                                                                  : "(embedded defaults)");
+    fl_config_unref(&old);
+    return 0;
+}
+
+int fl_server_open_verdict_log(const struct fl_config *cfg)
+{
+    FILE *fp = NULL;
+    const char *path = cfg->verdict_log;
+    if (strcmp(path, "-") == 0) {
+        fp = stdout;
+    } else if (*path != '\0') {
+        fp = fopen(path, "a");
+        if (fp == NULL) {
+            fl_error("verdict_log %s: cannot open: %s; keeping the previous one", path,
+                     strerror(errno));
+            return -1;
+        }
+    }
+    if (fp != NULL)
+        setvbuf(fp, NULL, _IOLBF, 0);
+    pthread_mutex_lock(&verdict_lock);
+    if (verdict_fp != NULL && verdict_fp != stdout)
+        fclose(verdict_fp);
+    verdict_fp = fp;
+    free(verdict_path);
+    verdict_path = *path ? strdup(path) : NULL;
+    pthread_mutex_unlock(&verdict_lock);
+    return 0;
+}
+
+void fl_server_chown_verdict_log(unsigned int uid, unsigned int gid)
+{
+    pthread_mutex_lock(&verdict_lock);
+    if (verdict_fp != NULL && verdict_fp != stdout && fchown(fileno(verdict_fp), uid, gid) < 0)
+        fl_warn("verdict_log %s: cannot change owner: %s", verdict_path, strerror(errno));
+    pthread_mutex_unlock(&verdict_lock);
+}
+
+void fl_server_write_verdict(const char *line)
+{
+    pthread_mutex_lock(&verdict_lock);
+    if (verdict_fp != NULL) {
+        if (fprintf(verdict_fp, "%s\n", line) < 0 || fflush(verdict_fp) != 0)
+            fl_error("verdict_log %s: write failed: %s", verdict_path ? verdict_path : "-",
+                     strerror(errno));
+    }
+    pthread_mutex_unlock(&verdict_lock);
+}
+
+void fl_server_session_begin(void)
+{
+    pthread_mutex_lock(&session_lock);
+    sessions++;
+    pthread_mutex_unlock(&session_lock);
+}
+
+void fl_server_session_end(void)
+{
+    pthread_mutex_lock(&session_lock);
+    if (--sessions == 0)
+        pthread_cond_broadcast(&session_idle);
+    pthread_mutex_unlock(&session_lock);
+}
+
+int fl_server_wait_idle(long long timeout_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&session_lock);
+    while (sessions > 0)
+        if (pthread_cond_timedwait(&session_idle, &session_lock, &ts) == ETIMEDOUT)
+            break;
+    int left = sessions;
+    pthread_mutex_unlock(&session_lock);
+    return left;
+}
+
+void fl_server_shutdown(void)
+{
+    fl_pool_destroy(&fl_srv.pool);
+    pthread_mutex_lock(&verdict_lock);
+    if (verdict_fp != NULL && verdict_fp != stdout)
+        fclose(verdict_fp);
+    verdict_fp = NULL;
+    free(verdict_path);
+    verdict_path = NULL;
+    pthread_mutex_unlock(&verdict_lock);
+    fl_server_set_config(NULL);
+}

@@ -1,0 +1,49 @@
+/* server: process-wide state of the daemon -- the current configuration
+   snapshot (swapped atomically on SIGHUP), the worker pool, the verdict
+   log and the count of sessions in flight (for a bounded drain on
+   SIGTERM).  Thread-safe. */
+#ifndef FL_MILTER_SERVER_H
+#define FL_MILTER_SERVER_H
+
+#include <stdbool.h>
+
+#include "lib/config.h"
+#include "lib/pool.h"
+
+struct fl_server {
+    bool foreground;
+    const char *config_path; /* NULL: embedded defaults */
+    struct fl_pool *pool;
+};
+
+extern struct fl_server fl_srv;
+
+/* Installs cfg (takes the reference) as the current snapshot. */
+void fl_server_set_config(struct fl_config *cfg);
+/* Returns a new reference to the current snapshot (fl_config_unref it). */
+struct fl_config *fl_server_config(void);
+
+/* Re-reads the configuration file.  Returns 0 and swaps it in, or -1 and
+   logs every error, keeping the running configuration. */
+int fl_server_reload(void);
+
+/* Applies the log settings of cfg (target auto/stderr/facility, level). */
+void fl_server_apply_log(const struct fl_config *cfg);
+
+/* Opens (or reopens, e.g. after log rotation) the verdict log of cfg.
+   Returns 0, or -1 with the reason logged (the old file stays open). */
+int fl_server_open_verdict_log(const struct fl_config *cfg);
+/* Appends one line (a JSON record) to the verdict log, if one is open. */
+void fl_server_write_verdict(const char *line);
+/* Hands the verdict log file to uid/gid (before privileges are dropped). */
+void fl_server_chown_verdict_log(unsigned int uid, unsigned int gid);
+
+void fl_server_session_begin(void);
+void fl_server_session_end(void);
+/* Waits until no session is in flight or timeout_ms passed; returns the
+   number still in flight. */
+int fl_server_wait_idle(long long timeout_ms);
+
+void fl_server_shutdown(void);
+
+#endif
