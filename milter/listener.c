@@ -101,14 +101,13 @@ static int set_unix_owner(const char *path, const struct fl_config *cfg)
     return 0;
 }
 
-/* libmilter keeps its listening descriptor private: find it -- the one
-   listening TCP socket of this process -- and disable Nagle on it. */
-static int set_nodelay(void)
+/* libmilter keeps its listening descriptor private: this finds it, the one
+   listening stream socket of the process.  Returns the fd, or -1. */
+static int find_listener(void)
 {
     struct rlimit rl;
     int maxfd = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ? (int)rl.rlim_cur
                                                                            : 65536;
-    int done = 0;
     for (int fd = 0; fd < maxfd; fd++) {
         int listening = 0, type = 0;
         socklen_t len = sizeof(listening);
@@ -119,9 +118,25 @@ static int set_nodelay(void)
             continue;
         struct sockaddr_storage ss;
         len = sizeof(ss);
-        if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
-            (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+        if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
             continue;
+        /* Skip the placeholder of fl_listener_stop_accepting (abstract). */
+        if (ss.ss_family == AF_UNIX &&
+            (len <= sizeof(sa_family_t) || ((struct sockaddr_un *)&ss)->sun_path[0] == '\0'))
+            continue;
+        if (ss.ss_family == AF_UNIX || ss.ss_family == AF_INET || ss.ss_family == AF_INET6)
+            return fd;
+    }
+    return -1;
+}
+
+/* Disables Nagle on the listening TCP socket; Linux copies the option to
+   every socket accept() returns. */
+static int set_nodelay(void)
+{
+    int done = 0;
+    int fd = find_listener();
+    if (fd >= 0) {
         int one = 1;
         if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0) {
             fl_error("TCP_NODELAY on the listening socket: %s", strerror(errno));
@@ -158,6 +173,31 @@ int fl_listener_open(const struct fl_config *cfg)
     if (set_nodelay() < 0)
         return -1;
     fl_debug("socket %s: TCP_NODELAY set on the listening socket", cfg->socket);
+    return 0;
+}
+
+int fl_listener_stop_accepting(const struct fl_config *cfg)
+{
+    int fd = find_listener();
+    if (fd < 0)
+        return -1;
+    /* Swap a placeholder listening socket (autobound to an abstract unix
+       name) in under libmilter's descriptor: the real one closes (the MTA
+       gets "connection refused" and applies its milter_default_action),
+       while libmilter's accept loop keeps polling harmlessly and the
+       sessions in flight go on. */
+    int placeholder = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un autobind = {.sun_family = AF_UNIX};
+    if (placeholder < 0 ||
+        bind(placeholder, (struct sockaddr *)&autobind, sizeof(sa_family_t)) < 0 ||
+        listen(placeholder, 1) < 0 || dup2(placeholder, fd) < 0) {
+        fl_error("cannot close the listening socket: %s", strerror(errno));
+        if (placeholder >= 0)
+            close(placeholder);
+        return -1;
+    }
+    close(placeholder);
+    fl_listener_cleanup(cfg);
     return 0;
 }
 

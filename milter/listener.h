@@ -11,6 +11,10 @@
 
 /* Returns 0, or -1 with a message on stderr/log. */
 int fl_listener_open(const struct fl_config *cfg);
+/* Stops accepting connections (SIGTERM) without disturbing libmilter's
+   sessions in flight: libmilter's own smfi_stop ends them.  Returns 0 or
+   -1 (logged). */
+int fl_listener_stop_accepting(const struct fl_config *cfg);
 /* Removes the unix socket file (at exit). */
 void fl_listener_cleanup(const struct fl_config *cfg);
 

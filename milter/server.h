@@ -44,6 +44,5 @@ void fl_server_session_end(void);
    number still in flight. */
 int fl_server_wait_idle(long long timeout_ms);
 
-void fl_server_shutdown(void);
 
 #endif

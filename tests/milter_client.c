@@ -310,7 +310,7 @@ static int mc_read_packet(struct fl_mc *mc, const char *what, char *cmd_r, size_
     return 0;
 }
 
-/* Takes the next NUL-terminated string from *p/*left; NULL if none. */
+/* Takes the next NUL-terminated string from *p (with *left bytes); NULL if none. */
 static const char *take_str(const unsigned char **p, size_t *left)
 {
     const unsigned char *nul = memchr(*p, '\0', *left);

@@ -198,9 +198,10 @@ void fl_mc_close(struct fl_mc *mc);
 /* Frees what a reply owns and empties it; accepts an empty reply. */
 void fl_mc_reply_clear(struct fl_mc_reply *reply);
 
-/* Names for transcripts: "connect", "header", ... and "continue",
-   "reject", "reply", "noreply", "disabled", ... ("unknown-X" never: an
-   unknown code gives "?"). */
+/* Names for transcripts: steps "connect", "helo", "mail", "rcpt", "data",
+   "unknown", "header", "eoh", "body", "eom", "abort", "quit"; codes
+   "continue", "accept", "reject", "tempfail", "discard", "reply", "skip",
+   "shutdown", "connfail", "noreply", "disabled" ("?" if unknown). */
 const char *fl_mc_step_name(enum fl_mc_step step);
 const char *fl_mc_code_name(char code);
 /* Appends the names of the SMFIF_* / SMFIP_* bits in mask, comma-separated
@@ -274,10 +275,11 @@ struct fl_mc_session {
    (socket closed without QUIT); a rejected rcpt drops only that recipient
    (no recipient left: abort); any other verdict other than continue ends
    the transaction (abort, quit).  Unless env->no_default_macros, sets the
-   macros the caller did not set: connect j, {daemon_name}, {daemon_addr},
-   v, _, {client_addr}, {client_name}, {client_ptr}, {client_port};
-   mail i, {mail_addr}, {mail_host}, {mail_mailer}; rcpt i, {rcpt_addr},
-   {rcpt_host}, {rcpt_mailer}; data/eoh/eom i.  mc must be unopened (fresh).
+   macros the caller did not set: connect j and {daemon_name}
+   ("mx.faultline.example"), {daemon_addr}, v, _ ("name [addr]"),
+   {client_addr}, {client_name}/{client_ptr} ("unknown" without a name),
+   {client_port}; mail {mail_addr}; rcpt {rcpt_addr} (per recipient);
+   i (queue id) at mail, rcpt, data, eoh, eom.  mc must not be open.
    Returns 0 when the protocol ran to its end (whatever the verdict), -1
    with *error_r set otherwise; either way *session_r holds the events so
    far (free with fl_mc_session_clear()). */

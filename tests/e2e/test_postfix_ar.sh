@@ -29,7 +29,7 @@ if [ "$(id -u)" != 0 ]; then
 	exit 77
 fi
 
-# shellcheck source=postfix_lib.sh
+# shellcheck source-path=SCRIPTDIR source=postfix_lib.sh
 . "$HERE/postfix_lib.sh"
 
 FAILS=0
@@ -84,20 +84,25 @@ fi
 T=$(mktemp -d /tmp/faultline-e2e.XXXXXX) || exit 1
 chmod 755 "$T"
 FL_PID=
+FL_KILLED=0
+FL_EXIT=
 
 stop_faultline() {
 	local i
 	if [ -n "$FL_PID" ] && _pf_pid_alive "$FL_PID"; then
 		kill -TERM "$FL_PID" 2>/dev/null
-		for i in $(seq 1 100); do
+		# shutdown_timeout defaults to 10s
+		for i in $(seq 1 150); do
 			_pf_pid_alive "$FL_PID" || break
 			sleep 0.1
 		done
 		if _pf_pid_alive "$FL_PID"; then
-			echo "faultline did not exit on SIGTERM within 10s; killing it"
+			echo "faultline did not exit on SIGTERM within 15s; killing it"
 			kill -9 "$FL_PID" 2>/dev/null
+			FL_KILLED=1
 		fi
 		wait "$FL_PID" 2>/dev/null
+		FL_EXIT=$?
 	fi
 	FL_PID=
 }
@@ -383,8 +388,7 @@ if [ -n "$QID_SWAKS" ] && [ -n "$QID" ]; then
 fi
 
 wait_for_grep() { # FIXED-STRING FILE TIMEOUT
-	local i
-	for i in $(seq 1 $(($3 * 10))); do
+	for _ in $(seq 1 $(($3 * 10))); do
 		grep -qF -- "$1" "$2" 2>/dev/null && return 0
 		sleep 0.1
 	done
@@ -478,9 +482,11 @@ fi
 echo "-- stopping Postfix, smtp-sink and faultline"
 SINK_PID_SAVED=$PF_SINK_PID
 pf_stop
-SAVED_FL_PID=$FL_PID
 stop_faultline
-check "faultline exited after SIGTERM" eval "! _pf_pid_alive '$SAVED_FL_PID'"
+check "faultline exited on SIGTERM (no SIGKILL needed)" [ "$FL_KILLED" = 0 ]
+check "faultline exit status after SIGTERM is 0 (got ${FL_EXIT:-none})" [ "${FL_EXIT:-}" = 0 ]
+FL_STATUS=$(grep -ciE 'error|fatal|sanitizer|runtime error' "$T/faultline.log")
+echo "   (info) faultline.log lines mentioning error/fatal/sanitizer: $FL_STATUS"
 LEFT=$(pf_leftover_pids; _pf_pid_alive "$SINK_PID_SAVED" && echo "$SINK_PID_SAVED")
 check "no Postfix or smtp-sink process is left (master pid $PF_MASTER_PID)" [ -z "$LEFT" ]
 

@@ -1,0 +1,23 @@
+#!/bin/sh
+# deps.sh: installs, with apt-get, every Debian 12 package faultline needs to
+# build and test.  Installs only what is missing; needs root.
+set -eu
+PKGS="build-essential autoconf automake libtool pkg-config clang valgrind
+ libmilter-dev libopendkim-dev libspf2-dev libssl-dev libunbound-dev libevent-dev
+ liblmdb-dev libhiredis-dev libjansson-dev check libsubunit-dev
+ postfix swaks python3 python3-authres python3-dkim python3-yaml
+ ldnsutils redis-server miltertest iproute2 procps"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+    echo "deps.sh: these packages are missing and installing them needs root:$missing" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+# Postfix asks how to configure the system instance: it must not touch it.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+apt-get update -q
+apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,59 @@
+#!/bin/sh
+# test.sh: README command 2 -- sets up a fresh Debian 12 machine and runs the
+# whole test suite: unit, protocol (the real daemon over its socket) and
+# end-to-end (a private Postfix), then the same unit and protocol tests under
+# ASan+UBSan, a clang -Werror build, and `make distcheck`.  .ci/run calls
+# exactly this.  Run as root from the repository: sudo scripts/test.sh
+set -eu
+cd "$(dirname "$0")/.."
+top=$(pwd)
+jobs=$(nproc 2>/dev/null || echo 2)
+
+step() { printf '\n=== %s ===\n' "$*"; }
+
+# Fails when automake's summary shows a skipped or failed test: a skip is
+# not a pass.
+no_skips() {
+    log=$1/test-suite.log
+    grep -q '^# SKIP: *0$' "$log" && grep -q '^# FAIL: *0$' "$log" || {
+        echo "test.sh: skipped or failed tests in $log:" >&2
+        grep -E '^(SKIP|FAIL|ERROR)' "$log" >&2 || true
+        exit 1
+    }
+}
+
+step "dependencies"
+sh scripts/deps.sh
+
+step "bootstrap"
+autoreconf -fi
+
+step "gcc build and full test suite (unit, protocol, Postfix end-to-end)"
+rm -rf _build && mkdir _build && cd _build
+../configure --quiet
+make -j"$jobs"
+make -j"$jobs" check || { cat tests/*/*.log 2>/dev/null | tail -200; exit 1; }
+no_skips .
+cd "$top"
+
+step "ASan+UBSan build: unit and protocol tests"
+rm -rf _build-san && mkdir _build-san && cd _build-san
+../configure --quiet --enable-sanitizers CC=clang
+make -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    make -j"$jobs" check TESTS_GROUP=sanitizer || { cat tests/*/*.log | tail -200; exit 1; }
+no_skips .
+cd "$top"
+
+step "valgrind: protocol tests with the daemon under memcheck"
+cd _build
+make -j"$jobs" check TESTS_GROUP=valgrind || { cat tests/protocol/*.log | tail -200; exit 1; }
+no_skips .
+cd "$top"
+
+step "make distcheck"
+cd _build
+make distcheck DISTCHECK_CONFIGURE_FLAGS=--quiet
+cd "$top"
+
+step "all tests passed"

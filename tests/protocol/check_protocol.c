@@ -1,0 +1,346 @@
+/* check_protocol: the real daemon over its milter socket -- the
+   Authentication-Results header, forged-header removal, trusted and
+   authenticated clients, the verdict line and JSON record, the memory
+   budget, hostile envelopes and dropped sessions. */
+#include "tests/protocol/session.h"
+
+#include <check.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct fl_daemon shared;
+
+static void shared_start(void)
+{
+    fl_daemon_prepare(&shared, NULL, NULL);
+    if (fl_daemon_start(&shared) < 0)
+        abort();
+}
+
+static void shared_stop(void)
+{
+    int status = fl_daemon_stop(&shared);
+    if (status != 0) {
+        char *log = fl_daemon_read(shared.log);
+        fprintf(stderr, "daemon exit status %d; log:\n%s\n", status, log);
+        free(log);
+        abort(); /* a leak under valgrind/ASan, or a crash, fails the suite */
+    }
+    fl_daemon_cleanup(&shared);
+}
+
+/* The last JSON record in the verdict log whose queue_id is qid. */
+static json_t *verdict_for(struct fl_daemon *d, const char *qid)
+{
+    char *text = fl_daemon_read(d->verdicts);
+    json_t *found = NULL;
+    char *save, *line = strtok_r(text, "\n", &save);
+    for (; line; line = strtok_r(NULL, "\n", &save)) {
+        json_error_t err;
+        json_t *o = json_loads(line, 0, &err);
+        ck_assert_msg(o != NULL, "verdict line is not JSON (%s): %s", err.text, line);
+        const char *q = json_string_value(json_object_get(o, "queue_id"));
+        if (q && strcmp(q, qid) == 0) {
+            json_decref(found);
+            found = o;
+        } else {
+            json_decref(o);
+        }
+    }
+    free(text);
+    ck_assert_msg(found != NULL, "no verdict record for %s", qid);
+    return found;
+}
+
+static const char *simple =
+    "From: Alice <alice@example.com>\nTo: bob@example.net\nSubject: hi\n"
+    "Message-ID: <m1@example.com>\n\nHello.\n";
+
+START_TEST(ar_header_inserted_first_with_our_id)
+{
+    struct fl_mc_session s;
+    struct fl_test_env env = {.queue_id = "4QAR1"};
+    fl_test_run(&shared, &env, simple, &s);
+    const struct fl_mc_reply *eom = fl_test_reply(&s, FL_MC_STEP_EOM);
+    ck_assert_ptr_nonnull(eom);
+    ck_assert_msg(eom->code == 'a' || eom->code == 'c', "eom verdict %c", eom->code);
+    const struct fl_mc_mod *ins;
+    ck_assert_uint_eq(fl_test_count_mods(eom, 'i', &ins), 1);
+    ck_assert_uint_eq(ins->index, 0);
+    ck_assert_str_eq(ins->name, "Authentication-Results");
+    ck_assert_str_eq(ins->value, "mx.faultline.example; none");
+    ck_assert_uint_eq(fl_test_count_mods(eom, 'm', NULL), 0);
+    fl_mc_session_clear(&s);
+}
+END_TEST
+
+START_TEST(verdict_line_and_record_written)
+{
+    struct fl_mc_session s;
+    struct fl_test_env env = {.queue_id = "4QVERDICT1", .client_name = "mail.example.org",
+                              .helo = "mail.example.org", .sender = "alice@example.com"};
+    fl_test_run(&shared, &env, simple, &s);
+    fl_mc_session_clear(&s);
+    ck_assert_msg(fl_daemon_wait_log(&shared,
+                                     "4QVERDICT1: verdict action=accept fault=none "
+                                     "client=[192.0.2.7] from=<alice@example.com> checks=none",
+                                     3000),
+                  "no verdict line in the log");
+    json_t *v = verdict_for(&shared, "4QVERDICT1");
+    json_t *client = json_object_get(v, "client");
+    ck_assert_str_eq(json_string_value(json_object_get(client, "ip")), "192.0.2.7");
+    ck_assert_int_eq(json_integer_value(json_object_get(client, "port")), 41000);
+    ck_assert_str_eq(json_string_value(json_object_get(client, "ptr")), "mail.example.org");
+    ck_assert_str_eq(json_string_value(json_object_get(client, "helo")), "mail.example.org");
+    ck_assert_str_eq(json_string_value(json_object_get(v, "mail_from")), "alice@example.com");
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(v, "rcpts"), 0)),
+                     "rcpt@example.net");
+    ck_assert_str_eq(json_string_value(json_object_get(v, "message_id")), "<m1@example.com>");
+    ck_assert_str_eq(json_string_value(json_object_get(v, "action")), "accept");
+    ck_assert_str_eq(json_string_value(json_object_get(v, "fault")), "none");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(v, "reply"), "code")), 250);
+    json_t *el = json_object_get(v, "elapsed_ms");
+    ck_assert_msg(json_object_get(el, "mail") && json_object_get(el, "rcpt") &&
+                      json_object_get(el, "eoh") && json_object_get(el, "eom"),
+                  "elapsed_ms lacks a stage");
+    ck_assert_msg(json_integer_value(json_object_get(el, "eom")) >=
+                      json_integer_value(json_object_get(el, "mail")),
+                  "stages out of order");
+    json_decref(v);
+}
+END_TEST
+
+/* forged-ar.eml: AR headers 1 (ours), 2 (other.example), 3 (ours, folded),
+   4 (malformed), 5 (comment, then ours on a continuation line). */
+START_TEST(forged_headers_removed_highest_index_first)
+{
+    struct fl_mc_session s;
+    struct fl_test_env env = {.queue_id = "4QFORGED"};
+    fl_test_run_file(&shared, &env, "forged-ar.eml", &s);
+    const struct fl_mc_reply *eom = fl_test_reply(&s, FL_MC_STEP_EOM);
+    ck_assert_ptr_nonnull(eom);
+    const unsigned int want[] = {5, 4, 3, 1};
+    size_t k = 0;
+    for (size_t i = 0; i < eom->nmods; i++) {
+        const struct fl_mc_mod *m = &eom->mods[i];
+        if (m->type != 'm')
+            continue;
+        ck_assert_msg(k < 4, "more than 4 headers changed");
+        ck_assert_str_eq(m->name, "Authentication-Results");
+        ck_assert_msg(m->value[0] == '\0', "header %u changed, not deleted", m->index);
+        ck_assert_msg(m->index == want[k], "deletion %zu: got index %u, want %u", k, m->index,
+                      want[k]);
+        k++;
+    }
+    ck_assert_uint_eq(k, 4);
+    const struct fl_mc_mod *ins;
+    ck_assert_uint_eq(fl_test_count_mods(eom, 'i', &ins), 1);
+    ck_assert_uint_eq(ins->index, 0);
+    fl_mc_session_clear(&s);
+}
+END_TEST
+
+START_TEST(trusted_client_gets_no_header_but_forgeries_go)
+{
+    struct fl_mc_session s;
+    struct fl_test_env env = {.client_ip = "127.0.0.1", .queue_id = "4QTRUSTED"};
+    fl_test_run_file(&shared, &env, "forged-ar.eml", &s);
+    const struct fl_mc_reply *eom = fl_test_reply(&s, FL_MC_STEP_EOM);
+    ck_assert_uint_eq(fl_test_count_mods(eom, 'i', NULL), 0);
+    ck_assert_uint_eq(fl_test_count_mods(eom, 'm', NULL), 4);
+    fl_mc_session_clear(&s);
+    ck_assert(fl_daemon_wait_log(&shared, "4QTRUSTED: verdict action=accept fault=none "
+                                          "client=[127.0.0.1]", 3000));
+    ck_assert(fl_daemon_wait_log(&shared, "checks=skipped:trusted_network", 3000));
+}
+END_TEST
+
+START_TEST(authenticated_submission_skips_checks)
+{
+    struct fl_mc_session s;
+    struct fl_test_env env = {.queue_id = "4QAUTH", .auth = "alice"};
+    fl_test_run(&shared, &env, simple, &s);
+    const struct fl_mc_reply *eom = fl_test_reply(&s, FL_MC_STEP_EOM);
+    ck_assert_uint_eq(fl_test_count_mods(eom, 'i', NULL), 0);
+    fl_mc_session_clear(&s);
+    ck_assert(fl_daemon_wait_log(&shared, "checks=skipped:authenticated", 3000));
+}
+END_TEST
+
+START_TEST(hostile_envelope_cannot_break_log_or_record)
+{
+    struct fl_mc_session s;
+    struct fl_test_env env = {.queue_id = "4QHOSTILE",
+                              .sender = "evil\r\n4QFAKE: verdict action=reject@example.com",
+                              .helo = "helo\nX-Injected: yes",
+                              .client_name = "ptr\xff\xfe.example"};
+    fl_test_run(&shared, &env,
+                "From: x@example.com\nSubject: \xc3\xa9t\xe9\n"
+                "Message-ID: <\xff\x01id@example.com>\n\nbody\n",
+                &s);
+    fl_mc_session_clear(&s);
+    ck_assert(fl_daemon_wait_log(&shared, "4QHOSTILE: verdict", 3000));
+    char *log = fl_daemon_read(shared.log);
+    ck_assert_msg(strstr(log, "\n4QFAKE") == NULL && strstr(log, "\nX-Injected") == NULL,
+                  "sender text started a log line");
+    free(log);
+    json_t *v = verdict_for(&shared, "4QHOSTILE"); /* parses: valid JSON and UTF-8 */
+    const char *helo = json_string_value(json_object_get(json_object_get(v, "client"), "helo"));
+    ck_assert_ptr_nonnull(helo);
+    ck_assert_msg(strchr(helo, '\n') == NULL, "raw LF in JSON value");
+    json_decref(v);
+}
+END_TEST
+
+START_TEST(aborted_and_dropped_sessions_leave_daemon_serving)
+{
+    const char *err;
+    for (int i = 0; i < 20; i++) {
+        struct fl_mc *mc = fl_mc_create(NULL);
+        struct fl_mc_reply r = {0};
+        ck_assert_msg(fl_mc_open(mc, shared.socket, &err) == 0, "open: %s", err);
+        ck_assert(fl_mc_connect(mc, "[192.0.2.9]", '4', 1234, "192.0.2.9", &r, &err) == 0);
+        fl_mc_reply_clear(&r);
+        ck_assert(fl_mc_helo(mc, "x.example", &r, &err) == 0);
+        fl_mc_reply_clear(&r);
+        const char *from[] = {"<a@example.com>", NULL};
+        ck_assert(fl_mc_mail(mc, from, &r, &err) == 0);
+        fl_mc_reply_clear(&r);
+        if (i % 2 == 0) {
+            ck_assert(fl_mc_header(mc, "Subject", " half", &r, &err) == 0);
+            fl_mc_reply_clear(&r);
+            fl_mc_abort(mc, &err); /* SMTP RSET */
+        }
+        fl_mc_close(mc); /* connection dropped without QUIT */
+        fl_mc_destroy(&mc);
+    }
+    struct fl_mc_session s;
+    struct fl_test_env env = {.queue_id = "4QAFTERDROP"};
+    fl_test_run(&shared, &env, simple, &s);
+    ck_assert_uint_eq(fl_test_count_mods(fl_test_reply(&s, FL_MC_STEP_EOM), 'i', NULL), 1);
+    fl_mc_session_clear(&s);
+}
+END_TEST
+
+START_TEST(two_messages_on_one_connection_get_their_own_verdicts)
+{
+    const char *err;
+    struct fl_mc *mc = fl_mc_create(NULL);
+    struct fl_mc_reply r = {0};
+    ck_assert(fl_mc_open(mc, shared.socket, &err) == 0);
+    ck_assert(fl_mc_connect(mc, "[192.0.2.10]", '4', 1234, "192.0.2.10", &r, &err) == 0);
+    fl_mc_reply_clear(&r);
+    for (int i = 0; i < 2; i++) {
+        char qid[32];
+        snprintf(qid, sizeof(qid), "4QTWO%d", i);
+        fl_mc_set_macro(mc, FL_MC_STAGE_MAIL, "i", qid);
+        fl_mc_set_macro(mc, FL_MC_STAGE_EOM, "i", qid);
+        const char *from[] = {i ? "<second@example.com>" : "<first@example.com>", NULL};
+        const char *to[] = {"<r@example.net>", NULL};
+        ck_assert(fl_mc_mail(mc, from, &r, &err) == 0);
+        fl_mc_reply_clear(&r);
+        ck_assert(fl_mc_rcpt(mc, to, &r, &err) == 0);
+        fl_mc_reply_clear(&r);
+        ck_assert(fl_mc_header(mc, "Subject", " x", &r, &err) == 0);
+        fl_mc_reply_clear(&r);
+        ck_assert(fl_mc_eoh(mc, &r, &err) == 0);
+        fl_mc_reply_clear(&r);
+        ck_assert(fl_mc_eom(mc, &r, &err) == 0);
+        ck_assert_uint_eq(fl_test_count_mods(&r, 'i', NULL), 1);
+        fl_mc_reply_clear(&r);
+    }
+    fl_mc_quit(mc, &err);
+    fl_mc_destroy(&mc);
+    ck_assert(fl_daemon_wait_log(&shared, "4QTWO0: verdict action=accept fault=none "
+                                          "client=[192.0.2.10] from=<first@example.com>", 3000));
+    ck_assert(fl_daemon_wait_log(&shared, "4QTWO1: verdict action=accept fault=none "
+                                          "client=[192.0.2.10] from=<second@example.com>", 3000));
+}
+END_TEST
+
+/* --- tests with their own daemon configuration ------------------------ */
+
+START_TEST(rename_mode_keeps_forged_headers_under_another_name)
+{
+    struct fl_daemon d;
+    fl_daemon_prepare(&d, NULL, "forged_header_action = rename\n");
+    ck_assert(fl_daemon_start(&d) == 0);
+    struct fl_mc_session s;
+    fl_test_run_file(&d, NULL, "forged-ar.eml", &s);
+    const struct fl_mc_reply *eom = fl_test_reply(&s, FL_MC_STEP_EOM);
+    ck_assert_uint_eq(fl_test_count_mods(eom, 'm', NULL), 4);
+    const struct fl_mc_mod *add;
+    ck_assert_uint_eq(fl_test_count_mods(eom, 'h', &add), 4);
+    ck_assert_str_eq(add->name, "X-Original-Authentication-Results");
+    ck_assert_str_eq(add->value, "mx.faultline.example; spf=pass smtp.mailfrom=example.com");
+    fl_mc_session_clear(&s);
+    ck_assert_int_eq(fl_daemon_stop(&d), 0);
+    fl_daemon_cleanup(&d);
+}
+END_TEST
+
+/* Thousands of forged headers exceed a small memory budget: faultline
+   cannot vouch for the message, so it defers it -- 4xx, never 5xx -- and
+   says the fault is ours. */
+START_TEST(over_memory_budget_is_deferred_as_our_fault)
+{
+    struct fl_daemon d;
+    fl_daemon_prepare(&d, NULL, "message_memory_limit = 64k\n");
+    ck_assert(fl_daemon_start(&d) == 0);
+    size_t cap = 6000 * 64 + 256;
+    char *msg = malloc(cap);
+    size_t len = 0;
+    for (int i = 0; i < 6000; i++)
+        len += (size_t)snprintf(msg + len, cap - len,
+                                "Authentication-Results: mx.faultline.example; spf=pass\n");
+    snprintf(msg + len, cap - len, "Subject: big\n\nbody\n");
+    struct fl_mc_session s;
+    struct fl_test_env env = {.queue_id = "4QBUDGET"};
+    fl_test_run(&d, &env, msg, &s);
+    free(msg);
+    const struct fl_mc_reply *eom = fl_test_reply(&s, FL_MC_STEP_EOM);
+    ck_assert_ptr_nonnull(eom);
+    ck_assert_msg(eom->code == 'y', "want a reply code, got %c", eom->code);
+    ck_assert_msg(strncmp(eom->text, "451 4.3.0 ", 10) == 0, "reply: %s", eom->text);
+    fl_mc_session_clear(&s);
+    ck_assert(fl_daemon_wait_log(&d, "4QBUDGET: verdict action=tempfail code=451 dsn=4.3.0 "
+                                     "fault=receiver transient=yes reason=internal.over_budget",
+                                 3000));
+    ck_assert_int_eq(fl_daemon_stop(&d), 0);
+    fl_daemon_cleanup(&d);
+}
+END_TEST
+
+static Suite *protocol_suite(void)
+{
+    Suite *s = suite_create("protocol");
+    TCase *tc = tcase_create("shared daemon");
+    tcase_set_timeout(tc, 120);
+    tcase_add_unchecked_fixture(tc, shared_start, shared_stop);
+    tcase_add_test(tc, ar_header_inserted_first_with_our_id);
+    tcase_add_test(tc, verdict_line_and_record_written);
+    tcase_add_test(tc, forged_headers_removed_highest_index_first);
+    tcase_add_test(tc, trusted_client_gets_no_header_but_forgeries_go);
+    tcase_add_test(tc, authenticated_submission_skips_checks);
+    tcase_add_test(tc, hostile_envelope_cannot_break_log_or_record);
+    tcase_add_test(tc, aborted_and_dropped_sessions_leave_daemon_serving);
+    tcase_add_test(tc, two_messages_on_one_connection_get_their_own_verdicts);
+    suite_add_tcase(s, tc);
+    TCase *own = tcase_create("own daemon");
+    tcase_set_timeout(own, 120);
+    tcase_add_test(own, rename_mode_keeps_forged_headers_under_another_name);
+    tcase_add_test(own, over_memory_budget_is_deferred_as_our_fault);
+    suite_add_tcase(s, own);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(protocol_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
