@@ -384,6 +384,18 @@ static int set_value(struct parse_ctx *pc, struct fl_config *cfg, const struct f
         struct fl_strlist items = {0}, where = {0};
         int rc = expand_list(pc, v, &items, &where);
         if (s->type == FL_SET_LIST) {
+            for (size_t i = 0; s->check && i < items.count; i++) {
+                if (s->check(items.items[i], &why) == 0)
+                    continue;
+                if (where.items[i][0]) {
+                    fl_buf_printf(pc->errors, "%s: error: %s: \"%s\": %s\n", where.items[i],
+                                  s->name, items.items[i], why);
+                    pc->nerrors++;
+                } else {
+                    perr(pc, "%s: \"%s\": %s", s->name, items.items[i], why);
+                }
+                rc = -1;
+            }
             if (rc == 0) {
                 free_value(cfg, s);
                 *(struct fl_strlist *)f = items;
@@ -394,12 +406,13 @@ static int set_value(struct parse_ctx *pc, struct fl_config *cfg, const struct f
             for (size_t i = 0; i < items.count; i++) {
                 struct fl_cidr c;
                 if (fl_cidr_parse(items.items[i], &c, &why) < 0) {
-                    if (where.items[i][0])
+                    if (where.items[i][0]) {
                         fl_buf_printf(pc->errors, "%s: error: %s: \"%s\": %s\n",
-                                      where.items[i], s->name, items.items[i], why),
-                            pc->nerrors++;
-                    else
+                                      where.items[i], s->name, items.items[i], why);
+                        pc->nerrors++;
+                    } else {
                         perr(pc, "%s: \"%s\": %s", s->name, items.items[i], why);
+                    }
                     rc = -1;
                     continue;
                 }

@@ -55,6 +55,14 @@ struct fl_config {
 
     /* Verdict (lib/config_core.c) */
     char *verdict_log;
+
+    /* DNS (lib/config_dns.c) */
+    struct fl_strlist dns_forwarders;
+    long long dns_timeout;
+    char *dns_trust_anchor_file;
+    long long dns_cache_size;
+    char *dns_probe_domain;
+    long long dns_probe_cache;
 };
 
 /* Loads path (every key optional; missing keys take their defaults).

@@ -34,8 +34,8 @@ struct fl_setting {
     size_t offset; /* in struct fl_config */
     unsigned int flags;
     const char *doc; /* one or more sentences for -d, the sample and man page */
-    /* Optional extra validation of a string value: returns 0, or -1 with
-       *error_r set to static text. */
+    /* Optional extra validation of a string value, or of each item of a
+       list: returns 0, or -1 with *error_r set to static text. */
     int (*check)(const char *value, const char **error_r);
 };
 
@@ -44,6 +44,11 @@ struct fl_setting_group {
     const struct fl_setting *settings;
     size_t count;
 };
+
+/* Each module's table, sized here so fl_setting_groups can list it (the
+   unit tests check that no entry is left empty). */
+#define FL_DNS_SETTINGS_COUNT 6
+extern const struct fl_setting fl_dns_settings[FL_DNS_SETTINGS_COUNT];
 
 /* Every group, in documentation order. */
 extern const struct fl_setting_group fl_setting_groups[];

@@ -116,18 +116,20 @@ static int install_signals(void)
     return 0;
 }
 
-/* Creates a thread that never receives our signals. */
-static int spawn_quiet_thread(pthread_t *t, void *(*fn)(void *))
+/* Blocks (or restores) our signals in the calling thread, so the threads
+   created in between (pool, resolver, libmilter) never receive them. */
+static void block_signals(bool block, sigset_t *old)
 {
-    sigset_t set, old;
+    if (!block) {
+        pthread_sigmask(SIG_SETMASK, old, NULL);
+        return;
+    }
+    sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, &old);
-    int rc = pthread_create(t, NULL, fn, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return rc;
+    pthread_sigmask(SIG_BLOCK, &set, old);
 }
 
 static int load_config(const char *path, bool explicit_path, struct fl_config **cfg_r)
@@ -262,14 +264,21 @@ int main(int argc, char **argv)
         fl_error("signal setup: %s", strerror(errno));
         return 1;
     }
+    sigset_t old_mask;
+    block_signals(true, &old_mask);
     fl_srv.pool = fl_pool_create((unsigned int)cfg->worker_threads,
                                  (size_t)cfg->worker_threads * 64);
+    if (fl_dns_create(cfg, &fl_srv.dns, &why) < 0) {
+        fl_error("DNS resolver: %s", why);
+        return 1;
+    }
     fl_server_set_config(fl_config_ref(cfg));
     pthread_t milter;
-    if (spawn_quiet_thread(&milter, milter_thread) != 0) {
+    if (pthread_create(&milter, NULL, milter_thread, NULL) != 0) {
         fl_error("cannot start the milter thread");
         return 1;
     }
+    block_signals(false, &old_mask);
     fl_info("faultline %s listening on %s (authserv-id %s)", PACKAGE_VERSION, cfg->socket,
             cfg->authserv_id);
 

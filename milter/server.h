@@ -8,12 +8,14 @@
 #include <stdbool.h>
 
 #include "lib/config.h"
+#include "lib/dns.h"
 #include "lib/pool.h"
 
 struct fl_server {
     bool foreground;
     const char *config_path; /* NULL: embedded defaults */
     struct fl_pool *pool;
+    struct fl_dns *dns;
 };
 
 extern struct fl_server fl_srv;

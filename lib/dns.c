@@ -1,0 +1,424 @@
+/* dns: see dns.h.  libunbound runs in threaded async mode; one dispatcher
+   thread polls ub_fd() and calls ub_process(), whose callbacks fill in the
+   answers and wake the waiters.  A query is reference-counted (caller +
+   pending callback) so either side can let go first. */
+#include "lib/dns.h"
+#include "lib/clock.h"
+#include "lib/dns_parse.h"
+#include "lib/xalloc.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unbound.h>
+#include <unistd.h>
+
+const long fl_dns_latency_bounds[FL_DNS_LATENCY_BUCKETS - 1] = {1, 5, 10, 50, 100, 500, 1000,
+                                                                5000};
+
+struct fl_dns {
+    struct ub_ctx *ctx;
+    pthread_t thread;
+    int wake[2];
+    bool stopping;
+    long long timeout_ms;
+    pthread_mutex_t lock; /* queries' state, stats, probe cache */
+    pthread_cond_t done;  /* some query finished */
+    struct fl_dns_stats stats;
+    pthread_mutex_t probe_lock; /* one probe at a time */
+    char *probe_domain;
+    long long probe_cache_ms;
+    long long probe_until;
+    int probe_ok;
+    unsigned int probe_seq;
+};
+
+struct fl_dns_query {
+    struct fl_dns *dns;
+    int async_id;
+    bool pending; /* libunbound may still call back */
+    bool done;    /* answer final */
+    int refs;
+    long long start_ms, deadline_ms;
+    struct fl_dns_answer ans;
+};
+
+static const char *const status_names[] = {"OK",      "NODATA", "NXDOMAIN",  "SERVFAIL",
+                                           "TIMEOUT", "BOGUS",  "MALFORMED", "LOCAL"};
+
+const char *fl_dns_status_name(enum fl_dns_status status)
+{
+    return (size_t)status < sizeof(status_names) / sizeof(status_names[0]) ? status_names[status]
+                                                                          : "?";
+}
+
+const char *fl_dnssec_name(enum fl_dnssec state)
+{
+    return state == FL_DNSSEC_SECURE ? "secure" : state == FL_DNSSEC_BOGUS ? "bogus" : "insecure";
+}
+
+const char *fl_dns_type_name(uint16_t type)
+{
+    switch (type) {
+    case FL_DNS_A:
+        return "A";
+    case FL_DNS_NS:
+        return "NS";
+    case FL_DNS_CNAME:
+        return "CNAME";
+    case FL_DNS_SOA:
+        return "SOA";
+    case FL_DNS_PTR:
+        return "PTR";
+    case FL_DNS_MX:
+        return "MX";
+    case FL_DNS_TXT:
+        return "TXT";
+    case FL_DNS_AAAA:
+        return "AAAA";
+    }
+    return "TYPE?";
+}
+
+/* Called with dns->lock held. */
+static void count_answer(struct fl_dns *dns, const struct fl_dns_answer *a)
+{
+    dns->stats.status[a->status]++;
+    if (a->elapsed_ms < 1 && a->status != FL_DNS_LOCAL)
+        dns->stats.answered_fast++;
+    size_t b = 0;
+    while (b < FL_DNS_LATENCY_BUCKETS - 1 && a->elapsed_ms >= fl_dns_latency_bounds[b])
+        b++;
+    dns->stats.latency[b]++;
+}
+
+static void query_unref_locked(struct fl_dns_query *q, bool *free_r)
+{
+    *free_r = --q->refs == 0;
+}
+
+static void query_destroy(struct fl_dns_query *q)
+{
+    fl_dns_answer_clear(&q->ans);
+    free(q);
+}
+
+static void on_result(void *arg, int err, struct ub_result *result)
+{
+    struct fl_dns_query *q = arg;
+    struct fl_dns *dns = q->dns;
+    struct fl_dns_answer parsed;
+    memset(&parsed, 0, sizeof(parsed));
+    fl_dns_parse_result(&parsed, q->ans.qname, q->ans.qtype, err, result);
+    if (result != NULL)
+        ub_resolve_free(result);
+    bool do_free;
+    pthread_mutex_lock(&dns->lock);
+    q->pending = false;
+    if (!q->done) {
+        char *qname = q->ans.qname;
+        q->ans = parsed;
+        q->ans.qname = qname;
+        free(parsed.qname);
+        q->ans.elapsed_ms = (long)(fl_monotonic_ms() - q->start_ms);
+        q->done = true;
+        count_answer(dns, &q->ans);
+        pthread_cond_broadcast(&dns->done);
+    } else {
+        fl_dns_answer_clear(&parsed); /* the waiter gave up already */
+    }
+    query_unref_locked(q, &do_free);
+    pthread_mutex_unlock(&dns->lock);
+    if (do_free)
+        query_destroy(q);
+}
+
+static void *dispatcher(void *arg)
+{
+    struct fl_dns *dns = arg;
+    struct pollfd pfd[2] = {{.fd = ub_fd(dns->ctx), .events = POLLIN},
+                            {.fd = dns->wake[0], .events = POLLIN}};
+    while (!__atomic_load_n(&dns->stopping, __ATOMIC_ACQUIRE)) {
+        if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+            break;
+        if (pfd[0].revents & POLLIN)
+            ub_process(dns->ctx);
+    }
+    return NULL;
+}
+
+static int set_opt(struct ub_ctx *ctx, const char *opt, const char *val, const char **error_r)
+{
+    if (ub_ctx_set_option(ctx, opt, val) != 0) {
+        *error_r = "libunbound rejected an option";
+        return -1;
+    }
+    return 0;
+}
+
+int fl_dns_create(const struct fl_config *cfg, struct fl_dns **dns_r, const char **error_r)
+{
+    struct ub_ctx *ctx = ub_ctx_create();
+    if (ctx == NULL) {
+        *error_r = "cannot create the libunbound context";
+        return -1;
+    }
+    char num[32];
+    snprintf(num, sizeof(num), "%lld", cfg->dns_cache_size);
+    char num2[32];
+    snprintf(num2, sizeof(num2), "%lld", cfg->dns_cache_size * 2);
+    int rc = 0;
+    rc |= set_opt(ctx, "msg-cache-size:", num, error_r);
+    rc |= set_opt(ctx, "rrset-cache-size:", num2, error_r);
+    /* RFC 8914 codes in our answers (e.g. DNSSEC bogus). */
+    rc |= set_opt(ctx, "ede:", "yes", error_r);
+    /* A forwarder that timed out once must not be written off for the
+       infra-cache lifetime: every later query would fail at once. */
+    rc |= set_opt(ctx, "infra-keep-probing:", "yes", error_r);
+    if (cfg->dns_forwarders.count > 0) {
+        /* Forwarders on loopback (a local unbound, or the test server). */
+        rc |= set_opt(ctx, "do-not-query-localhost:", "no", error_r);
+        for (size_t i = 0; i < cfg->dns_forwarders.count && rc == 0; i++) {
+            if (ub_ctx_set_fwd(ctx, cfg->dns_forwarders.items[i]) != 0) {
+                *error_r = "libunbound rejected a forwarder address";
+                rc = -1;
+            }
+        }
+    }
+    if (rc == 0 && *cfg->dns_trust_anchor_file &&
+        ub_ctx_add_ta_file(ctx, cfg->dns_trust_anchor_file) != 0) {
+        *error_r = "cannot read the DNSSEC trust anchor file";
+        rc = -1;
+    }
+    if (rc == 0 && ub_ctx_async(ctx, 1) != 0) {
+        *error_r = "libunbound cannot run in threaded mode";
+        rc = -1;
+    }
+    if (rc != 0) {
+        ub_ctx_delete(ctx);
+        return -1;
+    }
+    struct fl_dns *dns = fl_calloc(1, sizeof(*dns));
+    dns->ctx = ctx;
+    dns->timeout_ms = cfg->dns_timeout;
+    dns->probe_domain = fl_strdup(cfg->dns_probe_domain);
+    dns->probe_cache_ms = cfg->dns_probe_cache;
+    pthread_mutex_init(&dns->lock, NULL);
+    pthread_mutex_init(&dns->probe_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&dns->done, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pipe(dns->wake) < 0 || pthread_create(&dns->thread, NULL, dispatcher, dns) != 0) {
+        *error_r = "cannot start the DNS dispatcher thread";
+        ub_ctx_delete(ctx);
+        free(dns->probe_domain);
+        free(dns);
+        return -1;
+    }
+    *dns_r = dns;
+    return 0;
+}
+
+void fl_dns_destroy(struct fl_dns **dnsp)
+{
+    struct fl_dns *dns = *dnsp;
+    if (dns == NULL)
+        return;
+    *dnsp = NULL;
+    __atomic_store_n(&dns->stopping, true, __ATOMIC_RELEASE);
+    if (write(dns->wake[1], "x", 1) < 0) {
+        /* the thread also wakes on the next answer */
+    }
+    pthread_join(dns->thread, NULL);
+    /* Callbacks of queries still pending are dropped with the context;
+       their handles were released by their owners (or leak by contract). */
+    ub_ctx_delete(dns->ctx);
+    close(dns->wake[0]);
+    close(dns->wake[1]);
+    pthread_cond_destroy(&dns->done);
+    pthread_mutex_destroy(&dns->lock);
+    pthread_mutex_destroy(&dns->probe_lock);
+    free(dns->probe_domain);
+    free(dns);
+}
+
+/* A name libunbound would refuse or that cannot exist in the DNS
+   (RFC 1035 2.3.4: labels of 1..63 octets, 255 octets in all). */
+static const char *invalid_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n > 0 && name[n - 1] == '.')
+        n--;
+    if (n == 0)
+        return "empty domain name";
+    if (n > 253)
+        return "domain name longer than 253 characters";
+    size_t label = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (name[i] == '.') {
+            if (label == 0)
+                return "empty label in domain name";
+            label = 0;
+        } else if (++label > 63) {
+            return "label longer than 63 characters";
+        }
+    }
+    return NULL;
+}
+
+static void finish_locally(struct fl_dns_query *q, enum fl_dns_status status, const char *why)
+{
+    q->ans.status = status;
+    q->ans.why = why;
+    q->ans.elapsed_ms = (long)(fl_monotonic_ms() - q->start_ms);
+    q->done = true;
+    pthread_mutex_lock(&q->dns->lock);
+    count_answer(q->dns, &q->ans);
+    pthread_mutex_unlock(&q->dns->lock);
+}
+
+struct fl_dns_query *fl_dns_start(struct fl_dns *dns, const char *name, uint16_t qtype,
+                                  long long deadline_ms)
+{
+    struct fl_dns_query *q = fl_calloc(1, sizeof(*q));
+    q->dns = dns;
+    q->refs = 1;
+    q->start_ms = fl_monotonic_ms();
+    q->deadline_ms = q->start_ms + dns->timeout_ms;
+    if (deadline_ms > 0 && deadline_ms < q->deadline_ms)
+        q->deadline_ms = deadline_ms;
+    q->ans.qname = fl_strdup(name);
+    q->ans.qtype = qtype;
+    q->ans.rcode = -1;
+    q->ans.ede_code = -1;
+    pthread_mutex_lock(&dns->lock);
+    dns->stats.queries++;
+    pthread_mutex_unlock(&dns->lock);
+    const char *why = invalid_name(name);
+    if (why != NULL) {
+        finish_locally(q, FL_DNS_LOCAL, why);
+        return q;
+    }
+    if (q->deadline_ms <= q->start_ms) {
+        finish_locally(q, FL_DNS_TIMEOUT, "no time left before the deadline");
+        return q;
+    }
+    pthread_mutex_lock(&dns->lock);
+    q->refs++;
+    q->pending = true;
+    pthread_mutex_unlock(&dns->lock);
+    int err = ub_resolve_async(dns->ctx, name, qtype, 1, q, on_result, &q->async_id);
+    if (err != 0) {
+        pthread_mutex_lock(&dns->lock);
+        q->refs--;
+        q->pending = false;
+        pthread_mutex_unlock(&dns->lock);
+        finish_locally(q, FL_DNS_LOCAL, "our resolver could not start the query");
+    }
+    return q;
+}
+
+bool fl_dns_ready(struct fl_dns_query *q)
+{
+    pthread_mutex_lock(&q->dns->lock);
+    bool done = q->done;
+    pthread_mutex_unlock(&q->dns->lock);
+    return done;
+}
+
+const struct fl_dns_answer *fl_dns_wait_until(struct fl_dns_query *q, long long until_ms)
+{
+    struct fl_dns *dns = q->dns;
+    bool bounded = until_ms > 0 && until_ms < q->deadline_ms;
+    long long limit = bounded ? until_ms : q->deadline_ms;
+    struct timespec ts = {limit / 1000, (limit % 1000) * 1000000L};
+    const struct fl_dns_answer *a = &q->ans;
+    pthread_mutex_lock(&dns->lock);
+    while (!q->done) {
+        if (fl_monotonic_ms() < limit &&
+            pthread_cond_timedwait(&dns->done, &dns->lock, &ts) != ETIMEDOUT)
+            continue;
+        if (q->done)
+            break;
+        if (bounded) {
+            a = NULL; /* the caller's limit, not the query's */
+            break;
+        }
+        q->done = true;
+        q->ans.status = FL_DNS_TIMEOUT;
+        q->ans.why = "no answer before the deadline";
+        q->ans.elapsed_ms = (long)(fl_monotonic_ms() - q->start_ms);
+        count_answer(dns, &q->ans);
+    }
+    pthread_mutex_unlock(&dns->lock);
+    return a;
+}
+
+const struct fl_dns_answer *fl_dns_wait(struct fl_dns_query *q)
+{
+    return fl_dns_wait_until(q, 0);
+}
+
+void fl_dns_query_free(struct fl_dns_query **qp)
+{
+    struct fl_dns_query *q = *qp;
+    if (q == NULL)
+        return;
+    *qp = NULL;
+    struct fl_dns *dns = q->dns;
+    pthread_mutex_lock(&dns->lock);
+    bool pending = q->pending;
+    int id = q->async_id;
+    q->done = true; /* a late callback discards its result */
+    bool do_free;
+    query_unref_locked(q, &do_free);
+    pthread_mutex_unlock(&dns->lock);
+    /* A cancelled query is never called back, so its reference is ours to
+       drop; if the cancel fails the callback is running or due, and drops
+       it itself. */
+    if (pending && ub_cancel(dns->ctx, id) == 0) {
+        pthread_mutex_lock(&dns->lock);
+        q->pending = false;
+        query_unref_locked(q, &do_free);
+        pthread_mutex_unlock(&dns->lock);
+    }
+    if (do_free)
+        query_destroy(q);
+}
+
+int fl_dns_probe(struct fl_dns *dns, long long deadline_ms)
+{
+    pthread_mutex_lock(&dns->probe_lock);
+    long long now = fl_monotonic_ms();
+    if (now < dns->probe_until) {
+        int ok = dns->probe_ok;
+        pthread_mutex_unlock(&dns->probe_lock);
+        return ok;
+    }
+    /* A fresh random label: no cache can answer it, only a working
+       resolver path. */
+    char name[300];
+    unsigned int r = (unsigned int)now * 2654435761u ^ (++dns->probe_seq * 40503u);
+    snprintf(name, sizeof(name), "fl-probe-%08x.%s", r, dns->probe_domain);
+    struct fl_dns_query *q = fl_dns_start(dns, name, FL_DNS_A, deadline_ms);
+    const struct fl_dns_answer *a = fl_dns_wait(q);
+    int ok = a->status == FL_DNS_OK || a->status == FL_DNS_NODATA ||
+             a->status == FL_DNS_NXDOMAIN;
+    fl_dns_query_free(&q);
+    dns->probe_ok = ok;
+    dns->probe_until = fl_monotonic_ms() + dns->probe_cache_ms;
+    pthread_mutex_unlock(&dns->probe_lock);
+    return ok;
+}
+
+void fl_dns_stats(struct fl_dns *dns, struct fl_dns_stats *out)
+{
+    pthread_mutex_lock(&dns->lock);
+    *out = dns->stats;
+    pthread_mutex_unlock(&dns->lock);
+}
