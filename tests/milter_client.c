@@ -27,6 +27,8 @@
 
 /* Replies bigger than this are garbage (libmilter's largest is 1 MB). */
 #define MC_MAX_PACKET (FL_MC_CHUNK_MAX + 64)
+/* Longest macro name, braces included. */
+#define MC_MACRO_NAME_MAX 256
 
 struct mc_macro {
     char *name; /* normalised: one letter, or "{name}" */
@@ -499,15 +501,35 @@ static int mc_get_reply(struct fl_mc *mc, enum fl_mc_step step, struct fl_mc_rep
 
 /* ---- macros ---- */
 
-/* Does the token tok/toklen (from a SETSYMLIST list, braces optional)
-   name the normalised macro norm? */
-static int macro_name_eq(const char *norm, const char *tok, size_t toklen)
+/* Writes the canonical form of macro name tok/n to out: one letter bare
+   ("i", also for "{i}"), longer names in braces ("{mail_addr}", also for
+   "mail_addr").  Returns -1 if it does not fit. */
+static int macro_norm(const char *tok, size_t n, char *out, size_t size)
 {
-    size_t n = strlen(norm);
+    if (n >= 2 && tok[0] == '{' && tok[n - 1] == '}') {
+        tok++;
+        n -= 2;
+    }
+    if (n == 0 || n + 3 > size)
+        return -1;
+    if (n == 1) {
+        out[0] = tok[0];
+        out[1] = '\0';
+    } else {
+        out[0] = '{';
+        memcpy(out + 1, tok, n);
+        out[n + 1] = '}';
+        out[n + 2] = '\0';
+    }
+    return 0;
+}
 
-    if (toklen == 1 || tok[0] == '{')
-        return n == toklen && memcmp(norm, tok, n) == 0;
-    return n == toklen + 2 && norm[0] == '{' && memcmp(norm + 1, tok, toklen) == 0;
+/* Does the token tok/n (any spelling) name the canonical macro norm? */
+static int macro_name_eq(const char *norm, const char *tok, size_t n)
+{
+    char buf[MC_MACRO_NAME_MAX];
+
+    return macro_norm(tok, n, buf, sizeof(buf)) == 0 && strcmp(buf, norm) == 0;
 }
 
 static int symlist_has(const char *list, const char *norm)
@@ -539,9 +561,10 @@ int fl_mc_set_macro(struct fl_mc *mc, enum fl_mc_stage stage, const char *name,
 {
     struct mc_macros *m;
     struct mc_macro *e;
-    size_t n;
+    char norm[MC_MACRO_NAME_MAX];
 
-    if ((unsigned)stage >= FL_MC_STAGE_COUNT || name == NULL || *name == '\0')
+    if ((unsigned)stage >= FL_MC_STAGE_COUNT || name == NULL ||
+        macro_norm(name, strlen(name), norm, sizeof(norm)) < 0)
         return -1;
     m = &mc->macros[stage];
     e = macro_find(m, name);
@@ -563,13 +586,7 @@ int fl_mc_set_macro(struct fl_mc *mc, enum fl_mc_stage stage, const char *name,
         m->v = mc_realloc(m->v, m->cap * sizeof(*m->v));
     }
     e = &m->v[m->n++];
-    n = strlen(name);
-    if (n > 1 && name[0] != '{') {
-        e->name = mc_realloc(NULL, n + 3);
-        snprintf(e->name, n + 3, "{%s}", name);
-    } else {
-        e->name = mc_strdup(name);
-    }
+    e->name = mc_strdup(norm);
     e->value = mc_strdup(value);
     return 0;
 }
@@ -618,8 +635,9 @@ static void mc_queue_macros(struct fl_mc *mc, enum fl_mc_step step)
 /* Returns 1 when the event packet has been started (caller appends data,
    then calls ev_end), 0 when the step is not sent (reply says so), -1 on
    error.  Order as in Postfix milter8_event(): events outside the
-   negotiated version and skipped body chunks get no macros; events the
-   milter disabled still get their macros. */
+   negotiated version and skipped body chunks get no macros; disabled
+   envelope events still get their macros, but disabled header, eoh and
+   body events do not (Postfix does not even visit them). */
 static int ev_begin(struct fl_mc *mc, enum fl_mc_step step, struct fl_mc_reply *r,
                     const char **error_r)
 {
@@ -632,6 +650,11 @@ static int ev_begin(struct fl_mc *mc, enum fl_mc_step step, struct fl_mc_reply *
     }
     if (mc->neg.version < steps[step].min_version ||
         (step == FL_MC_STEP_BODY && mc->skip_body)) {
+        r->code = FL_MC_REPLY_NOT_SENT;
+        return 0;
+    }
+    if ((mc->neg.protocol & steps[step].no_flag) != 0 &&
+        (step == FL_MC_STEP_HEADER || step == FL_MC_STEP_EOH || step == FL_MC_STEP_BODY)) {
         r->code = FL_MC_REPLY_NOT_SENT;
         return 0;
     }
@@ -959,6 +982,8 @@ static int mc_socket_connect(struct fl_mc *mc, const char *spec, const char **er
             nanosleep(&ts, NULL);
             continue;
         }
+        if (err == EISCONN) /* an interrupted connect completed */
+            break;
         if (err != EINPROGRESS && err != EALREADY)
             return mc_fail(mc, error_r, "connect %s: %s", spec,
                            strerror_r(err, eb, sizeof(eb)));

@@ -131,12 +131,14 @@ struct fl_mc *fl_mc_create(const struct fl_mc_settings *set);
    *mc == NULL, sets *mc to NULL. */
 void fl_mc_destroy(struct fl_mc **mc);
 
-/* Sets (value != NULL) or removes (value == NULL) a macro for a stage.  A
-   multi-letter name without braces is sent as "{name}".  Returns 0, or -1
-   for a bad stage or an empty name. */
+/* Sets (value != NULL) or removes (value == NULL) a macro for a stage.
+   Names are sent as Sendmail spells them: one letter bare ("i", also when
+   given as "{i}"), longer names in braces ("mail_addr" is sent as
+   "{mail_addr}").  Returns 0, or -1 for a bad stage or an empty or
+   over-long (> 250 bytes) name. */
 int fl_mc_set_macro(struct fl_mc *mc, enum fl_mc_stage stage, const char *name,
                     const char *value);
-/* Returns the value set for name at stage, or NULL. */
+/* Returns the value set for name (any spelling) at stage, or NULL. */
 const char *fl_mc_get_macro(const struct fl_mc *mc, enum fl_mc_stage stage,
                             const char *name);
 
@@ -151,9 +153,10 @@ int fl_mc_open(struct fl_mc *mc, const char *socket_spec, const char **error_r);
 /* The milter's choices; valid after a successful fl_mc_open(). */
 const struct fl_mc_negotiated *fl_mc_negotiated(const struct fl_mc *mc);
 
-/* Event calls.  Each sends the stage's macros, then the event unless the
-   milter disabled it, then waits for the reply unless the milter said it
-   won't send one.  On return 0, *reply_r holds the answer (the previous
+/* Event calls.  Each sends the stage's macros (Postfix sends them even for
+   disabled envelope steps, but not for disabled header/eoh/body steps),
+   then the event unless the milter disabled it, then waits for the reply
+   unless the milter said it won't send one.  On return 0, *reply_r holds the answer (the previous
    contents are overwritten, not freed: call fl_mc_reply_clear() before
    reusing it).  On -1 (write/read failure, timeout, closed connection,
    malformed or unexpected reply) *error_r is set, the socket is closed
