@@ -154,6 +154,8 @@ static void format_bound(const struct fl_setting *s, long long v, struct fl_buf 
         format_duration(v, out);
     else if (s->type == FL_SET_SIZE)
         format_size(v, out);
+    else if (s->type == FL_SET_MODE)
+        fl_buf_printf(out, "%04llo", v);
     else
         fl_buf_printf(out, "%lld", v);
 }

@@ -181,6 +181,19 @@ int fl_dns_create(const struct fl_config *cfg, struct fl_dns **dns_r, const char
     if (cfg->dns_forwarders.count > 0) {
         /* Forwarders on loopback (a local unbound, or the test server). */
         rc |= set_opt(ctx, "do-not-query-localhost:", "no", error_r);
+        /* The forwarder answers for the documentation ranges (RFC 5737,
+           RFC 3849) and test. (RFC 6761) too: libunbound would otherwise
+           answer them from built-in empty zones without asking it. */
+        static const char *const ask_forwarder[] = {
+            "2.0.192.in-addr.arpa", "100.51.198.in-addr.arpa", "113.0.203.in-addr.arpa",
+            "8.b.d.0.1.0.0.2.ip6.arpa", "test"};
+        for (size_t i = 0; i < sizeof(ask_forwarder) / sizeof(ask_forwarder[0]); i++) {
+            char zone[64];
+            /* "nodefault" is ignored when set through ub_ctx_set_option;
+               an empty transparent zone has the same effect. */
+            snprintf(zone, sizeof(zone), "%s transparent", ask_forwarder[i]);
+            rc |= set_opt(ctx, "local-zone:", zone, error_r);
+        }
         for (size_t i = 0; i < cfg->dns_forwarders.count && rc == 0; i++) {
             if (ub_ctx_set_fwd(ctx, cfg->dns_forwarders.items[i]) != 0) {
                 *error_r = "libunbound rejected a forwarder address";

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <netinet/in.h>
+#include <arpa/nameser.h>
+#include <resolv.h>
 
 static _Thread_local long long thread_deadline;
 
@@ -73,9 +76,29 @@ static int q_waitreply(void *srv, void *qh, struct timeval *to, size_t *bytes, i
     return DKIM_DNS_SUCCESS;
 }
 
+/* lib/dns outlives every DKIM_LIB: nothing to set up or tear down, and
+   libopendkim's own resolver (libresolv state) must never be created. */
+static int svc_init(void **srv)
+{
+    (void)srv;
+    return 0;
+}
+
+static void svc_close(void *srv)
+{
+    (void)srv;
+}
+
 void fl_dkim_dns_install(DKIM_LIB *lib, struct fl_dns *dns)
 {
-    dkim_dns_set_query_service(lib, dns);
+    dkim_dns_set_init(lib, svc_init);
+    dkim_dns_set_close(lib, svc_close);
+    void *previous = dkim_dns_set_query_service(lib, dns);
+    /* dkim_init() may already have opened a libresolv state: close it. */
+    if (previous != NULL && previous != dns) {
+        res_nclose(previous);
+        free(previous);
+    }
     dkim_dns_set_query_start(lib, q_start);
     dkim_dns_set_query_cancel(lib, q_cancel);
     dkim_dns_set_query_waitreply(lib, q_waitreply);

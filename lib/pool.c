@@ -31,7 +31,17 @@ struct fl_pool {
     bool stopping;
     pthread_t *threads;
     unsigned int nthreads;
+    size_t handles; /* job handles not yet released */
+    bool destroyed; /* fl_pool_destroy ran; the last release frees */
 };
+
+static void pool_free(struct fl_pool *pool)
+{
+    pthread_cond_destroy(&pool->work);
+    pthread_cond_destroy(&pool->finished);
+    pthread_mutex_destroy(&pool->lock);
+    free(pool);
+}
 
 static void job_unref_locked(struct fl_job *job)
 {
@@ -110,6 +120,7 @@ struct fl_job *fl_pool_submit(struct fl_pool *pool, void (*run)(void *arg),
         pool->head = job;
     pool->tail = job;
     pool->queued++;
+    pool->handles++;
     pthread_cond_signal(&pool->work);
     pthread_mutex_unlock(&pool->lock);
     return job;
@@ -143,7 +154,10 @@ void fl_job_release(struct fl_job **jobp)
     if (job->state == JOB_QUEUED)
         job->state = JOB_CANCELLED;
     job_unref_locked(job);
+    bool last = --pool->handles == 0 && pool->destroyed;
     pthread_mutex_unlock(&pool->lock);
+    if (last)
+        pool_free(pool); /* destroyed while this handle was held */
 }
 
 size_t fl_pool_queued(struct fl_pool *pool)
@@ -167,8 +181,12 @@ void fl_pool_destroy(struct fl_pool **poolp)
     for (unsigned int i = 0; i < pool->nthreads; i++)
         pthread_join(pool->threads[i], NULL);
     free(pool->threads);
-    pthread_cond_destroy(&pool->work);
-    pthread_cond_destroy(&pool->finished);
-    pthread_mutex_destroy(&pool->lock);
-    free(pool);
+    pool->threads = NULL;
+    /* Handles still held keep the pool's lock alive until released. */
+    pthread_mutex_lock(&pool->lock);
+    pool->destroyed = true;
+    bool now = pool->handles == 0;
+    pthread_mutex_unlock(&pool->lock);
+    if (now)
+        pool_free(pool);
 }

@@ -55,12 +55,17 @@ void fl_sanitize_utf8(struct fl_buf *out, const char *s, size_t max)
     static const char replacement[] = "\xef\xbf\xbd";
     size_t n = strlen(s);
     bool cut = max > 0 && n > max;
-    if (cut)
+    if (cut) {
         n = max;
+        /* Cut at a character boundary: back off over at most 3
+           continuation bytes, so a valid character is never split. */
+        for (int k = 0; k < 3 && n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80; k++)
+            n--;
+    }
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
     while (i < n) {
-        if (p[i] < 0x20 && p[i] != '\t') {
+        if ((p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f) {
             fl_buf_append(out, replacement, 3);
             i++;
             continue;

@@ -35,7 +35,7 @@ static void set_reply(struct fl_verdict *v, const struct fl_attribution *a, cons
         fl_buf_puts(&text, ": ");
         fl_sanitize_ascii(&text, detail, MAX_TEXT);
     }
-    fl_buf_printf(&text, " (fault=%s)", fl_fault_name(a->fault));
+    fl_buf_printf(&text, " (fault=%s)", fl_fault_name(v->fault));
     free(v->text);
     v->text = fl_buf_steal(&text);
     fl_buf_free(&text);
@@ -90,7 +90,7 @@ void fl_verdict_decide(struct fl_verdict *v, const struct fl_result *results, si
             v->code = 451;
             snprintf(v->dsn, sizeof(v->dsn), "4.3.0");
             set_reply(v, a, NULL);
-        } else if (v->action != FL_ACTION_TEMPFAIL) {
+        } else {
             v->action = FL_ACTION_ACCEPT;
             v->code = 250;
             snprintf(v->dsn, sizeof(v->dsn), "2.0.0");

@@ -29,8 +29,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
-#define MAX_PROPS 4
+#define NELEMS(a)   (sizeof(a) / sizeof((a)[0]))
+#define MAX_PROPS   4
 #define MAX_RESULTS 3
 
 /* --- builder table --------------------------------------------------------- */
@@ -57,10 +57,12 @@ struct build_row {
     const char *want;
 };
 
-#define LONG_A64 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define LONG_A64  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define LONG_A256 LONG_A64 LONG_A64 LONG_A64 LONG_A64
-#define LONG_300 LONG_A256 "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" /* 300 bytes */
+#define LONG_300  LONG_A256 "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" /* 300 bytes  \
+                                                                            */
 
+/* clang-format off */
 static const struct build_row build_rows[] = {
     /* ordinary shapes ----------------------------------------------------- */
     {"no results at all gives \"<id>; none\"", "mx.example", {{NULL}}, "mx.example; none"},
@@ -147,16 +149,19 @@ static const struct build_row build_rows[] = {
     /* hostile sender-controlled input ------------------------------------ */
     {"a CR in the local part cannot end the line",
      "mx.example",
-     {{"spf", FL_RES_FAIL, NULL, false, {{"smtp", "mailfrom", "a\rb@example.org", "a?b@example.org"}}}},
+     {{"spf", FL_RES_FAIL, NULL, false,
+       {{"smtp", "mailfrom", "a\rb@example.org", "a?b@example.org"}}}},
      "mx.example;\n\tspf=fail smtp.mailfrom=\"a?b@example.org\""},
     {"a LF in the domain cannot end the line",
      "mx.example",
-     {{"spf", FL_RES_FAIL, NULL, false, {{"smtp", "mailfrom", "a@exam\nple.org", "a@exam?ple.org"}}}},
+     {{"spf", FL_RES_FAIL, NULL, false,
+       {{"smtp", "mailfrom", "a@exam\nple.org", "a@exam?ple.org"}}}},
      "mx.example;\n\tspf=fail smtp.mailfrom=\"a@exam?ple.org\""},
     {"CRLF followed by a header cannot inject X-Injected",
      "mx.example",
      {{"spf", FL_RES_FAIL, NULL, false,
-       {{"smtp", "mailfrom", "a@example.org\r\nX-Injected: yes", "a@example.org??X-Injected: yes"}}}},
+       {{"smtp", "mailfrom", "a@example.org\r\nX-Injected: yes",
+         "a@example.org??X-Injected: yes"}}}},
      "mx.example;\n\tspf=fail smtp.mailfrom=\"a@example.org??X-Injected: yes\""},
     {"CRLF TAB in a HELO cannot fake a fold",
      "mx.example",
@@ -165,11 +170,13 @@ static const struct build_row build_rows[] = {
      "mx.example;\n\tspf=none smtp.helo=\"evil???dkim=pass\""},
     {"a NUL truncates the value (C strings end there)",
      "mx.example",
-     {{"spf", FL_RES_PASS, NULL, false, {{"smtp", "mailfrom", "a@example.org\0evil", "a@example.org"}}}},
+     {{"spf", FL_RES_PASS, NULL, false,
+       {{"smtp", "mailfrom", "a@example.org\0evil", "a@example.org"}}}},
      "mx.example;\n\tspf=pass smtp.mailfrom=a@example.org"},
     {"a TAB in a local part becomes ?",
      "mx.example",
-     {{"spf", FL_RES_PASS, NULL, false, {{"smtp", "mailfrom", "a\tb@example.org", "a?b@example.org"}}}},
+     {{"spf", FL_RES_PASS, NULL, false,
+       {{"smtp", "mailfrom", "a\tb@example.org", "a?b@example.org"}}}},
      "mx.example;\n\tspf=pass smtp.mailfrom=\"a?b@example.org\""},
     {"other control bytes and ESC become ?",
      "mx.example",
@@ -210,7 +217,8 @@ static const struct build_row build_rows[] = {
      "mx.example",
      {{"spf", FL_RES_PASS, NULL, false, {{"smtp", "helo", "(unclosed", NULL}}},
       {"dkim", FL_RES_FAIL, NULL, false, {{"header", "d", "a(b)c@example.org", NULL}}}},
-     "mx.example;\n\tspf=pass smtp.helo=\"(unclosed\";\n\tdkim=fail header.d=\"a(b)c@example.org\""},
+     "mx.example;\n\tspf=pass smtp.helo=\"(unclosed\";\n"
+     "\tdkim=fail header.d=\"a(b)c@example.org\""},
     {"hostile text in a reason is quoted and sanitised",
      "mx.example",
      {{"dkim", FL_RES_FAIL, "bad\r\nX-Injected: yes; dkim=pass (\"", false,
@@ -219,7 +227,8 @@ static const struct build_row build_rows[] = {
      "\theader.d=example.org"},
     {"a value over 256 bytes is cut and marked with ...",
      "mx.example",
-     {{"spf", FL_RES_PASS, NULL, false, {{"smtp", "mailfrom", LONG_300 "@example.org", LONG_A256 "..."}}},
+     {{"spf", FL_RES_PASS, NULL, false,
+       {{"smtp", "mailfrom", LONG_300 "@example.org", LONG_A256 "..."}}},
       {"dkim", FL_RES_NONE, NULL, false, {{NULL}}}},
      "mx.example;\n\tspf=pass\n\tsmtp.mailfrom=\"" LONG_A256 "...\";\n\tdkim=none"},
     {"a 256-byte token is not cut",
@@ -243,6 +252,7 @@ static const struct build_row build_rows[] = {
         {"header", "b", "\t \t", "? ?"}}}},
      NULL},
 };
+/* clang-format on */
 
 /* --- helpers ------------------------------------------------------------------ */
 
@@ -324,14 +334,16 @@ static void assert_header_invariants(const char *label, const char *v)
     for (const char *p = v; *p; p++) {
         unsigned char c = (unsigned char)*p;
         if (c == '\n') {
-            ck_assert_msg(p[1] == '\t', "%s: got a LF not followed by TAB at offset %zu in \"%s\"",
+            ck_assert_msg(p[1] == '\t',
+                          "%s: got a LF not followed by TAB at offset %zu in \"%s\"",
                           label, (size_t)(p - v), v);
             p++;
             continue;
         }
-        ck_assert_msg(c >= 0x20 && c < 0x7f,
-                      "%s: got byte 0x%02x at offset %zu, want printable ASCII, in \"%s\"", label,
-                      c, (size_t)(p - v), v);
+        ck_assert_msg(
+            c >= 0x20 && c < 0x7f,
+            "%s: got byte 0x%02x at offset %zu, want printable ASCII, in \"%s\"", label,
+            c, (size_t)(p - v), v);
     }
     const size_t prefix = strlen(FL_AUTHRES_HEADER ": ");
     const char *line = v;
@@ -359,8 +371,8 @@ START_TEST(test_build_exact)
     const struct build_row *row = &build_rows[_i];
     char *got = build_value(row);
     if (row->want != NULL)
-        ck_assert_msg(strcmp(got, row->want) == 0, "%s:\n got: \"%s\"\nwant: \"%s\"", row->label,
-                      got, row->want);
+        ck_assert_msg(strcmp(got, row->want) == 0, "%s:\n got: \"%s\"\nwant: \"%s\"",
+                      row->label, got, row->want);
     free(got);
 }
 END_TEST
@@ -394,6 +406,7 @@ struct value_row {
     const char *want;
 };
 
+/* clang-format off */
 static const struct value_row value_rows[] = {
     {"a token stays bare", "example.org", "example.org"},
     {"a plain address stays bare", "a@example.org", "a@example.org"},
@@ -411,6 +424,7 @@ static const struct value_row value_rows[] = {
     {"a backslash is escaped", "a\\b", "\"a\\\\b\""},
     {"CR LF become ?", "a\r\nb", "\"a??b\""},
 };
+/* clang-format on */
 
 START_TEST(test_put_value)
 {
@@ -418,8 +432,8 @@ START_TEST(test_put_value)
     struct fl_buf out;
     fl_buf_init(&out);
     fl_authres_put_value(&out, row->value);
-    ck_assert_msg(strcmp(out.data, row->want) == 0, "%s: got %s, want %s", row->label, out.data,
-                  row->want);
+    ck_assert_msg(strcmp(out.data, row->want) == 0, "%s: got %s, want %s", row->label,
+                  out.data, row->want);
     fl_buf_free(&out);
 }
 END_TEST
@@ -430,6 +444,7 @@ struct token_row {
     bool want;
 };
 
+/* clang-format off */
 static const struct token_row token_rows[] = {
     {"a host name is a token", "mx.example.org", true},
     {"token punctuation is a token", "!#$%&'*+-.^_`{|}~", true},
@@ -442,6 +457,7 @@ static const struct token_row token_rows[] = {
     {"DEL is not a token character", "a\x7f", false},
     {"a non-ASCII byte is not a token character", "\xc3\xa9", false},
 };
+/* clang-format on */
 
 START_TEST(test_is_token)
 {
@@ -463,23 +479,26 @@ static const char parser_py[] =
     "    sys.exit(3)\n"
     "v = sys.stdin.read()\n"
     "try:\n"
-    "    h = authres.AuthenticationResultsHeader.parse(\"Authentication-Results: \" + v)\n"
+    "    h = authres.AuthenticationResultsHeader.parse(\"Authentication-Results: \" + "
+    "v)\n"
     "except Exception as e:\n"
     "    print(json.dumps({\"error\": \"%s: %s\" % (type(e).__name__, e)}))\n"
     "    sys.exit(0)\n"
     "print(json.dumps({\"id\": h.authserv_id, \"results\": [{\"method\": r.method,\n"
     "    \"result\": r.result, \"reason\": r.reason,\n"
-    "    \"props\": [[p.type, p.name, p.value] for p in r.properties]} for r in h.results]}))\n";
+    "    \"props\": [[p.type, p.name, p.value] for p in r.properties]} for r in "
+    "h.results]}))\n";
 
+/* Made by main() before the tests run, removed after them. */
 static char tmpdir[64];
-static bool tmpdir_made;
 
 static const char *python3(void)
 {
     const char *py = getenv("PYTHON3");
-    ck_assert_msg(py != NULL && *py != '\0',
-                  "PYTHON3 is not set: run through `make check`, or set PYTHON3=/usr/bin/python3 "
-                  "(a python3 with Debian's python3-authres)");
+    ck_assert_msg(
+        py != NULL && *py != '\0',
+        "PYTHON3 is not set: run through `make check`, or set PYTHON3=/usr/bin/python3 "
+        "(a python3 with Debian's python3-authres)");
     return py;
 }
 
@@ -496,11 +515,6 @@ static void write_file(const char *path, const char *data, size_t len)
 static json_t *python_parse(const char *label, const char *value)
 {
     const char *py = python3();
-    if (!tmpdir_made) {
-        snprintf(tmpdir, sizeof(tmpdir), "/tmp/check_authres.XXXXXX");
-        ck_assert_msg(mkdtemp(tmpdir) != NULL, "mkdtemp failed");
-        tmpdir_made = true;
-    }
     char script[256], input[256];
     snprintf(script, sizeof(script), "%s/parse.py", tmpdir);
     snprintf(input, sizeof(input), "%s/value.txt", tmpdir);
@@ -534,8 +548,8 @@ static json_t *python_parse(const char *label, const char *value)
     json_t *err = json_object_get(j, "error");
     ck_assert_msg(err == NULL, "%s: python3-authres rejected \"%s\": %s", label, value,
                   err ? json_string_value(err) : "");
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: %s exited with %d", label,
-                  py, status);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: %s exited with %d",
+                  label, py, status);
     return j;
 }
 
@@ -572,10 +586,11 @@ START_TEST(test_python_authres_available)
     size_t n = fread(msg, 1, sizeof(msg) - 1, p);
     msg[n] = '\0';
     int status = pclose(p);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                  "%s cannot import authres (install Debian's python3-authres; note a pyenv "
-                  "python3 on PATH lacks it): %s",
-                  py, msg);
+    ck_assert_msg(
+        WIFEXITED(status) && WEXITSTATUS(status) == 0,
+        "%s cannot import authres (install Debian's python3-authres; note a pyenv "
+        "python3 on PATH lacks it): %s",
+        py, msg);
 }
 END_TEST
 
@@ -587,8 +602,8 @@ START_TEST(test_python_parses_build)
 
     const char *got_id = json_string_value(json_object_get(j, "id"));
     ck_assert_msg(got_id != NULL && strcasecmp(got_id, row->id) == 0,
-                  "%s: authres found authserv-id \"%s\", want \"%s\" in \"%s\"", row->label,
-                  got_id ? got_id : "(null)", row->id, value);
+                  "%s: authres found authserv-id \"%s\", want \"%s\" in \"%s\"",
+                  row->label, got_id ? got_id : "(null)", row->id, value);
 
     /* The results we wrote, in order: the hidden ones are not there. */
     const struct res_spec *shown[MAX_RESULTS];
@@ -615,11 +630,12 @@ START_TEST(test_python_parses_build)
 
         json_t *jreason = json_object_get(r, "reason");
         if (s->reason == NULL) {
-            ck_assert_msg(json_is_null(jreason), "%s: result %zu: authres found a reason, want none",
-                          row->label, i);
+            ck_assert_msg(json_is_null(jreason),
+                          "%s: result %zu: authres found a reason, want none", row->label,
+                          i);
         } else {
-            ck_assert_msg(json_is_string(jreason), "%s: result %zu: authres found no reason",
-                          row->label, i);
+            ck_assert_msg(json_is_string(jreason),
+                          "%s: result %zu: authres found no reason", row->label, i);
             char *got = unescape(json_string_value(jreason));
             /* Hostile reasons are sanitised: compare only when they were clean. */
             bool clean = strlen(s->reason) <= 256;
@@ -649,21 +665,23 @@ START_TEST(test_python_parses_build)
             while (m < nprops && !(strcasecmp(s->props[m].ptype, ptype) == 0 &&
                                    strcasecmp(s->props[m].property, property) == 0))
                 m++;
-            ck_assert_msg(m < nprops,
-                          "%s: result %zu: authres found property %s.%s=%s that we did not "
-                          "write (or out of order) in \"%s\"",
-                          row->label, i, ptype, property, pv, value);
+            ck_assert_msg(
+                m < nprops,
+                "%s: result %zu: authres found property %s.%s=%s that we did not "
+                "write (or out of order) in \"%s\"",
+                row->label, i, ptype, property, pv, value);
             ck_assert_msg(strcmp(pv, prop_want(&s->props[m])) == 0,
-                          "%s: result %zu: %s.%s: authres found \"%s\", want \"%s\"", row->label,
-                          i, ptype, property, pv, prop_want(&s->props[m]));
+                          "%s: result %zu: %s.%s: authres found \"%s\", want \"%s\"",
+                          row->label, i, ptype, property, pv, prop_want(&s->props[m]));
             for (size_t skipped = next; skipped < m; skipped++) {
                 char quoted[128];
                 snprintf(quoted, sizeof(quoted), "%s.%s=\"", s->props[skipped].ptype,
                          s->props[skipped].property);
-                ck_assert_msg(strstr(value, quoted) != NULL,
-                              "%s: result %zu: authres lost bare property %s.%s in \"%s\"",
-                              row->label, i, s->props[skipped].ptype,
-                              s->props[skipped].property, value);
+                ck_assert_msg(
+                    strstr(value, quoted) != NULL,
+                    "%s: result %zu: authres lost bare property %s.%s in \"%s\"",
+                    row->label, i, s->props[skipped].ptype, s->props[skipped].property,
+                    value);
             }
             free(pv);
             next = m + 1;
@@ -727,6 +745,7 @@ static const char *class_name(enum fl_authres_class c)
     return "?";
 }
 
+/* clang-format off */
 static const struct class_row class_rows[] = {
     {"our id exactly", "mx.example; spf=pass", FL_AUTHRES_OURS, "mx.example"},
     {"our id in another case is still ours", "MX.Example; spf=pass", FL_AUTHRES_OURS,
@@ -782,6 +801,7 @@ static const struct class_row class_rows[] = {
     {"an id followed by a comment that never ends is malformed", "mx.example (x; none",
      FL_AUTHRES_MALFORMED, NULL},
 };
+/* clang-format on */
 
 START_TEST(test_classify)
 {
@@ -792,8 +812,8 @@ START_TEST(test_classify)
     ck_assert_msg(got == row->want, "%s: \"%s\": got %s, want %s", row->label, row->value,
                   class_name(got), class_name(row->want));
     const char *want_id = row->want_id ? row->want_id : "";
-    ck_assert_msg(strcmp(id.data, want_id) == 0, "%s: id_r: got \"%s\", want \"%s\"", row->label,
-                  id.data, want_id);
+    ck_assert_msg(strcmp(id.data, want_id) == 0, "%s: id_r: got \"%s\", want \"%s\"",
+                  row->label, id.data, want_id);
     /* id_r is optional. */
     got = fl_authres_classify(row->value, "mx.example", NULL);
     ck_assert_msg(got == row->want, "%s: with id_r NULL: got %s, want %s", row->label,
@@ -809,7 +829,8 @@ START_TEST(test_classify_appends_id)
     fl_buf_puts(&id, "seen:");
     fl_authres_classify("other.example; none", "mx.example", &id);
     ck_assert_msg(strcmp(id.data, "seen:other.example") == 0,
-                  "id_r is appended to: got \"%s\", want \"%s\"", id.data, "seen:other.example");
+                  "id_r is appended to: got \"%s\", want \"%s\"", id.data,
+                  "seen:other.example");
     fl_buf_free(&id);
 }
 END_TEST
@@ -823,10 +844,10 @@ START_TEST(test_classify_own_output)
     struct fl_buf id;
     fl_buf_init(&id);
     enum fl_authres_class got = fl_authres_classify(value, row->id, &id);
-    ck_assert_msg(got == FL_AUTHRES_OURS, "%s: our own header: got %s, want OURS", row->label,
-                  class_name(got));
-    ck_assert_msg(strcmp(id.data, row->id) == 0, "%s: id_r: got \"%s\", want \"%s\"", row->label,
-                  id.data, row->id);
+    ck_assert_msg(got == FL_AUTHRES_OURS, "%s: our own header: got %s, want OURS",
+                  row->label, class_name(got));
+    ck_assert_msg(strcmp(id.data, row->id) == 0, "%s: id_r: got \"%s\", want \"%s\"",
+                  row->label, id.data, row->id);
     fl_buf_free(&id);
     free(value);
 }
@@ -834,22 +855,14 @@ END_TEST
 
 /* --- main ------------------------------------------------------------------- */
 
-static void cleanup_tmpdir(void)
+static void tmp_remove(void)
 {
-    if (!tmpdir_made)
-        return;
     char path[256];
     snprintf(path, sizeof(path), "%s/parse.py", tmpdir);
     unlink(path);
     snprintf(path, sizeof(path), "%s/value.txt", tmpdir);
     unlink(path);
     rmdir(tmpdir);
-    tmpdir_made = false;
-}
-
-static void teardown(void)
-{
-    cleanup_tmpdir();
 }
 
 static Suite *authres_suite(void)
@@ -865,7 +878,6 @@ static Suite *authres_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("independent_parser");
-    tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_python_authres_available);
     tcase_add_loop_test(tc, test_python_parses_build, 0, (int)NELEMS(build_rows));
@@ -882,9 +894,15 @@ static Suite *authres_suite(void)
 
 int main(void)
 {
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/check_authres.XXXXXX");
+    if (mkdtemp(tmpdir) == NULL) {
+        perror("check_authres: mkdtemp");
+        return EXIT_FAILURE;
+    }
     SRunner *sr = srunner_create(authres_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    tmp_remove();
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
