@@ -155,3 +155,17 @@ int fl_server_wait_idle(long long timeout_ms)
     pthread_mutex_unlock(&session_lock);
     return left;
 }
+
+void fl_server_teardown(void)
+{
+    fl_pool_destroy(&fl_srv.pool);
+    fl_dns_destroy(&fl_srv.dns);
+    pthread_mutex_lock(&verdict_lock);
+    if (verdict_fp != NULL && verdict_fp != stdout)
+        fclose(verdict_fp);
+    verdict_fp = NULL;
+    free(verdict_path);
+    verdict_path = NULL;
+    pthread_mutex_unlock(&verdict_lock);
+    fl_server_set_config(NULL);
+}

@@ -40,6 +40,10 @@ void fl_server_write_verdict(const char *line);
 /* Hands the verdict log file to uid/gid (before privileges are dropped). */
 void fl_server_chown_verdict_log(unsigned int uid, unsigned int gid);
 
+/* Frees the process-wide state (pool, resolver, configuration, verdict
+   log) at a clean stop, when no session is in flight any more. */
+void fl_server_teardown(void);
+
 void fl_server_session_begin(void);
 void fl_server_session_end(void);
 /* Waits until no session is in flight or timeout_ms passed; returns the

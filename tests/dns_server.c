@@ -146,6 +146,13 @@ static char *zone_path(const char *srcdir, const char *p)
     return xstrdup(p);
 }
 
+/* $FL_DNSD_KEEP=1 keeps the temp dir (fault file, query log) for a look
+   after the test. */
+static bool keep_dir(void)
+{
+    return strcmp(env_or("FL_DNSD_KEEP", "0"), "1") == 0;
+}
+
 static void remove_dir(const char *dir)
 {
     DIR *dh = opendir(dir);
@@ -219,13 +226,21 @@ int fl_dnsd_start(struct fl_dnsd *d, const char *zone_paths, const char *faults_
     push_arg(argv, &argc, MAX_ARGS, d->ready);
     push_arg(argv, &argc, MAX_ARGS, "--pidfile");
     push_arg(argv, &argc, MAX_ARGS, d->pidfile);
+    if (!keep_dir()) {
+        push_arg(argv, &argc, MAX_ARGS, "--remove-dir");
+        push_arg(argv, &argc, MAX_ARGS, d->dir);
+    }
 
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
 #ifdef __linux__
         /* If the test process dies without fl_dnsd_stop (a failed assertion
-           in CK_NOFORK mode, a crash), the server goes with it. */
+           in a checked fixture, a crash, a Check timeout), the server gets
+           SIGTERM and removes the temp dir.  Its own process group keeps
+           Check's killpg(SIGKILL) of the test's group from cutting that
+           short. */
+        setpgid(0, 0);
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent)
             _exit(127);
@@ -387,7 +402,10 @@ void fl_dnsd_stop(struct fl_dnsd *d)
         d->pid = 0;
     }
     if (d->dir[0] != '\0') {
-        remove_dir(d->dir);
+        if (keep_dir())
+            fprintf(stderr, "fl_dnsd: kept %s\n", d->dir);
+        else
+            remove_dir(d->dir);
         d->dir[0] = '\0';
     }
 }

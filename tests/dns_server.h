@@ -6,7 +6,12 @@
 
    Environment: $PYTHON3 (default /usr/bin/python3, which must have Debian's
    python3-dnspython), $top_srcdir (default "."; set by `make check`) to find
-   tests/dns/fakedns.py and tests/dns/zones, $TMPDIR (default /tmp).
+   tests/dns/fakedns.py and tests/dns/zones, $TMPDIR (default /tmp),
+   $FL_DNSD_KEEP=1 to keep the temp dirs (query logs) for a look afterwards.
+
+   Process: on Linux the server runs in its own process group and gets
+   SIGTERM when the process that started it dies (PR_SET_PDEATHSIG), so a
+   test that fails before fl_dnsd_stop leaves no server and no temp dir.
 
    Thread-safety: none; use a struct fl_dnsd from one thread.  Errors while
    running (writing files, a server that will not reload) print a message and
@@ -17,14 +22,14 @@
 #include <sys/types.h>
 
 struct fl_dnsd {
-    pid_t pid;          /* the server, or 0 when not running */
-    int port;           /* its UDP and TCP port */
-    char addr[32];      /* "127.0.0.1@PORT" */
-    char dir[256];      /* the temp dir; tests may put their own zone files here */
-    char faults[320];   /* dir/faults */
-    char log[320];      /* dir/queries.log */
-    char ready[320];    /* dir/ready */
-    char pidfile[320];  /* dir/fakedns.pid */
+    pid_t pid;         /* the server, or 0 when not running */
+    int port;          /* its UDP and TCP port */
+    char addr[32];     /* "127.0.0.1@PORT" */
+    char dir[256];     /* the temp dir; tests may put their own zone files here */
+    char faults[320];  /* dir/faults */
+    char log[320];     /* dir/queries.log */
+    char ready[320];   /* dir/ready */
+    char pidfile[320]; /* dir/fakedns.pid */
 };
 
 /* Starts a server.  zone_paths is a space-separated list of zone files or

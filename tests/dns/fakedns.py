@@ -21,11 +21,11 @@
 import argparse
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import struct
 import sys
-import time
 
 import dns.edns
 import dns.exception
@@ -649,6 +649,8 @@ async def serve(args):
             os.unlink(args.pidfile)
         except OSError:
             pass
+    if args.remove_dir:
+        shutil.rmtree(args.remove_dir, ignore_errors=True)
 
 
 def main(argv=None):
@@ -664,6 +666,8 @@ def main(argv=None):
     ap.add_argument("--ready-file", help="written with the port once both sockets listen")
     ap.add_argument("--max-udp", type=int, default=4096,
                     help="largest UDP answer we send (default 4096)")
+    ap.add_argument("--remove-dir", metavar="DIR",
+                    help="remove DIR (recursively) when stopped by a signal")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     try:

@@ -36,6 +36,7 @@ fail() {
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/fakedns-test.XXXXXX")
 SERVER_PID=
+# shellcheck disable=SC2317  # called through trap
 cleanup() {
 	if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
 		kill "$SERVER_PID" 2>/dev/null
@@ -55,8 +56,7 @@ cp -R "$HERE/zones" "$T/zones"
 
 # wait_ready FILE: up to 10 s for the ready file.
 wait_ready() {
-	local i
-	for i in $(seq 1 1000); do
+	for _ in $(seq 1 1000); do
 		[ -s "$1" ] && return 0
 		sleep 0.01
 	done
@@ -64,6 +64,7 @@ wait_ready() {
 }
 
 # --- start-up errors: exit status 2, no ready file ---------------------------
+# shellcheck disable=SC2016  # $ORIGIN and $TTL are zone-file text
 printf '$ORIGIN bad.example.\n$TTL 300\n@ SOA ns1 host 1 2 3 4 5\n@ NS ns1\nx TXT "%s"\n' \
 	"$(printf 'x%.0s' $(seq 1 300))" >"$T/bad.zone"
 "$PY" "$FAKEDNS" --port 0 --zones "$T/bad.zone" --ready-file "$T/ready.bad" 2>"$T/bad.err"
@@ -221,6 +222,16 @@ def timed(fn, *a, **kw):
     return r, time.monotonic() - t0
 
 
+def timed_in(lo, hi, fn, *a, **kw):
+    """timed(), tried up to 3 times until the time is in [lo, hi]: a busy
+    machine (make -j check) may be late once; never early."""
+    for _ in range(3):
+        r, dt = timed(fn, *a, **kw)
+        if dt < lo or (r is not None and dt <= hi):
+            break
+    return r, dt
+
+
 # --- records -------------------------------------------------------------
 r = udp("dns.example", "A")
 check(r.rcode() == dns.rcode.NOERROR and texts(r, dns.rdatatype.A) == {"192.0.2.10"}
@@ -355,25 +366,32 @@ dual.dns.example     ANY refused
 """
 check(set_faults(FAULT_TEXT), "fault file loaded on SIGHUP", "")
 
-r, dt = timed(udp, "slow.dns.example", "A")
+r, dt = timed_in(0.3, 0.45, udp, "slow.dns.example", "A")
 check(r is not None and texts(r, dns.rdatatype.A) == {"192.0.2.60"} and 0.3 <= dt <= 0.45,
       "delay 300: answered in %.0f ms" % (dt * 1000), r)
-r, dt = timed(tcp, "slow.dns.example", "A")
+r, dt = timed_in(0.3, 0.45, tcp, "slow.dns.example", "A")
 check(r is not None and 0.3 <= dt <= 0.45, "delay 300 over TCP: %.0f ms" % (dt * 1000), "")
 
 res = {}
+
+
 def slow_query():
     res["slow"] = timed(udp, "slow.dns.example", "A")
-th = threading.Thread(target=slow_query)
-th.start()
-time.sleep(0.05)
-r, dt = timed(udp, "probe.dns.example", "A")
-th.join()
+
+
+for _ in range(3):  # as timed_in: retry a late run, never an early one
+    th = threading.Thread(target=slow_query)
+    th.start()
+    time.sleep(0.05)
+    r, dt = timed(udp, "probe.dns.example", "A")
+    th.join()
+    if res["slow"][1] < 0.3 or (dt < 0.1 and res["slow"][1] <= 0.45):
+        break
 check(r is not None and dt < 0.1, "a delayed answer does not hold up another query "
       "(%.0f ms)" % (dt * 1000), "")
 check(res["slow"][0] is not None and 0.3 <= res["slow"][1] <= 0.45,
       "... and the delayed one still took %.0f ms" % (res["slow"][1] * 1000), "")
-r, dt = timed(udp, "slow.dns.example", "TXT")
+r, dt = timed_in(0.3, 0.45, udp, "slow.dns.example", "TXT")
 check(r is not None and r.rcode() == dns.rcode.SERVFAIL and 0.3 <= dt <= 0.45,
       "delay + servfail: SERVFAIL after %.0f ms" % (dt * 1000), r)
 
@@ -534,7 +552,8 @@ check(ids == {x.id for x in qs}, "three pipelined TCP queries answered", "")
 
 sys.exit(1 if fails else 0)
 PYEOF
-[ $? = 0 ] || FAILS=$((FAILS + 1))
+py_rc=$?
+[ "$py_rc" = 0 ] || FAILS=$((FAILS + 1))
 
 # --- clean shutdown ------------------------------------------------------------
 kill -TERM "$SERVER_PID"

@@ -72,7 +72,7 @@ struct decide_row {
 
 /* clang-format off */
 static const struct decide_row decide_rows[] = {
-    {"no results accept with 250 2.0.0 and no fault", {{NULL}}, NULL, false, FL_ACTION_ACCEPT,
+    {"no results accept with 250 2.0.0 and no fault", {{0}}, NULL, false, FL_ACTION_ACCEPT,
      250, "2.0.0", FL_FAULT_NONE, false, NULL, NULL},
     {"passing results that ask nothing accept cleanly",
      {{"spf", FL_RES_PASS, FL_ACTION_ACCEPT, NULL, FL_FAULT_NONE, false, NULL},
@@ -177,10 +177,10 @@ static const struct decide_row decide_rows[] = {
      NULL, false, FL_ACTION_TEMPFAIL, 451, "4.7.1", FL_FAULT_RECEIVER, true, "local.busy",
      "message refused by local policy (fault=receiver)"},
     {"an internal error with on_internal_error=accept accepts, our fault",
-     {{NULL}}, "internal.over_budget", false, FL_ACTION_ACCEPT, 250, "2.0.0", FL_FAULT_RECEIVER,
+     {{0}}, "internal.over_budget", false, FL_ACTION_ACCEPT, 250, "2.0.0", FL_FAULT_RECEIVER,
      true, "internal.over_budget", NULL},
     {"an internal error with on_internal_error=tempfail is 451 4.3.0, our fault",
-     {{NULL}}, "internal.over_budget", true, FL_ACTION_TEMPFAIL, 451, "4.3.0", FL_FAULT_RECEIVER,
+     {{0}}, "internal.over_budget", true, FL_ACTION_TEMPFAIL, 451, "4.3.0", FL_FAULT_RECEIVER,
      true, "internal.over_budget",
      "message exceeded our per-message memory limit; please retry later (fault=receiver)"},
     {"an internal error never yields a 5xx: tempfail mode turns a check's reject into 451 4.3.0",
@@ -200,7 +200,7 @@ static const struct decide_row decide_rows[] = {
      "internal.over_budget", false, FL_ACTION_ACCEPT, 250, "2.0.0", FL_FAULT_RECEIVER, true,
      "internal.over_budget", NULL},
     {"an unlisted internal error code still says fault=receiver in the reply",
-     {{NULL}}, "bug.assertion", true, FL_ACTION_TEMPFAIL, 451, "4.3.0", FL_FAULT_RECEIVER, true,
+     {{0}}, "bug.assertion", true, FL_ACTION_TEMPFAIL, 451, "4.3.0", FL_FAULT_RECEIVER, true,
      "bug.assertion", "message refused by local policy (fault=receiver)"},
     {"CR, LF and non-ASCII in the detail cannot break the SMTP reply",
      {{"spf", FL_RES_FAIL, FL_ACTION_REJECT, "spf.not_permitted", FL_FAULT_NONE, false,
@@ -714,7 +714,7 @@ static const struct summary_row summary_rows[] = {
      "reason=spf.not_permitted client=[192.0.2.7] from=<a@example.org> checks=spf:fail,dkim:none "
      "ms=3"},
     {"an accepted message from the null sender without checks",
-     "4QxYz1Abd", "198.51.100.1", "", NULL, 0, {{NULL}}, NULL, false,
+     "4QxYz1Abd", "198.51.100.1", "", NULL, 0, {{0}}, NULL, false,
      "4QxYz1Abd: verdict action=accept fault=none client=[198.51.100.1] from=<> checks=none "
      "ms=0"},
     {"an accepted message with passing checks",
@@ -726,7 +726,7 @@ static const struct summary_row summary_rows[] = {
      "4QxYz1Abe: verdict action=accept fault=none client=[2001:db8::25] from=<a@example.org> "
      "checks=spf:pass,dkim:pass,dmarc:pass ms=41"},
     {"a message from a trusted network is skipped",
-     "4QxYz1Abf", "127.0.0.1", "root@localhost", "trusted_network", 0, {{NULL}}, NULL, false,
+     "4QxYz1Abf", "127.0.0.1", "root@localhost", "trusted_network", 0, {{0}}, NULL, false,
      "4QxYz1Abf: verdict action=accept fault=none client=[127.0.0.1] from=<root@localhost> "
      "checks=skipped:trusted_network ms=0"},
     {"a greylisted message: no fault, so no transient=yes",
@@ -746,7 +746,7 @@ static const struct summary_row summary_rows[] = {
      "reason=dns.resolver_down client=[192.0.2.9] from=<a@example.org> checks=spf:temperror "
      "ms=5000"},
     {"an internal error accepted fail-open",
-     "4QxYz1Abi", "192.0.2.10", "a@example.org", NULL, 2, {{NULL}}, "internal.over_budget", false,
+     "4QxYz1Abi", "192.0.2.10", "a@example.org", NULL, 2, {{0}}, "internal.over_budget", false,
      "4QxYz1Abi: verdict action=accept fault=receiver transient=yes reason=internal.over_budget "
      "client=[192.0.2.10] from=<a@example.org> checks=none ms=2"},
     {"a quarantined message shows no code",
@@ -756,20 +756,20 @@ static const struct summary_row summary_rows[] = {
      "4QxYz1Abj: verdict action=quarantine fault=sender reason=dnsbl.listed client=[192.0.2.11] "
      "from=<a@example.org> checks=dnsbl:fail ms=2"},
     {"no queue id yet gives NOQUEUE",
-     NULL, "192.0.2.12", "a@example.org", NULL, 0, {{NULL}}, NULL, false,
+     NULL, "192.0.2.12", "a@example.org", NULL, 0, {{0}}, NULL, false,
      "NOQUEUE: verdict action=accept fault=none client=[192.0.2.12] from=<a@example.org> "
      "checks=none ms=0"},
     {"a sender with CR LF cannot break the line",
      "4QxYz1Abk", "192.0.2.13", "a@example.org>\r\nNOQUEUE: verdict action=reject", NULL, 0,
-     {{NULL}}, NULL, false,
+     {{0}}, NULL, false,
      "4QxYz1Abk: verdict action=accept fault=none client=[192.0.2.13] "
      "from=<a@example.org>??NOQUEUE: verdict action=reject> checks=none ms=0"},
     {"control and non-ASCII bytes in the sender become ?",
-     "4QxYz1Abl", "192.0.2.14", "j\xc3\xb6rg\x1b@example.org", NULL, 0, {{NULL}}, NULL, false,
+     "4QxYz1Abl", "192.0.2.14", "j\xc3\xb6rg\x1b@example.org", NULL, 0, {{0}}, NULL, false,
      "4QxYz1Abl: verdict action=accept fault=none client=[192.0.2.14] "
      "from=<j??rg?@example.org> checks=none ms=0"},
     {"a missing client address and sender give empty brackets",
-     "4QxYz1Abm", NULL, NULL, NULL, 0, {{NULL}}, NULL, false,
+     "4QxYz1Abm", NULL, NULL, NULL, 0, {{0}}, NULL, false,
      "4QxYz1Abm: verdict action=accept fault=none client=[] from=<> checks=none ms=0"},
 };
 /* clang-format on */
