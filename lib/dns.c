@@ -4,6 +4,7 @@
    pending callback) so either side can let go first. */
 #include "lib/dns.h"
 #include "lib/clock.h"
+#include "lib/dns_diag.h"
 #include "lib/dns_parse.h"
 #include "lib/xalloc.h"
 
@@ -34,6 +35,7 @@ struct fl_dns {
     long long probe_until;
     int probe_ok;
     unsigned int probe_seq;
+    char *diag_forwarder; /* where failures are diagnosed, or NULL */
 };
 
 struct fl_dns_query {
@@ -41,6 +43,7 @@ struct fl_dns_query {
     int async_id;
     bool pending; /* libunbound may still call back */
     bool done;    /* answer final */
+    bool diagnosed;
     int refs;
     long long start_ms, deadline_ms;
     struct fl_dns_answer ans;
@@ -219,6 +222,8 @@ int fl_dns_create(const struct fl_config *cfg, struct fl_dns **dns_r, const char
     dns->timeout_ms = cfg->dns_timeout;
     dns->probe_domain = fl_strdup(cfg->dns_probe_domain);
     dns->probe_cache_ms = cfg->dns_probe_cache;
+    if (cfg->dns_forwarders.count > 0)
+        dns->diag_forwarder = fl_strdup(cfg->dns_forwarders.items[0]);
     pthread_mutex_init(&dns->lock, NULL);
     pthread_mutex_init(&dns->probe_lock, NULL);
     pthread_condattr_t ca;
@@ -257,6 +262,7 @@ void fl_dns_destroy(struct fl_dns **dnsp)
     pthread_mutex_destroy(&dns->lock);
     pthread_mutex_destroy(&dns->probe_lock);
     free(dns->probe_domain);
+    free(dns->diag_forwarder);
     free(dns);
 }
 
@@ -368,7 +374,13 @@ const struct fl_dns_answer *fl_dns_wait_until(struct fl_dns_query *q, long long 
         q->ans.elapsed_ms = (long)(fl_monotonic_ms() - q->start_ms);
         count_answer(dns, &q->ans);
     }
+    bool diagnose = a != NULL && a->status == FL_DNS_SERVFAIL && !q->diagnosed &&
+                    dns->diag_forwarder != NULL;
+    q->diagnosed = true;
     pthread_mutex_unlock(&dns->lock);
+    /* The answer is final and only this thread reads it now. */
+    if (diagnose)
+        fl_dns_diagnose(dns->diag_forwarder, &q->ans, q->deadline_ms);
     return a;
 }
 

@@ -72,6 +72,8 @@ struct fl_dns_answer {
     int ede_code;           /* RFC 8914 info-code, or -1 */
     char *ede_text;         /* its EXTRA-TEXT, or NULL */
     const char *why;        /* static explanation for non-OK statuses */
+    bool tcp_refused;       /* truncated over UDP, and TCP refused */
+    char *nameserver;       /* the server that did so, when known */
     unsigned char *packet;  /* the answer as a DNS message (for libopendkim) */
     size_t packet_len;
 };

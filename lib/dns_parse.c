@@ -22,6 +22,7 @@ void fl_dns_answer_clear(struct fl_dns_answer *a)
     free(a->canonname);
     free(a->ede_text);
     free(a->packet);
+    free(a->nameserver);
     memset(a, 0, sizeof(*a));
 }
 

@@ -53,30 +53,7 @@ FAULTLINE=${FAULTLINE:-$ROOT/milter/faultline}
 
 # ---------------------------------------------------------------------------
 heading "1. Packages"
-PKGS="build-essential autoconf automake libtool pkg-config libmilter-dev
-libopendkim-dev libspf2-dev libssl-dev libunbound-dev liblmdb-dev
-libhiredis-dev libevent-dev check libjansson-dev postfix swaks python3-authres
-ldnsutils"
-MISSING=
-for p in $PKGS; do
-	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-		MISSING="$MISSING $p"
-	fi
-done
-if [ -n "$MISSING" ]; then
-	echo "installing:$MISSING"
-	# Postfix as "No configuration": no /etc/postfix/main.cf, nothing started.
-	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-	export DEBIAN_FRONTEND=noninteractive
-	# shellcheck disable=SC2086
-	if ! apt-get install -y --no-install-recommends $MISSING; then
-		apt-get update || die "apt-get update failed"
-		# shellcheck disable=SC2086
-		apt-get install -y --no-install-recommends $MISSING || die "apt-get install failed"
-	fi
-else
-	echo "all build and demo dependencies are installed"
-fi
+sh "$ROOT/scripts/deps.sh" --build || die "installing the packages failed"
 
 # shellcheck source=../tests/e2e/postfix_lib.sh
 . "$ROOT/tests/e2e/postfix_lib.sh"

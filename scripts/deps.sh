@@ -1,12 +1,16 @@
 #!/bin/sh
-# deps.sh: installs, with apt-get, every Debian 12 package faultline needs to
-# build and test.  Installs only what is missing; needs root.
+# deps.sh: installs, with apt-get, the Debian 12 packages faultline needs:
+#   deps.sh          everything to build and run the whole test suite
+#   deps.sh --build  what building and the demo (scripts/demo.sh) need
+# Installs only what is missing; needs root for that.
 set -eu
-PKGS="build-essential autoconf automake libtool pkg-config clang valgrind
- libmilter-dev libopendkim-dev libspf2-dev libssl-dev libunbound-dev libevent-dev
+BUILD="build-essential autoconf automake libtool pkg-config
+ libmilter-dev libopendkim-dev libspf2-dev libssl-dev libunbound-dev libevent-dev libldns-dev
  liblmdb-dev libhiredis-dev libjansson-dev check libsubunit-dev
- postfix swaks python3 python3-authres python3-dkim python3-yaml
- ldnsutils redis-server miltertest iproute2 procps"
+ postfix swaks python3 python3-authres"
+TEST="clang valgrind python3-dkim python3-yaml python3-dnspython redis-server miltertest
+ iproute2 procps"
+if [ "${1:-}" = "--build" ]; then PKGS=$BUILD; else PKGS="$BUILD $TEST"; fi
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -12,6 +12,8 @@
    Process: on Linux the server runs in its own process group and gets
    SIGTERM when the process that started it dies (PR_SET_PDEATHSIG), so a
    test that fails before fl_dnsd_stop leaves no server and no temp dir.
+   PR_SET_PDEATHSIG follows the calling *thread*: call fl_dnsd_start from a
+   thread that outlives the server (normally the test's main thread).
 
    Thread-safety: none; use a struct fl_dnsd from one thread.  Errors while
    running (writing files, a server that will not reload) print a message and

@@ -375,6 +375,71 @@ START_TEST(malformed_packets_give_malformed_not_a_crash)
 }
 END_TEST
 
+/* A trust anchor for dns.example that its (unsigned) zone cannot satisfy:
+   every answer from it fails DNSSEC validation. */
+START_TEST(a_broken_chain_of_trust_is_bogus)
+{
+    char path[] = "/tmp/fl-dns-ta-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "dns.example. IN DS 12345 8 2 "
+               "49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE4A1D44B3AE05C0E0B2B9A2E1\n");
+    fclose(f);
+    char extra[256];
+    snprintf(extra, sizeof(extra), "dns_timeout = 2s\ndns_trust_anchor_file = %s\n", path);
+    struct fl_dns *r = make_resolver(extra);
+    struct fl_dns_query *q = fl_dns_start(r, "host.dns.example", FL_DNS_A, 0);
+    const struct fl_dns_answer *a = fl_dns_wait(q);
+    ck_assert_msg(a->status == FL_DNS_BOGUS, "got %s", fl_dns_status_name(a->status));
+    ck_assert_int_eq(a->dnssec, FL_DNSSEC_BOGUS);
+    fl_dns_query_free(&q);
+    /* names outside the anchored zone stay insecure, not bogus */
+    q = fl_dns_start(r, "www.other.example", FL_DNS_A, 0);
+    a = fl_dns_wait(q);
+    ck_assert_int_ne(a->status, FL_DNS_BOGUS);
+    ck_assert_int_eq(a->dnssec, FL_DNSSEC_INSECURE);
+    fl_dns_query_free(&q);
+    fl_dns_destroy(&r);
+    unlink(path);
+}
+END_TEST
+
+/* RFC 8914: the Extended DNS Error an upstream resolver sends stays with
+   the answer (22: No Reachable Authority). */
+START_TEST(extended_dns_errors_are_kept_with_the_answer)
+{
+    fl_dnsd_set_faults(&dnsd, "ede.dns.example ANY servfail\n"
+                              "ede.dns.example ANY ede 22 no reachable authority\n");
+    struct fl_dns_query *q = fl_dns_start(dns, "ede.dns.example", FL_DNS_A, 0);
+    const struct fl_dns_answer *a = fl_dns_wait(q);
+    ck_assert_int_eq(a->status, FL_DNS_SERVFAIL);
+    ck_assert_msg(a->ede_code == 22, "EDE: got %d", a->ede_code);
+    fl_dns_query_free(&q);
+}
+END_TEST
+
+/* A TXT RRset too big for UDP from a server that refuses TCP: not an
+   anonymous SERVFAIL, but tcp_refused with the server named. */
+START_TEST(a_server_refusing_tcp_is_named)
+{
+    fl_dnsd_set_faults(&dnsd, "big.dns.example TXT notcp\n");
+    struct fl_dns_query *q = fl_dns_start(dns, "big.dns.example", FL_DNS_TXT, 0);
+    const struct fl_dns_answer *a = fl_dns_wait(q);
+    ck_assert_msg(a->status == FL_DNS_SERVFAIL, "got %s", fl_dns_status_name(a->status));
+    ck_assert_msg(a->tcp_refused, "tcp_refused not set (why: %s)", a->why ? a->why : "");
+    ck_assert_str_eq(a->nameserver, dnsd.addr);
+    fl_dns_query_free(&q);
+    /* an ordinary SERVFAIL is not mistaken for it */
+    fl_dnsd_set_faults(&dnsd, "fail.dns.example ANY servfail\n");
+    q = fl_dns_start(dns, "fail.dns.example", FL_DNS_TXT, 0);
+    a = fl_dns_wait(q);
+    ck_assert_int_eq(a->status, FL_DNS_SERVFAIL);
+    ck_assert(!a->tcp_refused);
+    fl_dns_query_free(&q);
+}
+END_TEST
+
 START_TEST(spf_adapter_answers_through_lib_dns_and_counts)
 {
     SPF_dns_server_t *layer = fl_spf_dns_new(dns, 0);
@@ -456,6 +521,9 @@ static Suite *dns_suite(void)
     tcase_add_test(tc, freeing_a_pending_query_is_safe);
     tcase_add_test(tc, probe_tells_whether_our_resolver_works);
     tcase_add_test(tc, malformed_packets_give_malformed_not_a_crash);
+    tcase_add_test(tc, a_broken_chain_of_trust_is_bogus);
+    tcase_add_test(tc, extended_dns_errors_are_kept_with_the_answer);
+    tcase_add_test(tc, a_server_refusing_tcp_is_named);
     tcase_add_test(tc, spf_adapter_answers_through_lib_dns_and_counts);
     tcase_add_test(tc, dkim_adapter_answers_key_queries_through_lib_dns);
     suite_add_tcase(s, tc);
