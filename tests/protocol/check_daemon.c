@@ -316,6 +316,8 @@ START_TEST(privileges_are_dropped_after_binding)
                "verdict_log = %s\npidfile = %s\n", d.socket, d.verdicts, d.pidfile);
     fclose(f);
     ck_assert(fl_daemon_start(&d) == 0);
+    /* the socket accepts before the switch: wait for it */
+    ck_assert(fl_daemon_wait_log(&d, "running as user nobody", 20000));
     char path[64], line[256];
     snprintf(path, sizeof(path), "/proc/%d/status", (int)d.pid);
     f = fopen(path, "r");
@@ -336,7 +338,6 @@ START_TEST(privileges_are_dropped_after_binding)
     struct fl_mc_session s;
     ck_assert_str_eq(ar_value(&d, &s), "mx.faultline.example; none"); /* still serving */
     fl_mc_session_clear(&s);
-    ck_assert(fl_daemon_wait_log(&d, "running as user nobody", 100));
     ck_assert_int_eq(fl_daemon_stop(&d), 0);
     fl_daemon_cleanup(&d);
 }
