@@ -63,6 +63,10 @@ struct fl_config {
     long long dns_cache_size;
     char *dns_probe_domain;
     long long dns_probe_cache;
+
+    /* SPF, iprev, null MX (lib/config_spf.c) */
+
+    /* DNSBL, DNSWL, RHSBL (lib/config_dnsbl.c) */
 };
 
 /* Loads path (every key optional; missing keys take their defaults).

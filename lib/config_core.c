@@ -153,5 +153,7 @@ const struct fl_setting_group fl_setting_groups[] = {
     GROUP("Policy and Authentication-Results", policy_settings),
     GROUP("Verdict records", verdict_settings),
     {"DNS", fl_dns_settings, FL_DNS_SETTINGS_COUNT},
+    /* SPF group: */
+    /* DNSBL group: */
 };
 const size_t fl_setting_group_count = sizeof(fl_setting_groups) / sizeof(fl_setting_groups[0]);
