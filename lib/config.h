@@ -21,6 +21,11 @@ enum fl_internal_error_action {
     FL_ON_ERROR_TEMPFAIL,
 };
 
+enum fl_mark_or_reject {
+    FL_MARK,
+    FL_REJECT,
+};
+
 enum fl_forged_action {
     FL_FORGED_REMOVE,
     FL_FORGED_RENAME,
@@ -64,7 +69,13 @@ struct fl_config {
     char *dns_probe_domain;
     long long dns_probe_cache;
 
-    /* SPF, iprev, null MX (lib/config_spf.c) */
+    /* iprev and null MX (lib/config_ident.c) */
+    bool iprev_enable;
+    int iprev_action;
+    long long iprev_max_names;
+    bool nullmx_reject;
+
+    /* SPF (lib/config_spf.c) */
 
     /* DNSBL, DNSWL, RHSBL (lib/config_dnsbl.c) */
 };

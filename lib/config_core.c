@@ -153,6 +153,7 @@ const struct fl_setting_group fl_setting_groups[] = {
     GROUP("Policy and Authentication-Results", policy_settings),
     GROUP("Verdict records", verdict_settings),
     {"DNS", fl_dns_settings, FL_DNS_SETTINGS_COUNT},
+    {"Client identity: iprev and null MX", fl_ident_settings, FL_IDENT_SETTINGS_COUNT},
     /* SPF group: */
     /* DNSBL group: */
 };

@@ -82,6 +82,18 @@ int fl_result_add_prop(struct fl_result *r, const char *ptype, const char *prope
     return 0;
 }
 
+void fl_result_copy(struct fl_result *dst, const struct fl_result *src)
+{
+    fl_result_init(dst, src->method, src->result);
+    fl_result_set_reason(dst, src->reason_code, src->reason, src->detail);
+    for (size_t i = 0; i < src->nprops; i++)
+        fl_result_add_prop(dst, src->props[i].ptype, src->props[i].property, src->props[i].value);
+    dst->fault = src->fault;
+    dst->transient = src->transient;
+    dst->in_header = src->in_header;
+    dst->action = src->action;
+}
+
 void fl_result_clear(struct fl_result *r)
 {
     free(r->method);

@@ -72,6 +72,8 @@ void fl_result_set_reason(struct fl_result *r, const char *code, const char *rea
 /* Appends ptype.property=value; copies.  Returns -1 when full. */
 int fl_result_add_prop(struct fl_result *r, const char *ptype, const char *property,
                        const char *value);
+/* Makes dst (uninitialised) a deep copy of src. */
+void fl_result_copy(struct fl_result *dst, const struct fl_result *src);
 void fl_result_clear(struct fl_result *r);
 
 #endif

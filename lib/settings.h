@@ -49,6 +49,8 @@ struct fl_setting_group {
    unit tests check that no entry is left empty). */
 #define FL_DNS_SETTINGS_COUNT 6
 extern const struct fl_setting fl_dns_settings[FL_DNS_SETTINGS_COUNT];
+#define FL_IDENT_SETTINGS_COUNT 4
+extern const struct fl_setting fl_ident_settings[FL_IDENT_SETTINGS_COUNT];
 /* SPF (lib/config_spf.c): */
 /* DNSBL (lib/config_dnsbl.c): */
 

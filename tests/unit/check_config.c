@@ -538,7 +538,7 @@ struct kv {
     const char *key, *want;
 };
 
-#define MAX_KV 32
+#define MAX_KV 96
 
 struct good_row {
     const char *label;
@@ -585,7 +585,11 @@ static const struct good_row good_rows[] = {
       {"dns_trust_anchor_file", "/usr/share/dns/root.key"},
       {"dns_cache_size", "32M"},
       {"dns_probe_domain", "example.net"},
-      {"dns_probe_cache", "1m"}}},
+      {"dns_probe_cache", "1m"},
+      {"iprev_enable", "no"},
+      {"iprev_action", "reject"},
+      {"iprev_max_names", "5"},
+      {"nullmx_reject", "no"}}},
     {"continuation lines join a value across lines, comments and blank lines inside",
      "continuation.conf",
      {{"trusted_networks", "192.0.2.0/24, 198.51.100.0/24, 2001:db8::/32, 203.0.113.7/32"},
