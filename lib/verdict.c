@@ -185,6 +185,8 @@ void fl_verdict_json(struct fl_buf *out, const struct fl_verdict_facts *f,
     json_object_set_new(o, "rcpts", rcpts);
     if (f->rcpts_dropped)
         json_object_set_new(o, "rcpts_not_recorded", json_integer((json_int_t)f->rcpts_dropped));
+    if (f->rcpts_refused)
+        json_object_set_new(o, "rcpts_refused", json_integer((json_int_t)f->rcpts_refused));
     json_object_set_new(o, "message_id", jstr(f->message_id));
     json_object_set_new(o, "skipped", jstr(f->skipped_reason));
     json_t *checks = json_array();

@@ -45,6 +45,7 @@ struct fl_verdict_facts {
     const char *const *rcpts;
     size_t nrcpts;
     size_t rcpts_dropped; /* over max_recipients: counted, not stored */
+    size_t rcpts_refused; /* recipients refused at RCPT */
     const char *message_id;
     const char *skipped_reason; /* "trusted_network", "authenticated", or NULL */
     struct fl_stage_time stages[FL_VERDICT_MAX_STAGES];

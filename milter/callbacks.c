@@ -1,6 +1,8 @@
 /* callbacks: see callbacks.h. */
 #include "milter/callbacks.h"
+#include "milter/checks.h"
 #include "milter/msg.h"
+#include "milter/outcome.h"
 #include "milter/server.h"
 #include "lib/authres.h"
 #include "lib/clock.h"
@@ -90,6 +92,7 @@ static sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
         conn->skipped = "local_submission"; /* no address: submitted locally */
     else if (fl_cidr_list_match(&conn->cfg->trusted_networks, conn->ip))
         conn->skipped = "trusted_network";
+    fl_checks_on_connect(conn);
     return SMFIS_CONTINUE;
 }
 
@@ -109,13 +112,15 @@ static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
     if (conn == NULL)
         return SMFIS_CONTINUE;
     fl_msg_free(&conn->msg);
-    conn->msg = fl_msg_new();
+    conn->msg = fl_msg_new(conn->cfg);
     long long t0 = fl_monotonic_ms();
+    fl_outcome_note_queue_id(ctx, conn->msg);
     fl_msg_stage(conn, "mail");
     conn->msg->mail_from = envelope_addr(argv && argv[0] ? argv[0] : "");
     const char *auth = smfi_getsymval(ctx, "{auth_authen}");
     if (auth != NULL && *auth && conn->cfg->trust_authenticated && conn->skipped == NULL)
         conn->skipped = "authenticated";
+    fl_checks_on_mail(conn);
     conn->msg->work_ms += fl_monotonic_ms() - t0;
     return SMFIS_CONTINUE;
 }
@@ -134,11 +139,19 @@ static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
         !fl_msg_charge(msg, conn->cfg, strlen(rcpt) + sizeof(char *))) {
         msg->rcpts_dropped++;
         free(rcpt);
-        return SMFIS_CONTINUE;
+    } else {
+        msg->rcpts = fl_realloc(msg->rcpts, (msg->nrcpts + 1) * sizeof(*msg->rcpts));
+        msg->rcpts[msg->nrcpts++] = rcpt;
     }
-    msg->rcpts = fl_realloc(msg->rcpts, (msg->nrcpts + 1) * sizeof(*msg->rcpts));
-    msg->rcpts[msg->nrcpts++] = rcpt;
-    return SMFIS_CONTINUE;
+    long long t0 = fl_monotonic_ms();
+    fl_outcome_note_queue_id(ctx, msg);
+    const struct fl_result *refused = fl_checks_on_rcpt(conn);
+    msg->work_ms += fl_monotonic_ms() - t0;
+    if (refused == NULL)
+        return SMFIS_CONTINUE;
+    msg->rcpts_refused++;
+    fl_outcome_reply(ctx, msg->rcpt_verdict);
+    return msg->rcpt_verdict->action == FL_ACTION_TEMPFAIL ? SMFIS_TEMPFAIL : SMFIS_REJECT;
 }
 
 static sfsistat on_data(SMFICTX *ctx)
@@ -230,52 +243,6 @@ static int strip_forged(SMFICTX *ctx, struct fl_conn *conn)
     return rc;
 }
 
-/* smfi_setreply hands the text to the MTA, which treats % specially. */
-static void set_reply(SMFICTX *ctx, const struct fl_verdict *v)
-{
-    struct fl_buf text;
-    fl_buf_init(&text);
-    for (const char *p = v->text ? v->text : ""; *p; p++) {
-        if (*p == '%')
-            fl_buf_putc(&text, '%');
-        fl_buf_putc(&text, *p);
-    }
-    char code[8];
-    snprintf(code, sizeof(code), "%d", v->code);
-    if (smfi_setreply(ctx, code, (char *)v->dsn, text.data) != MI_SUCCESS)
-        fl_warn("could not set the SMTP reply %s %s", code, v->dsn);
-    fl_buf_free(&text);
-}
-
-static void write_records(struct fl_conn *conn, const char *queue_id, const struct fl_verdict *v)
-{
-    struct fl_msg *msg = conn->msg;
-    struct fl_verdict_facts f = {0};
-    clock_gettime(CLOCK_REALTIME, &f.when);
-    f.queue_id = queue_id;
-    f.client_ip = conn->ip;
-    f.client_port = conn->port;
-    f.client_ptr = conn->ptr;
-    f.helo = conn->helo;
-    f.mail_from = msg->mail_from;
-    f.rcpts = (const char *const *)msg->rcpts;
-    f.nrcpts = msg->nrcpts;
-    f.rcpts_dropped = msg->rcpts_dropped;
-    f.message_id = msg->message_id;
-    f.skipped_reason = conn->skipped;
-    memcpy(f.stages, msg->stages, sizeof(f.stages));
-    f.nstages = msg->nstages;
-    f.work_ms = (long)msg->work_ms;
-    struct fl_buf line;
-    fl_buf_init(&line);
-    fl_verdict_summary(&line, &f, msg->results, msg->nresults, v);
-    fl_info("%s", line.data);
-    fl_buf_reset(&line);
-    fl_verdict_json(&line, &f, msg->results, msg->nresults, v);
-    fl_server_write_verdict(line.data);
-    fl_buf_free(&line);
-}
-
 static sfsistat on_eom(SMFICTX *ctx)
 {
     struct fl_conn *conn = conn_of(ctx);
@@ -284,13 +251,9 @@ static sfsistat on_eom(SMFICTX *ctx)
     struct fl_msg *msg = conn->msg;
     long long t0 = fl_monotonic_ms();
     fl_msg_stage(conn, "eom");
-    const char *qid = smfi_getsymval(ctx, "i");
-    char queue_id[64];
-    struct fl_buf tmp;
-    fl_buf_init(&tmp);
-    fl_sanitize_ascii(&tmp, qid && *qid ? qid : "NOQUEUE", 40);
-    snprintf(queue_id, sizeof(queue_id), "%s", tmp.data);
-    fl_buf_free(&tmp);
+    fl_outcome_note_queue_id(ctx, msg);
+    const char *queue_id = msg->queue_id ? msg->queue_id : "NOQUEUE";
+    fl_checks_on_eom(conn);
 
     const char *internal = NULL;
     bool tempfail_on_error = conn->cfg->on_internal_error == FL_ON_ERROR_TEMPFAIL;
@@ -326,21 +289,31 @@ static sfsistat on_eom(SMFICTX *ctx)
         }
     }
     if (v.action == FL_ACTION_REJECT || v.action == FL_ACTION_TEMPFAIL) {
-        set_reply(ctx, &v);
+        fl_outcome_reply(ctx, &v);
         rc = v.action == FL_ACTION_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
     }
     msg->work_ms += fl_monotonic_ms() - t0;
-    write_records(conn, queue_id, &v);
+    fl_outcome_record(conn, &v);
     fl_verdict_clear(&v);
     fl_msg_free(&conn->msg);
     return rc;
+}
+
+/* A transaction that ends without end of message: if a recipient was
+   refused, that decision still gets its verdict record. */
+static void end_transaction(struct fl_conn *conn)
+{
+    struct fl_msg *msg = conn->msg;
+    if (msg != NULL && msg->rcpt_verdict != NULL && !msg->recorded)
+        fl_outcome_record(conn, msg->rcpt_verdict);
+    fl_msg_free(&conn->msg);
 }
 
 static sfsistat on_abort(SMFICTX *ctx)
 {
     struct fl_conn *conn = conn_of(ctx);
     if (conn != NULL)
-        fl_msg_free(&conn->msg);
+        end_transaction(conn);
     return SMFIS_CONTINUE;
 }
 
@@ -348,6 +321,7 @@ static sfsistat on_close(SMFICTX *ctx)
 {
     struct fl_conn *conn = conn_of(ctx);
     if (conn != NULL) {
+        end_transaction(conn);
         smfi_setpriv(ctx, NULL);
         fl_conn_free(&conn);
         fl_server_session_end();

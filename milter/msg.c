@@ -21,17 +21,26 @@ void fl_conn_free(struct fl_conn **connp)
         return;
     *connp = NULL;
     fl_msg_free(&conn->msg);
+    fl_iprev_free(&conn->iprev);
     free(conn->ptr);
     free(conn->helo);
     fl_config_unref(&conn->cfg);
     free(conn);
 }
 
-struct fl_msg *fl_msg_new(void)
+struct fl_msg *fl_msg_new(const struct fl_config *cfg)
 {
     struct fl_msg *msg = fl_calloc(1, sizeof(*msg));
     msg->t_start = fl_monotonic_ms();
+    msg->deadline = msg->t_start + cfg->message_deadline;
     return msg;
+}
+
+void fl_msg_add_result(struct fl_msg *msg, struct fl_result *r)
+{
+    msg->results = fl_realloc(msg->results, (msg->nresults + 1) * sizeof(*msg->results));
+    msg->results[msg->nresults++] = *r;
+    memset(r, 0, sizeof(*r));
 }
 
 void fl_msg_free(struct fl_msg **msgp)
@@ -45,6 +54,16 @@ void fl_msg_free(struct fl_msg **msgp)
         free(msg->rcpts[i]);
     free(msg->rcpts);
     free(msg->message_id);
+    free(msg->queue_id);
+    fl_nullmx_free(&msg->nullmx);
+    if (msg->rcpt_result != NULL) {
+        fl_result_clear(msg->rcpt_result);
+        free(msg->rcpt_result);
+    }
+    if (msg->rcpt_verdict != NULL) {
+        fl_verdict_clear(msg->rcpt_verdict);
+        free(msg->rcpt_verdict);
+    }
     for (size_t i = 0; i < msg->nforged; i++)
         free(msg->forged[i].value);
     free(msg->forged);

@@ -10,6 +10,8 @@
 
 #include "lib/authres.h"
 #include "lib/config.h"
+#include "lib/iprev.h"
+#include "lib/nullmx.h"
 #include "lib/result.h"
 #include "lib/verdict.h"
 
@@ -33,6 +35,16 @@ struct fl_msg {
     struct fl_result *results;
     size_t nresults;
     long long t_start; /* monotonic ms at MAIL FROM */
+    long long deadline; /* t_start + message_deadline */
+    char *queue_id;     /* macro i as first seen, or NULL */
+    /* checks started for this message (milter/checks.c) */
+    struct fl_nullmx *nullmx;
+    /* a decision taken at RCPT (e.g. null MX): its result and verdict, and
+       whether the records for it were written */
+    struct fl_result *rcpt_result;
+    struct fl_verdict *rcpt_verdict;
+    size_t rcpts_refused;
+    bool recorded;
     long long work_ms; /* time spent in our callbacks */
     struct fl_stage_time stages[FL_VERDICT_MAX_STAGES];
     size_t nstages;
@@ -46,6 +58,7 @@ struct fl_conn {
     char *helo;
     const char *skipped; /* why checks are skipped, or NULL */
     long long t_connect;
+    struct fl_iprev *iprev; /* started at connect (milter/checks.c) */
     bool no_header_reply; /* SMFIP_NR_HDR negotiated */
     bool can_skip_body;   /* SMFIP_SKIP negotiated */
     struct fl_msg *msg;
@@ -54,12 +67,15 @@ struct fl_conn {
 struct fl_conn *fl_conn_new(struct fl_config *cfg);
 void fl_conn_free(struct fl_conn **conn);
 
-struct fl_msg *fl_msg_new(void);
+struct fl_msg *fl_msg_new(const struct fl_config *cfg);
 void fl_msg_free(struct fl_msg **msg);
 
 /* Charges n bytes to the message's budget.  Returns true if they fit;
    false marks the message over budget (the caller stores nothing more). */
 bool fl_msg_charge(struct fl_msg *msg, const struct fl_config *cfg, size_t n);
+
+/* Appends a result; takes over r's contents (r is zeroed). */
+void fl_msg_add_result(struct fl_msg *msg, struct fl_result *r);
 
 /* Records that stage was reached (ms since connect). */
 void fl_msg_stage(struct fl_conn *conn, const char *stage);

@@ -409,6 +409,35 @@ pf_stop() {
 	return 0
 }
 
+# pf_dns_start DIR: starts the hermetic test DNS server (tests/dns/fakedns.py)
+# on a free loopback port with the fixture zones; exports PF_DNS_ADDR
+# ("127.0.0.1@PORT", the form of faultline's dns_forwarders) and PF_DNS_PID.
+pf_dns_start() {
+	local dir=$1 i port
+	local src=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+	mkdir -p "$dir"
+	rm -f "$dir/ready"
+	/usr/bin/python3 "$src/tests/dns/fakedns.py" --port 0 --zones "$src/tests/dns/zones" \
+		--ready-file "$dir/ready" --log "$dir/queries.log" >"$dir/fakedns.out" 2>&1 &
+	PF_DNS_PID=$!
+	for i in $(seq 1 100); do
+		[ -s "$dir/ready" ] && break
+		sleep 0.1
+	done
+	port=$(tr -dc '0-9' <"$dir/ready" 2>/dev/null)
+	[ -n "$port" ] || { cat "$dir/fakedns.out" >&2; return 1; }
+	PF_DNS_ADDR="127.0.0.1@$port"
+	export PF_DNS_ADDR PF_DNS_PID
+}
+
+pf_dns_stop() {
+	if _pf_pid_alive "${PF_DNS_PID:-}"; then
+		kill "$PF_DNS_PID" 2>/dev/null
+		wait "$PF_DNS_PID" 2>/dev/null
+	fi
+	PF_DNS_PID=
+}
+
 pf_leftover_pids() {
 	[ -n "${PF_MASTER_PID:-}" ] || return 0
 	_pf_group_pids "$PF_MASTER_PID"

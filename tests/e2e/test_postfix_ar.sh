@@ -113,6 +113,7 @@ cleanup() {
 	trap - EXIT INT TERM
 	pf_stop
 	stop_faultline
+	pf_dns_stop
 	if [ "$rc" = 0 ] && [ "${FAULTLINE_E2E_KEEP:-0}" != 1 ]; then
 		rm -rf "$T"
 	else
@@ -130,7 +131,9 @@ dump_logs() {
 	pf_maillog_tail 40
 }
 
-# ---- 1. start faultline ---------------------------------------------------
+# ---- 1. start the test DNS server and faultline ---------------------------
+pf_dns_start "$T/dns" || abort "the test DNS server did not start"
+pass "test DNS server listens on $PF_DNS_ADDR"
 FL_PORT=$(pf_free_port)
 cat >"$T/faultline.conf" <<EOF
 socket = inet:$FL_PORT@127.0.0.1
@@ -140,6 +143,8 @@ log = stderr
 log_level = info
 authserv_id = mx.faultline.example
 verdict_log = $T/verdict.jsonl
+dns_forwarders = $PF_DNS_ADDR
+dns_probe_domain = dns.example
 EOF
 if [ -n "${FAULTLINE_E2E_EXTRA_CONF:-}" ]; then
 	printf '%s\n' "$FAULTLINE_E2E_EXTRA_CONF" >>"$T/faultline.conf"

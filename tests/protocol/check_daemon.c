@@ -1,6 +1,7 @@
 /* check_daemon: the daemon's life cycle -- flags, sockets (stale, in use,
    mode, TCP_NODELAY), privileges, pid file, SIGHUP reload (good, broken,
    rapid), SIGTERM drain, and many concurrent sessions. */
+#include "tests/dns_server.h"
 #include "tests/protocol/session.h"
 
 #include <check.h>
@@ -55,9 +56,14 @@ static int run_flags(const char *args, char *out, size_t outlen)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* The AR header a session from 192.0.2.2 gets (its PTR host.dns.example
+   resolves back to it: iprev=pass). */
+#define AR_PASS(id) id ";\n\tiprev=pass policy.iprev=192.0.2.2"
+
 static const char *ar_value(struct fl_daemon *d, struct fl_mc_session *s)
 {
-    fl_test_run(d, NULL, simple, s);
+    struct fl_test_env env = {.client_ip = "192.0.2.2"};
+    fl_test_run(d, &env, simple, s);
     const struct fl_mc_mod *ins;
     fl_test_count_mods(fl_test_reply(s, FL_MC_STEP_EOM), 'i', &ins);
     ck_assert_ptr_nonnull(ins);
@@ -84,9 +90,10 @@ START_TEST(flags_version_defaults_check)
     fl_daemon_write_conf(&d, NULL, "on_internal_error = maybe\nsocket_mod = 0600\n", true);
     ck_assert_int_eq(run_flags(args, out, sizeof(out)), 2);
     char want[512];
-    snprintf(want, sizeof(want), "%s:8: error: on_internal_error = maybe: expected one of accept|tempfail", d.conf);
+    /* the base configuration has 7 lines, and 3 more for the test DNS server */
+    snprintf(want, sizeof(want), "%s:11: error: on_internal_error = maybe: expected one of accept|tempfail", d.conf);
     ck_assert_msg(strstr(out, want) != NULL, "got: %s", out);
-    snprintf(want, sizeof(want), "%s:9: error: unknown key \"socket_mod\" (did you mean "
+    snprintf(want, sizeof(want), "%s:12: error: unknown key \"socket_mod\" (did you mean "
              "\"socket_mode\"?)", d.conf);
     ck_assert_msg(strstr(out, want) != NULL, "got: %s", out);
     fl_daemon_cleanup(&d);
@@ -99,18 +106,19 @@ START_TEST(sighup_reloads_and_broken_config_keeps_old)
     fl_daemon_prepare(&d, NULL, NULL);
     ck_assert(fl_daemon_start(&d) == 0);
     struct fl_mc_session s;
-    ck_assert_str_eq(ar_value(&d, &s), "mx.faultline.example; none");
+    ck_assert_str_eq(ar_value(&d, &s), AR_PASS("mx.faultline.example"));
     fl_mc_session_clear(&s);
 
     /* a good change is applied */
     fl_daemon_write_conf(&d, NULL, "", false);
     FILE *f = fopen(d.conf, "w");
     fprintf(f, "socket = %s\nuser =\nlog = stderr\nauthserv_id = mx2.faultline.example\n"
-               "verdict_log = %s\npidfile = %s\n", d.socket, d.verdicts, d.pidfile);
+               "verdict_log = %s\npidfile = %s\n%s", d.socket, d.verdicts, d.pidfile,
+            fl_daemon_dns_conf());
     fclose(f);
     fl_daemon_signal(&d, SIGHUP);
     ck_assert(fl_daemon_wait_log(&d, "configuration reloaded", 5000));
-    ck_assert_str_eq(ar_value(&d, &s), "mx2.faultline.example; none");
+    ck_assert_str_eq(ar_value(&d, &s), AR_PASS("mx2.faultline.example"));
     fl_mc_session_clear(&s);
 
     /* a broken one is reported and the running one keeps serving */
@@ -120,7 +128,7 @@ START_TEST(sighup_reloads_and_broken_config_keeps_old)
     fl_daemon_signal(&d, SIGHUP);
     ck_assert(fl_daemon_wait_log(&d, "keeping the running configuration", 5000));
     ck_assert(fl_daemon_wait_log(&d, "unknown key \"dns_timout\"", 1000));
-    ck_assert_str_eq(ar_value(&d, &s), "mx2.faultline.example; none");
+    ck_assert_str_eq(ar_value(&d, &s), AR_PASS("mx2.faultline.example"));
     fl_mc_session_clear(&s);
 
     /* a burst of SIGHUPs never stops the daemon */
@@ -128,7 +136,7 @@ START_TEST(sighup_reloads_and_broken_config_keeps_old)
         fl_daemon_signal(&d, SIGHUP);
     msleep(500);
     ck_assert(fl_daemon_alive(&d));
-    ck_assert_str_eq(ar_value(&d, &s), "mx2.faultline.example; none");
+    ck_assert_str_eq(ar_value(&d, &s), AR_PASS("mx2.faultline.example"));
     fl_mc_session_clear(&s);
     ck_assert_int_eq(fl_daemon_stop(&d), 0);
     fl_daemon_cleanup(&d);
@@ -223,7 +231,7 @@ START_TEST(stale_socket_is_removed_but_other_files_are_not)
     ck_assert_msg(strstr(out, "is in use by a running process") != NULL, "%s", out);
     fl_daemon_cleanup(&d2);
     struct fl_mc_session s;
-    ck_assert_str_eq(ar_value(&d, &s), "mx.faultline.example; none"); /* first one serves */
+    ck_assert_str_eq(ar_value(&d, &s), AR_PASS("mx.faultline.example")); /* first one serves */
     fl_mc_session_clear(&s);
     ck_assert_int_eq(fl_daemon_stop(&d), 0);
 
@@ -313,7 +321,8 @@ START_TEST(privileges_are_dropped_after_binding)
     fl_daemon_write_conf(&d, NULL, "", false);
     FILE *f = fopen(d.conf, "w");
     fprintf(f, "socket = %s\nuser = nobody\nlog = stderr\nauthserv_id = mx.faultline.example\n"
-               "verdict_log = %s\npidfile = %s\n", d.socket, d.verdicts, d.pidfile);
+               "verdict_log = %s\npidfile = %s\n%s", d.socket, d.verdicts, d.pidfile,
+            fl_daemon_dns_conf());
     fclose(f);
     ck_assert(fl_daemon_start(&d) == 0);
     /* the socket accepts before the switch: wait for it */
@@ -336,7 +345,7 @@ START_TEST(privileges_are_dropped_after_binding)
     ck_assert_int_eq(atoi(pid), d.pid);
     free(pid);
     struct fl_mc_session s;
-    ck_assert_str_eq(ar_value(&d, &s), "mx.faultline.example; none"); /* still serving */
+    ck_assert_str_eq(ar_value(&d, &s), AR_PASS("mx.faultline.example")); /* still serving */
     fl_mc_session_clear(&s);
     ck_assert_int_eq(fl_daemon_stop(&d), 0);
     fl_daemon_cleanup(&d);
@@ -414,9 +423,15 @@ static Suite *daemon_suite(void)
 
 int main(void)
 {
+    /* Every daemon of these tests resolves through the test DNS server. */
+    struct fl_dnsd dnsd;
+    if (fl_dnsd_start(&dnsd, NULL, NULL) < 0)
+        return 1;
+    fl_daemon_use_dns(dnsd.addr);
     SRunner *sr = srunner_create(daemon_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    fl_dnsd_stop(&dnsd);
     return failed == 0 ? 0 : 1;
 }

@@ -2,6 +2,7 @@
    Authentication-Results header, forged-header removal, trusted and
    authenticated clients, the verdict line and JSON record, the memory
    budget, hostile envelopes and dropped sessions. */
+#include "tests/dns_server.h"
 #include "tests/protocol/session.h"
 
 #include <check.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static struct fl_daemon shared;
 
@@ -31,9 +33,20 @@ static void shared_stop(void)
     fl_daemon_cleanup(&shared);
 }
 
-/* The last JSON record in the verdict log whose queue_id is qid. */
+/* The last JSON record in the verdict log whose queue_id is qid (the
+   record follows the log line by a moment: wait up to 3 s for it). */
 static json_t *verdict_for(struct fl_daemon *d, const char *qid)
 {
+    char needle[128];
+    snprintf(needle, sizeof(needle), "\"queue_id\":\"%s\"", qid);
+    for (int i = 0; i < 150; i++) {
+        char *t = fl_daemon_read(d->verdicts);
+        bool found = strstr(t, needle) != NULL;
+        free(t);
+        if (found)
+            break;
+        usleep(20000);
+    }
     char *text = fl_daemon_read(d->verdicts);
     json_t *found = NULL;
     char *save, *line = strtok_r(text, "\n", &save);
@@ -70,7 +83,9 @@ START_TEST(ar_header_inserted_first_with_our_id)
     ck_assert_uint_eq(fl_test_count_mods(eom, 'i', &ins), 1);
     ck_assert_uint_eq(ins->index, 0);
     ck_assert_str_eq(ins->name, "Authentication-Results");
-    ck_assert_str_eq(ins->value, "mx.faultline.example; none");
+    /* 192.0.2.7 has no PTR record in the test zones */
+    ck_assert_str_eq(ins->value, "mx.faultline.example;\n\tiprev=fail reason=\"no PTR record\" "
+                                 "policy.iprev=192.0.2.7");
     ck_assert_uint_eq(fl_test_count_mods(eom, 'm', NULL), 0);
     fl_mc_session_clear(&s);
 }
@@ -85,7 +100,8 @@ START_TEST(verdict_line_and_record_written)
     fl_mc_session_clear(&s);
     ck_assert_msg(fl_daemon_wait_log(&shared,
                                      "4QVERDICT1: verdict action=accept fault=none "
-                                     "client=[192.0.2.7] from=<alice@example.com> checks=none",
+                                     "client=[192.0.2.7] from=<alice@example.com> "
+                                     "checks=iprev:fail",
                                      3000),
                   "no verdict line in the log");
     json_t *v = verdict_for(&shared, "4QVERDICT1");
@@ -254,13 +270,90 @@ START_TEST(two_messages_on_one_connection_get_their_own_verdicts)
     fl_mc_quit(mc, &err);
     fl_mc_destroy(&mc);
     ck_assert(fl_daemon_wait_log(&shared, "4QTWO0: verdict action=accept fault=none "
-                                          "client=[192.0.2.10] from=<first@example.com>", 3000));
+                                          "client=[192.0.2.10] from=<first@example.com> "
+                                          "checks=iprev:pass", 3000));
     ck_assert(fl_daemon_wait_log(&shared, "4QTWO1: verdict action=accept fault=none "
-                                          "client=[192.0.2.10] from=<second@example.com>", 3000));
+                                          "client=[192.0.2.10] from=<second@example.com> "
+                                          "checks=iprev:pass", 3000));
+}
+END_TEST
+
+/* iprev rows: client address, expected AR resinfo. */
+struct iprev_row {
+    const char *label;
+    const char *ip;
+    const char *want;
+};
+
+static const struct iprev_row iprev_rows[] = {
+    {"a PTR name that resolves back passes", "192.0.2.2",
+     "iprev=pass policy.iprev=192.0.2.2"},
+    {"an address with two PTR names passes on the one that resolves back", "192.0.2.50",
+     "iprev=pass policy.iprev=192.0.2.50"},
+    {"a PTR name that does not resolve is a fail", "192.0.2.51",
+     "iprev=fail reason=\"PTR not confirmed\" policy.iprev=192.0.2.51"},
+    {"no PTR record is a fail", "192.0.2.7",
+     "iprev=fail reason=\"no PTR record\" policy.iprev=192.0.2.7"},
+    {"an IPv6 client is looked up under ip6.arpa", "2001:db8::2",
+     "iprev=pass policy.iprev=\"2001:db8::2\""}, /* ':' is not a token char */
+};
+
+START_TEST(iprev_is_reported_for_each_kind_of_client)
+{
+    const struct iprev_row *row = &iprev_rows[_i];
+    struct fl_mc_session s;
+    struct fl_test_env env = {.client_ip = row->ip, .queue_id = "4QIPREV"};
+    fl_test_run(&shared, &env, simple, &s);
+    const struct fl_mc_mod *ins;
+    ck_assert_uint_eq(fl_test_count_mods(fl_test_reply(&s, FL_MC_STEP_EOM), 'i', &ins), 1);
+    ck_assert_msg(strstr(ins->value, row->want) != NULL, "%s: got \"%s\", want \"%s\"",
+                  row->label, ins->value, row->want);
+    fl_mc_session_clear(&s);
+}
+END_TEST
+
+/* RFC 7505: the sender's domain says it sends no mail: 550 5.7.27 at RCPT,
+   and the verdict record is written although the message never came. */
+START_TEST(null_mx_sender_is_refused_at_rcpt)
+{
+    struct fl_mc_session s;
+    struct fl_test_env env = {.queue_id = "4QNULLMX", .sender = "bounce@nullmx.dns.example"};
+    fl_test_run(&shared, &env, simple, &s);
+    const struct fl_mc_reply *rcpt = fl_test_reply(&s, FL_MC_STEP_RCPT);
+    ck_assert_ptr_nonnull(rcpt);
+    ck_assert_msg(rcpt->code == 'y', "rcpt: %c", rcpt->code);
+    ck_assert_msg(strncmp(rcpt->text, "550 5.7.27 ", 11) == 0, "reply: %s", rcpt->text);
+    ck_assert_msg(strstr(rcpt->text, "nullmx.dns.example") != NULL, "reply: %s", rcpt->text);
+    ck_assert_ptr_null(fl_test_reply(&s, FL_MC_STEP_EOM));
+    fl_mc_session_clear(&s);
+    ck_assert(fl_daemon_wait_log(&shared, "4QNULLMX: verdict action=reject code=550 dsn=5.7.27 "
+                                          "fault=sender reason=nullmx", 3000));
+    json_t *v = verdict_for(&shared, "4QNULLMX");
+    ck_assert_int_eq(json_integer_value(json_object_get(v, "rcpts_refused")), 1);
+    json_decref(v);
 }
 END_TEST
 
 /* --- tests with their own daemon configuration ------------------------ */
+
+START_TEST(iprev_reject_policy_refuses_with_its_reason)
+{
+    struct fl_daemon d;
+    fl_daemon_prepare(&d, NULL, "iprev_action = reject\n");
+    ck_assert(fl_daemon_start(&d) == 0);
+    struct fl_mc_session s;
+    struct fl_test_env env = {.queue_id = "4QIPREVREJ"};
+    fl_test_run(&d, &env, simple, &s);
+    const struct fl_mc_reply *eom = fl_test_reply(&s, FL_MC_STEP_EOM);
+    ck_assert_msg(eom->code == 'y' && strncmp(eom->text, "550 5.7.25 ", 11) == 0, "eom: %c %s",
+                  eom->code, eom->text ? eom->text : "");
+    ck_assert_msg(strstr(eom->text, "192.0.2.7 has no reverse DNS") != NULL, "%s", eom->text);
+    ck_assert_uint_eq(fl_test_count_mods(eom, 'i', NULL), 0); /* rejected: no header */
+    fl_mc_session_clear(&s);
+    ck_assert_int_eq(fl_daemon_stop(&d), 0);
+    fl_daemon_cleanup(&d);
+}
+END_TEST
 
 START_TEST(rename_mode_keeps_forged_headers_under_another_name)
 {
@@ -327,20 +420,30 @@ static Suite *protocol_suite(void)
     tcase_add_test(tc, hostile_envelope_cannot_break_log_or_record);
     tcase_add_test(tc, aborted_and_dropped_sessions_leave_daemon_serving);
     tcase_add_test(tc, two_messages_on_one_connection_get_their_own_verdicts);
+    tcase_add_loop_test(tc, iprev_is_reported_for_each_kind_of_client, 0,
+                        (int)(sizeof(iprev_rows) / sizeof(iprev_rows[0])));
+    tcase_add_test(tc, null_mx_sender_is_refused_at_rcpt);
     suite_add_tcase(s, tc);
     TCase *own = tcase_create("own daemon");
     tcase_set_timeout(own, 120);
     tcase_add_test(own, rename_mode_keeps_forged_headers_under_another_name);
     tcase_add_test(own, over_memory_budget_is_deferred_as_our_fault);
+    tcase_add_test(own, iprev_reject_policy_refuses_with_its_reason);
     suite_add_tcase(s, own);
     return s;
 }
 
 int main(void)
 {
+    /* Every daemon of these tests resolves through the test DNS server. */
+    struct fl_dnsd dnsd;
+    if (fl_dnsd_start(&dnsd, NULL, NULL) < 0)
+        return 1;
+    fl_daemon_use_dns(dnsd.addr);
     SRunner *sr = srunner_create(protocol_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    fl_dnsd_stop(&dnsd);
     return failed == 0 ? 0 : 1;
 }

@@ -22,6 +22,25 @@ static void msleep(int ms)
     nanosleep(&ts, NULL);
 }
 
+static char dns_addr[64];
+static char dns_conf[256];
+
+void fl_daemon_use_dns(const char *addr)
+{
+    snprintf(dns_addr, sizeof(dns_addr), "%s", addr ? addr : "");
+    if (dns_addr[0])
+        snprintf(dns_conf, sizeof(dns_conf),
+                 "dns_forwarders = %s\ndns_timeout = 2s\ndns_probe_domain = dns.example\n",
+                 dns_addr);
+    else
+        dns_conf[0] = '\0';
+}
+
+const char *fl_daemon_dns_conf(void)
+{
+    return dns_conf;
+}
+
 void fl_daemon_write_conf(struct fl_daemon *d, const char *socket_spec, const char *extra,
                           bool with_base)
 {
@@ -37,6 +56,8 @@ void fl_daemon_write_conf(struct fl_daemon *d, const char *socket_spec, const ch
                 "socket = %s\nuser =\nlog = stderr\nlog_level = debug\n"
                 "authserv_id = mx.faultline.example\nverdict_log = %s\npidfile = %s\n",
                 d->socket, d->verdicts, d->pidfile);
+    if (with_base)
+        fputs(dns_conf, f);
     if (extra)
         fputs(extra, f);
     fclose(f);

@@ -19,6 +19,13 @@ struct fl_daemon {
     char pidfile[320];
 };
 
+/* Makes every daemon prepared from now on resolve through the test DNS
+   server at addr ("127.0.0.1@PORT"); NULL: no forwarder. */
+void fl_daemon_use_dns(const char *addr);
+/* The configuration lines that do so ("" when none), for tests that write
+   a whole configuration themselves. */
+const char *fl_daemon_dns_conf(void);
+
 /* Creates the temp dir and writes the config: the base settings (unix
    socket in the dir, user empty, log stderr, debug level, authserv_id
    mx.faultline.example, verdict log, pid file) followed by extra (may be

@@ -1,0 +1,20 @@
+/* checks: when each check starts and when its result is collected
+   (DESIGN.md "Data flow of one message").  Every lookup starts as soon as
+   its inputs are known -- iprev at connect, null MX at MAIL FROM -- and is
+   joined only when its answer is needed, bounded by the message deadline.
+   Runs on the libmilter thread of the connection. */
+#ifndef FL_MILTER_CHECKS_H
+#define FL_MILTER_CHECKS_H
+
+#include "milter/msg.h"
+
+void fl_checks_on_connect(struct fl_conn *conn);
+void fl_checks_on_mail(struct fl_conn *conn);
+/* Decides what happens to one recipient.  Returns NULL to go on, or the
+   result that refuses it now (owned by conn->msg; its verdict is in
+   conn->msg->rcpt_verdict). */
+const struct fl_result *fl_checks_on_rcpt(struct fl_conn *conn);
+/* Joins every started check and appends the results to conn->msg. */
+void fl_checks_on_eom(struct fl_conn *conn);
+
+#endif
