@@ -78,6 +78,10 @@ struct fl_config {
     /* SPF (lib/config_spf.c) */
 
     /* DNSBL, DNSWL, RHSBL (lib/config_dnsbl.c) */
+
+    /* DKIM (lib/config_dkim.c) */
+
+    /* Greylisting (lib/config_greylist.c) */
 };
 
 /* Loads path (every key optional; missing keys take their defaults).

@@ -156,5 +156,7 @@ const struct fl_setting_group fl_setting_groups[] = {
     {"Client identity: iprev and null MX", fl_ident_settings, FL_IDENT_SETTINGS_COUNT},
     /* SPF group: */
     /* DNSBL group: */
+    /* DKIM group: */
+    /* Greylisting group: */
 };
 const size_t fl_setting_group_count = sizeof(fl_setting_groups) / sizeof(fl_setting_groups[0]);

@@ -53,6 +53,8 @@ extern const struct fl_setting fl_dns_settings[FL_DNS_SETTINGS_COUNT];
 extern const struct fl_setting fl_ident_settings[FL_IDENT_SETTINGS_COUNT];
 /* SPF (lib/config_spf.c): */
 /* DNSBL (lib/config_dnsbl.c): */
+/* DKIM (lib/config_dkim.c): */
+/* Greylisting (lib/config_greylist.c): */
 
 /* Every group, in documentation order. */
 extern const struct fl_setting_group fl_setting_groups[];
