@@ -6,6 +6,7 @@
 #include "lib/clock.h"
 #include "lib/dns_diag.h"
 #include "lib/dns_parse.h"
+#include "lib/sanitize.h"
 #include "lib/xalloc.h"
 
 #include <errno.h>
@@ -84,6 +85,23 @@ const char *fl_dns_type_name(uint16_t type)
         return "AAAA";
     }
     return "TYPE?";
+}
+
+void fl_dns_describe(const struct fl_dns_answer *a, struct fl_buf *out)
+{
+    fl_buf_printf(out, "%s for %s/%s", fl_dns_status_name(a->status), a->qname,
+                  fl_dns_type_name(a->qtype));
+    if (a->tcp_refused)
+        fl_buf_printf(out, " (name server %s answers only over TCP and refuses TCP)",
+                      a->nameserver ? a->nameserver : "?");
+    if (a->ede_code >= 0) {
+        fl_buf_printf(out, " (EDE %d", a->ede_code);
+        if (a->ede_text) {
+            fl_buf_puts(out, ": ");
+            fl_sanitize_ascii(out, a->ede_text, 120);
+        }
+        fl_buf_putc(out, ')');
+    }
 }
 
 /* Called with dns->lock held. */

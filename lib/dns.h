@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/buf.h"
 #include "lib/config.h"
 
 /* Record types faultline asks for. */
@@ -110,6 +111,12 @@ void fl_dns_query_free(struct fl_dns_query **q);
    dns_probe_cache.  Returns 1 (working), 0 (not working).  Used for
    attribution: their name servers failed (sender) or ours (receiver). */
 int fl_dns_probe(struct fl_dns *dns, long long deadline_ms);
+
+/* Appends a one-line account of a failed answer for verdict details:
+   "SERVFAIL for x.example/TXT (EDE 22: no reachable authority)", with the
+   name server that refused TCP when known.  Sender-controlled text in the
+   EDE is sanitised. */
+void fl_dns_describe(const struct fl_dns_answer *a, struct fl_buf *out);
 
 const char *fl_dns_status_name(enum fl_dns_status status);
 const char *fl_dnssec_name(enum fl_dnssec state);

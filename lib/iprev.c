@@ -128,12 +128,19 @@ void fl_iprev_finish(struct fl_iprev *ip, long long deadline_ms, struct fl_resul
             conclude(ip, FL_RES_FAIL, "iprev.fail", "no PTR record", detail, FL_FAULT_SENDER,
                      false);
         } else if (ptr->status != FL_DNS_OK) {
-            snprintf(detail, sizeof(detail), "the PTR lookup for %s failed (%s)", ip->ip,
-                     fl_dns_status_name(ptr->status));
+            struct fl_buf why;
+            fl_buf_init(&why);
+            fl_dns_describe(ptr, &why);
+            snprintf(detail, sizeof(detail), "the PTR lookup for %s failed: %s", ip->ip,
+                     why.data);
+            fl_buf_free(&why);
             bool temp = is_transient(ptr->status);
+            /* Whose DNS failed: theirs if our resolver answers a probe. */
+            enum fl_fault fault = fl_dns_probe(ip->dns, ip->deadline_ms) ? FL_FAULT_SENDER
+                                                                         : FL_FAULT_RECEIVER;
             conclude(ip, temp ? FL_RES_TEMPERROR : FL_RES_PERMERROR,
                      temp ? "iprev.temperror" : "iprev.permerror", "PTR lookup failed", detail,
-                     FL_FAULT_NONE, temp);
+                     fault, temp);
         } else {
             bool any_temp = false;
             for (size_t i = 0; i < ip->nnames && ip->confirmed == NULL; i++) {
@@ -155,7 +162,10 @@ void fl_iprev_finish(struct fl_iprev *ip, long long deadline_ms, struct fl_resul
                 snprintf(detail, sizeof(detail),
                          "the forward lookups of %s's PTR names failed", ip->ip);
                 conclude(ip, FL_RES_TEMPERROR, "iprev.temperror", "forward lookup failed",
-                         detail, FL_FAULT_NONE, true);
+                         detail,
+                         fl_dns_probe(ip->dns, ip->deadline_ms) ? FL_FAULT_SENDER
+                                                                : FL_FAULT_RECEIVER,
+                         true);
             } else {
                 snprintf(detail, sizeof(detail),
                          "%s's PTR name %s does not resolve back to it: the sender's provider "

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 static struct fl_daemon shared;
+static struct fl_dnsd dnsd; /* the test DNS server every daemon uses */
 
 static void shared_start(void)
 {
@@ -334,6 +335,32 @@ START_TEST(null_mx_sender_is_refused_at_rcpt)
 }
 END_TEST
 
+/* Their name server fails, ours works: the probe says so, and the verdict
+   puts the fault on the sender's side, with the DNS evidence. */
+START_TEST(iprev_temperror_is_attributed_by_the_resolver_probe)
+{
+    fl_dnsd_set_faults(&dnsd, "53.2.0.192.in-addr.arpa ANY servfail\n");
+    struct fl_mc_session s;
+    struct fl_test_env env = {.client_ip = "192.0.2.53", .queue_id = "4QIPREVTEMP"};
+    fl_test_run(&shared, &env, simple, &s);
+    const struct fl_mc_mod *ins;
+    fl_test_count_mods(fl_test_reply(&s, FL_MC_STEP_EOM), 'i', &ins);
+    ck_assert_msg(strstr(ins->value, "iprev=temperror") != NULL, "%s", ins->value);
+    fl_mc_session_clear(&s);
+    fl_dnsd_set_faults(&dnsd, NULL);
+    json_t *v = verdict_for(&shared, "4QIPREVTEMP");
+    json_t *check = json_array_get(json_object_get(v, "checks"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(check, "method")), "iprev");
+    ck_assert_str_eq(json_string_value(json_object_get(check, "fault")), "sender");
+    ck_assert(json_is_true(json_object_get(check, "transient")));
+    const char *detail = json_string_value(json_object_get(check, "detail"));
+    ck_assert_msg(strstr(detail, "SERVFAIL for 53.2.0.192.in-addr.arpa/PTR") != NULL, "%s",
+                  detail);
+    ck_assert_str_eq(json_string_value(json_object_get(v, "action")), "accept");
+    json_decref(v);
+}
+END_TEST
+
 /* --- tests with their own daemon configuration ------------------------ */
 
 START_TEST(iprev_reject_policy_refuses_with_its_reason)
@@ -423,6 +450,7 @@ static Suite *protocol_suite(void)
     tcase_add_loop_test(tc, iprev_is_reported_for_each_kind_of_client, 0,
                         (int)(sizeof(iprev_rows) / sizeof(iprev_rows[0])));
     tcase_add_test(tc, null_mx_sender_is_refused_at_rcpt);
+    tcase_add_test(tc, iprev_temperror_is_attributed_by_the_resolver_probe);
     suite_add_tcase(s, tc);
     TCase *own = tcase_create("own daemon");
     tcase_set_timeout(own, 120);
@@ -436,7 +464,6 @@ static Suite *protocol_suite(void)
 int main(void)
 {
     /* Every daemon of these tests resolves through the test DNS server. */
-    struct fl_dnsd dnsd;
     if (fl_dnsd_start(&dnsd, NULL, NULL) < 0)
         return 1;
     fl_daemon_use_dns(dnsd.addr);

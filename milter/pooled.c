@@ -1,0 +1,95 @@
+/* pooled: see pooled.h.  The job's state is shared by the session thread
+   and a worker; a reference count (2 while queued) lets either let go
+   first, and the result is moved out only once. */
+#include "milter/pooled.h"
+#include "lib/xalloc.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct fl_pooled {
+    pthread_mutex_t lock;
+    int refs;
+    void (*work)(void *, struct fl_result *);
+    void *ctx;
+    void (*ctx_free)(void *);
+    struct fl_result result;
+    bool has_result, taken;
+    struct fl_job *job; /* NULL: the pool was full, run at finish */
+};
+
+static void unref(struct fl_pooled *p)
+{
+    pthread_mutex_lock(&p->lock);
+    bool last = --p->refs == 0;
+    pthread_mutex_unlock(&p->lock);
+    if (!last)
+        return;
+    if (p->has_result && !p->taken)
+        fl_result_clear(&p->result);
+    if (p->ctx_free)
+        p->ctx_free(p->ctx);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
+
+static void run(void *arg)
+{
+    struct fl_pooled *p = arg;
+    struct fl_result r;
+    memset(&r, 0, sizeof(r));
+    p->work(p->ctx, &r);
+    pthread_mutex_lock(&p->lock);
+    p->result = r;
+    p->has_result = true;
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void done(void *arg)
+{
+    unref(arg);
+}
+
+struct fl_pooled *fl_pooled_start(struct fl_pool *pool,
+                                  void (*work)(void *ctx, struct fl_result *out), void *ctx,
+                                  void (*ctx_free)(void *ctx))
+{
+    struct fl_pooled *p = fl_calloc(1, sizeof(*p));
+    pthread_mutex_init(&p->lock, NULL);
+    p->refs = 2;
+    p->work = work;
+    p->ctx = ctx;
+    p->ctx_free = ctx_free;
+    p->job = pool ? fl_pool_submit(pool, run, done, p) : NULL;
+    if (p->job == NULL)
+        p->refs = 1; /* no worker holds it */
+    return p;
+}
+
+int fl_pooled_finish(struct fl_pooled *p, long long deadline_ms, struct fl_result *out)
+{
+    if (p->job == NULL && !p->has_result)
+        run(p); /* the pool was full at start: do it here */
+    else if (p->job != NULL && !fl_job_wait(p->job, deadline_ms))
+        return 0;
+    pthread_mutex_lock(&p->lock);
+    int ok = p->has_result && !p->taken;
+    if (ok) {
+        *out = p->result;
+        p->taken = true;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return ok;
+}
+
+void fl_pooled_free(struct fl_pooled **pp)
+{
+    struct fl_pooled *p = *pp;
+    if (p == NULL)
+        return;
+    *pp = NULL;
+    fl_job_release(&p->job);
+    unref(p);
+}

@@ -1,0 +1,25 @@
+/* pooled: a check that runs on the bounded worker pool (blocking work such
+   as a libspf2 evaluation), started when its inputs are known and joined at
+   the stage that needs its result, bounded by the message deadline.  If the
+   pool is saturated the work runs in the caller when it is joined, so a
+   burst never loses a check.  A handle belongs to one session thread. */
+#ifndef FL_MILTER_POOLED_H
+#define FL_MILTER_POOLED_H
+
+#include "lib/pool.h"
+#include "lib/result.h"
+
+struct fl_pooled;
+
+/* work(ctx, out) fills out (fl_result_init'ed by work).  ctx_free(ctx) is
+   called once when neither side needs ctx any more. */
+struct fl_pooled *fl_pooled_start(struct fl_pool *pool,
+                                  void (*work)(void *ctx, struct fl_result *out), void *ctx,
+                                  void (*ctx_free)(void *ctx));
+/* Waits until deadline_ms (monotonic).  Returns 1 and moves the result into
+   out, or 0 if the work did not finish in time (out untouched). */
+int fl_pooled_finish(struct fl_pooled *p, long long deadline_ms, struct fl_result *out);
+/* Releases the handle; work still running finishes on its own. */
+void fl_pooled_free(struct fl_pooled **p);
+
+#endif
