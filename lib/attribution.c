@@ -48,6 +48,10 @@ static const struct fl_attribution table[] = {
     {"dnsbl.listed", FL_FAULT_SENDER, false, 554, "5.7.1", "client address is blocklisted"},
     {"dnsbl.error_code", FL_FAULT_RECEIVER, false, 0, NULL,
      "a DNS list refused our resolver; the list was ignored"},
+    {"dnsbl.domain_listed", FL_FAULT_SENDER, false, 554, "5.7.1",
+     "a domain of the sender is blocklisted"},
+    {"dnsbl.list_unavailable", FL_FAULT_RECEIVER, true, 0, NULL,
+     "a DNS list did not answer; the list was ignored"},
     /* greylisting */
     {"greylist.first_seen", FL_FAULT_NONE, true, 451, "4.7.1",
      "greylisted: a deliberate temporary deferral"},

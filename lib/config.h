@@ -76,12 +76,67 @@ struct fl_config {
     bool nullmx_reject;
 
     /* SPF (lib/config_spf.c) */
+    bool spf_enable;
+    bool spf_check_helo;
+    int spf_fail_action;      /* enum fl_mark_or_reject */
+    int spf_softfail_action;  /* enum fl_mark_or_reject */
+    int spf_permerror_action; /* enum fl_mark_or_reject */
+    int spf_temperror_action; /* FL_ON_ERROR_ACCEPT or FL_ON_ERROR_TEMPFAIL */
+    bool spf_received_header;
+    bool spf_skip_trusted;
+    bool spf_skip_authenticated;
 
     /* DNSBL, DNSWL, RHSBL (lib/config_dnsbl.c) */
+    struct fl_strlist dnsbl_sites;
+    struct fl_strlist rhsbl_sites;
+    long long dnsbl_threshold;
+    char *dnsbl_allow_threshold; /* "-1": a whole number, checked */
+    int dnsbl_reject_stage;      /* enum fl_dnsbl_stage */
+    int dnsbl_reply_code;        /* enum fl_dnsbl_reply */
+    struct fl_strlist dnsbl_error_codes;
+    bool dnsbl_fetch_txt;
+    long long dnsbl_probe_interval;
 
     /* DKIM (lib/config_dkim.c) */
+    bool dkim_enable;
+    bool dkim_skip_trusted;
+    bool dkim_skip_authenticated;
+    long long dkim_max_signatures;
+    long long dkim_min_rsa_bits;
+    int dkim_rsa_sha1;
+    long long dkim_clock_skew;
+    int dkim_body_length;
+    int dkim_added_headers;
+    int dkim_testing_keys;
+    int dkim_fail_action;
 
     /* Greylisting (lib/config_greylist.c) */
+    bool greylist_enable;
+    int greylist_store; /* enum fl_greylist_store_type (lib/greylist.h) */
+    char *greylist_lmdb_dir;
+    long long greylist_lmdb_map_size;
+    int greylist_lmdb_sync; /* enum fl_greylist_lmdb_sync (lib/greylist.h) */
+    char *greylist_redis_server;
+    char *greylist_redis_password;
+    long long greylist_redis_db;
+    char *greylist_redis_prefix;
+    long long greylist_redis_timeout;
+    long long greylist_redis_pool_size;
+    long long greylist_delay;
+    long long greylist_retry_window;
+    long long greylist_lifetime;
+    long long greylist_sweep_interval;
+    long long greylist_ipv4_prefix;
+    long long greylist_ipv6_prefix;
+    long long greylist_auto_allow;
+    bool greylist_exempt_trusted;
+    bool greylist_exempt_authenticated;
+    bool greylist_exempt_dnswl;
+    bool greylist_spf_pass_exempt;
+    struct fl_cidr_list greylist_allow_clients;
+    struct fl_strlist greylist_allow_client_names;
+    struct fl_strlist greylist_allow_sender_domains;
+    struct fl_strlist greylist_allow_recipients;
 };
 
 /* Loads path (every key optional; missing keys take their defaults).

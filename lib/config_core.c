@@ -155,8 +155,12 @@ const struct fl_setting_group fl_setting_groups[] = {
     {"DNS", fl_dns_settings, FL_DNS_SETTINGS_COUNT},
     {"Client identity: iprev and null MX", fl_ident_settings, FL_IDENT_SETTINGS_COUNT},
     /* SPF group: */
+    {"SPF", fl_spf_settings, FL_SPF_SETTINGS_COUNT},
     /* DNSBL group: */
+    {"DNS lists: DNSBL, DNSWL, RHSBL", fl_dnsbl_settings, FL_DNSBL_SETTINGS_COUNT},
     /* DKIM group: */
+    {"DKIM", fl_dkim_settings, FL_DKIM_SETTINGS_COUNT},
     /* Greylisting group: */
+    {"Greylisting", fl_greylist_settings, FL_GREYLIST_SETTINGS_COUNT},
 };
 const size_t fl_setting_group_count = sizeof(fl_setting_groups) / sizeof(fl_setting_groups[0]);

@@ -199,6 +199,10 @@ int fl_dns_create(const struct fl_config *cfg, struct fl_dns **dns_r, const char
     /* A forwarder that timed out once must not be written off for the
        infra-cache lifetime: every later query would fail at once. */
     rc |= set_opt(ctx, "infra-keep-probing:", "yes", error_r);
+    /* libunbound's default allows about 16 queries in flight for the whole
+       process: far too few for the DNS lists of many connections. */
+    rc |= set_opt(ctx, "outgoing-range:", "4096", error_r);
+    rc |= set_opt(ctx, "num-queries-per-thread:", "2048", error_r);
     if (cfg->dns_forwarders.count > 0) {
         /* Forwarders on loopback (a local unbound, or the test server). */
         rc |= set_opt(ctx, "do-not-query-localhost:", "no", error_r);

@@ -52,9 +52,17 @@ extern const struct fl_setting fl_dns_settings[FL_DNS_SETTINGS_COUNT];
 #define FL_IDENT_SETTINGS_COUNT 4
 extern const struct fl_setting fl_ident_settings[FL_IDENT_SETTINGS_COUNT];
 /* SPF (lib/config_spf.c): */
+#define FL_SPF_SETTINGS_COUNT 9
+extern const struct fl_setting fl_spf_settings[FL_SPF_SETTINGS_COUNT];
 /* DNSBL (lib/config_dnsbl.c): */
+#define FL_DNSBL_SETTINGS_COUNT 9
+extern const struct fl_setting fl_dnsbl_settings[FL_DNSBL_SETTINGS_COUNT];
 /* DKIM (lib/config_dkim.c): */
+#define FL_DKIM_SETTINGS_COUNT 11
+extern const struct fl_setting fl_dkim_settings[FL_DKIM_SETTINGS_COUNT];
 /* Greylisting (lib/config_greylist.c): */
+#define FL_GREYLIST_SETTINGS_COUNT 26
+extern const struct fl_setting fl_greylist_settings[FL_GREYLIST_SETTINGS_COUNT];
 
 /* Every group, in documentation order. */
 extern const struct fl_setting_group fl_setting_groups[];

@@ -103,6 +103,7 @@ static sfsistat on_helo(SMFICTX *ctx, char *helo)
         return SMFIS_CONTINUE;
     free(conn->helo);
     conn->helo = fl_strndup(helo ? helo : "", 255);
+    fl_checks_on_helo(conn);
     return SMFIS_CONTINUE;
 }
 
@@ -270,6 +271,14 @@ static sfsistat on_eom(SMFICTX *ctx)
     sfsistat rc = SMFIS_ACCEPT;
     if (v.action == FL_ACTION_ACCEPT || v.action == FL_ACTION_QUARANTINE) {
         bool ok = strip_forged(ctx, conn) == 0;
+        struct fl_buf rspf;
+        fl_buf_init(&rspf);
+        /* Received-SPF first: both go to the top, Authentication-Results
+           above it. */
+        if (conn->skipped == NULL && fl_checks_received_spf(conn, &rspf) &&
+            smfi_insheader(ctx, 0, "Received-SPF", rspf.data) != MI_SUCCESS)
+            ok = false;
+        fl_buf_free(&rspf);
         if (conn->skipped == NULL) {
             struct fl_buf ar;
             fl_buf_init(&ar);

@@ -1,10 +1,15 @@
 /* checks: see checks.h. */
 #include "milter/checks.h"
+#include "milter/pooled.h"
 #include "milter/server.h"
 #include "lib/clock.h"
+#include "lib/dnsbl.h"
+#include "lib/log.h"
+#include "lib/spf.h"
 #include "lib/verdict.h"
 #include "lib/xalloc.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,12 +20,139 @@ static const char *addr_domain(const char *addr)
     return at && at[1] ? at + 1 : NULL;
 }
 
+/* --- SPF: libspf2 is synchronous, so each evaluation runs on the pool,
+   started at MAIL FROM and joined at end of message. */
+
+struct spf_ctx {
+    struct fl_config *cfg;
+    char *ip, *helo, *from;
+    enum fl_spf_identity which;
+    long long deadline;
+    struct fl_spf_info info; /* read by the session after the join */
+};
+
+struct fl_spf_job {
+    struct fl_pooled *pooled;
+    struct spf_ctx *ctx; /* valid while pooled is held */
+};
+
+static void spf_work(void *arg, struct fl_result *out)
+{
+    struct spf_ctx *c = arg;
+    struct fl_spf_request req = {c->ip, c->helo, c->from};
+    fl_spf_check(fl_srv.dns, c->cfg, &req, c->which, c->deadline, out, &c->info);
+}
+
+static void spf_ctx_free(void *arg)
+{
+    struct spf_ctx *c = arg;
+    fl_config_unref(&c->cfg);
+    free(c->ip);
+    free(c->helo);
+    free(c->from);
+    free(c);
+}
+
+static struct fl_spf_job *spf_start(struct fl_conn *conn, enum fl_spf_identity which)
+{
+    struct spf_ctx *c = fl_calloc(1, sizeof(*c));
+    c->cfg = fl_config_ref(conn->cfg);
+    c->ip = fl_strdup(conn->ip);
+    c->helo = fl_strdup(conn->helo ? conn->helo : "");
+    c->from = fl_strdup(conn->msg->mail_from ? conn->msg->mail_from : "");
+    c->which = which;
+    c->deadline = conn->msg->deadline;
+    struct fl_spf_job *job = fl_calloc(1, sizeof(*job));
+    job->ctx = c;
+    job->pooled = fl_pooled_start(fl_srv.pool, spf_work, c, spf_ctx_free);
+    return job;
+}
+
+void fl_spf_job_free(struct fl_spf_job **jobp)
+{
+    struct fl_spf_job *job = *jobp;
+    if (job == NULL)
+        return;
+    *jobp = NULL;
+    fl_pooled_free(&job->pooled);
+    free(job);
+}
+
+/* Joins an SPF evaluation into out; one that misses the message deadline
+   is a temperror that says so. */
+static void spf_finish(struct fl_conn *conn, struct fl_spf_job *job, struct fl_result *out)
+{
+    if (fl_pooled_finish(job->pooled, conn->msg->deadline, out))
+        return;
+    fl_result_init(out, "spf", FL_RES_TEMPERROR);
+    fl_result_set_reason(out, "dns.resolver_timeout", "SPF evaluation timed out",
+                         "the SPF evaluation did not finish within message_deadline");
+    fl_result_add_prop(out, "smtp", job->ctx->which == FL_SPF_HELO ? "helo" : "mailfrom",
+                       job->ctx->which == FL_SPF_HELO ? job->ctx->helo : job->ctx->from);
+    out->fault = fl_dns_probe(fl_srv.dns, conn->msg->deadline) ? FL_FAULT_SENDER
+                                                               : FL_FAULT_RECEIVER;
+    out->transient = true;
+}
+
+bool fl_checks_received_spf(struct fl_conn *conn, struct fl_buf *out)
+{
+    struct fl_spf_job *job = conn->msg->spf[0];
+    if (job == NULL || !conn->cfg->spf_received_header || job->ctx->info.receiver[0] == '\0')
+        return false;
+    fl_spf_received_header(out, &job->ctx->info);
+    return true;
+}
+
 void fl_checks_on_connect(struct fl_conn *conn)
 {
-    if (conn->skipped != NULL || !conn->cfg->iprev_enable || fl_srv.dns == NULL)
+    if (conn->skipped != NULL || fl_srv.dns == NULL)
         return;
-    conn->iprev = fl_iprev_start(fl_srv.dns, conn->cfg, conn->ip,
-                                 fl_monotonic_ms() + conn->cfg->message_deadline);
+    long long deadline = fl_monotonic_ms() + conn->cfg->message_deadline;
+    if (conn->cfg->iprev_enable)
+        conn->iprev = fl_iprev_start(fl_srv.dns, conn->cfg, conn->ip, deadline);
+    struct fl_dnsbl_lists *lists = fl_server_dnsbl_lists();
+    if (lists != NULL && !fl_dnsbl_lists_empty(lists))
+        conn->dnsbl = fl_dnsbl_start(lists, fl_srv.dns, conn->ip, deadline);
+    fl_dnsbl_lists_unref(&lists);
+}
+
+void fl_checks_on_helo(struct fl_conn *conn)
+{
+    if (conn->dnsbl != NULL && conn->helo != NULL)
+        fl_dnsbl_check_domain(conn->dnsbl, FL_DNSBL_ID_HELO, conn->helo, 0);
+}
+
+/* Refuses the recipients of conn->msg with result r (taken over) and the
+   reply given (code 0: the attribution table's). */
+static const struct fl_result *refuse(struct fl_msg *msg, struct fl_result *r, int code,
+                                      const char *dsn, const char *text)
+{
+    msg->rcpt_result = fl_malloc(sizeof(*msg->rcpt_result));
+    *msg->rcpt_result = *r;
+    memset(r, 0, sizeof(*r));
+    msg->rcpt_verdict = fl_malloc(sizeof(*msg->rcpt_verdict));
+    fl_verdict_decide(msg->rcpt_verdict, msg->rcpt_result, 1, NULL, false);
+    if (code != 0 && dsn != NULL && text != NULL) {
+        msg->rcpt_verdict->code = code;
+        snprintf(msg->rcpt_verdict->dsn, sizeof(msg->rcpt_verdict->dsn), "%s", dsn);
+        free(msg->rcpt_verdict->text);
+        msg->rcpt_verdict->text = fl_strdup(text);
+    }
+    return msg->rcpt_result;
+}
+
+/* The DNS lists' decision at RCPT (dnsbl_reject_stage = rcpt). */
+static const struct fl_result *dnsbl_at_rcpt(struct fl_conn *conn)
+{
+    if (conn->dnsbl == NULL)
+        return NULL;
+    const struct fl_dnsbl_outcome *o = fl_dnsbl_finish(conn->dnsbl, conn->msg->deadline);
+    if (!o->listed || o->reject_at_eom)
+        return NULL;
+    struct fl_result r;
+    fl_result_copy(&r, &o->result);
+    r.action = FL_ACTION_REJECT;
+    return refuse(conn->msg, &r, o->reply_code, o->reply_dsn, o->reply_text);
 }
 
 void fl_checks_on_mail(struct fl_conn *conn)
@@ -30,7 +162,17 @@ void fl_checks_on_mail(struct fl_conn *conn)
         return;
     if (conn->iprev != NULL)
         fl_iprev_advance(conn->iprev);
+    if (conn->dnsbl != NULL) {
+        fl_dnsbl_new_message(conn->dnsbl);
+        if (msg->mail_from && *msg->mail_from)
+            fl_dnsbl_check_domain(conn->dnsbl, FL_DNSBL_ID_MAILFROM, msg->mail_from, 0);
+    }
     msg->nullmx = fl_nullmx_start(fl_srv.dns, addr_domain(msg->mail_from), msg->deadline);
+    if (fl_spf_wanted(conn->cfg, false, false)) {
+        msg->spf[0] = spf_start(conn, FL_SPF_MAILFROM);
+        if (conn->cfg->spf_check_helo && conn->helo && *conn->helo)
+            msg->spf[1] = spf_start(conn, FL_SPF_HELO);
+    }
 }
 
 const struct fl_result *fl_checks_on_rcpt(struct fl_conn *conn)
@@ -40,22 +182,18 @@ const struct fl_result *fl_checks_on_rcpt(struct fl_conn *conn)
         return msg->rcpt_result; /* decided at an earlier RCPT */
     if (conn->iprev != NULL)
         fl_iprev_advance(conn->iprev);
-    if (msg->nullmx == NULL)
-        return NULL;
+    const struct fl_result *refused = dnsbl_at_rcpt(conn);
+    if (refused != NULL || msg->nullmx == NULL)
+        return refused;
     struct fl_result r;
     if (fl_nullmx_finish(msg->nullmx, conn->cfg, &r) == 0)
         return NULL;
+    fl_nullmx_free(&msg->nullmx);
     if (r.action != FL_ACTION_REJECT) {
         fl_msg_add_result(msg, &r); /* marked: reported at end of message */
-        fl_nullmx_free(&msg->nullmx);
         return NULL;
     }
-    fl_nullmx_free(&msg->nullmx);
-    msg->rcpt_result = fl_malloc(sizeof(*msg->rcpt_result));
-    *msg->rcpt_result = r;
-    msg->rcpt_verdict = fl_malloc(sizeof(*msg->rcpt_verdict));
-    fl_verdict_decide(msg->rcpt_verdict, msg->rcpt_result, 1, NULL, false);
-    return msg->rcpt_result;
+    return refuse(msg, &r, 0, NULL, NULL);
 }
 
 void fl_checks_on_eom(struct fl_conn *conn)
@@ -68,6 +206,28 @@ void fl_checks_on_eom(struct fl_conn *conn)
         fl_iprev_finish(conn->iprev, msg->deadline, &r);
         if (r.result == FL_RES_FAIL && conn->cfg->iprev_action == FL_REJECT)
             r.action = FL_ACTION_REJECT;
+        fl_msg_add_result(msg, &r);
+        const char *name = fl_iprev_name(conn->iprev);
+        if (conn->dnsbl != NULL && name != NULL)
+            fl_dnsbl_check_domain(conn->dnsbl, FL_DNSBL_ID_PTR, name, 0);
+    }
+    if (conn->dnsbl != NULL) {
+        const struct fl_dnsbl_outcome *o = fl_dnsbl_finish(conn->dnsbl, msg->deadline);
+        struct fl_result r;
+        if (o->has_dnswl) {
+            fl_result_copy(&r, &o->dnswl);
+            fl_msg_add_result(msg, &r);
+        }
+        fl_result_copy(&r, &o->result);
+        if (!(o->listed && o->reject_at_eom))
+            r.action = FL_ACTION_ACCEPT; /* a listing at RCPT was refused there */
+        fl_msg_add_result(msg, &r);
+    }
+    for (int i = 0; i < 2; i++) {
+        if (msg->spf[i] == NULL)
+            continue;
+        struct fl_result r;
+        spf_finish(conn, msg->spf[i], &r);
         fl_msg_add_result(msg, &r);
     }
     if (msg->nullmx != NULL) {

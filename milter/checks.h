@@ -9,6 +9,7 @@
 #include "milter/msg.h"
 
 void fl_checks_on_connect(struct fl_conn *conn);
+void fl_checks_on_helo(struct fl_conn *conn);
 void fl_checks_on_mail(struct fl_conn *conn);
 /* Decides what happens to one recipient.  Returns NULL to go on, or the
    result that refuses it now (owned by conn->msg; its verdict is in
@@ -16,5 +17,8 @@ void fl_checks_on_mail(struct fl_conn *conn);
 const struct fl_result *fl_checks_on_rcpt(struct fl_conn *conn);
 /* Joins every started check and appends the results to conn->msg. */
 void fl_checks_on_eom(struct fl_conn *conn);
+/* After fl_checks_on_eom: appends the Received-SPF header value (RFC 7208
+   9.1) and returns true when spf_received_header asks for one. */
+bool fl_checks_received_spf(struct fl_conn *conn, struct fl_buf *out);
 
 #endif

@@ -274,7 +274,10 @@ int main(int argc, char **argv)
         fl_error("DNS resolver: %s", why);
         goto failed;
     }
-    fl_server_set_config(fl_config_ref(cfg));
+    struct fl_dnsbl_lists *lists;
+    if (fl_server_build_lists(cfg, &lists) < 0)
+        goto failed;
+    fl_server_set_snapshot(fl_config_ref(cfg), lists);
     pthread_t milter;
     if (pthread_create(&milter, NULL, milter_thread, NULL) != 0) {
         fl_error("cannot start the milter thread");

@@ -1,6 +1,7 @@
 /* msg: see msg.h. */
 #include "milter/msg.h"
 #include "lib/clock.h"
+#include "lib/dnsbl.h"
 #include "lib/xalloc.h"
 
 #include <stdlib.h>
@@ -22,6 +23,7 @@ void fl_conn_free(struct fl_conn **connp)
     *connp = NULL;
     fl_msg_free(&conn->msg);
     fl_iprev_free(&conn->iprev);
+    fl_dnsbl_free(&conn->dnsbl);
     free(conn->ptr);
     free(conn->helo);
     fl_config_unref(&conn->cfg);
@@ -56,6 +58,8 @@ void fl_msg_free(struct fl_msg **msgp)
     free(msg->message_id);
     free(msg->queue_id);
     fl_nullmx_free(&msg->nullmx);
+    fl_spf_job_free(&msg->spf[0]);
+    fl_spf_job_free(&msg->spf[1]);
     if (msg->rcpt_result != NULL) {
         fl_result_clear(msg->rcpt_result);
         free(msg->rcpt_result);

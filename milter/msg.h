@@ -39,6 +39,7 @@ struct fl_msg {
     char *queue_id;     /* macro i as first seen, or NULL */
     /* checks started for this message (milter/checks.c) */
     struct fl_nullmx *nullmx;
+    struct fl_spf_job *spf[2]; /* MAIL FROM and HELO evaluations, or NULL */
     /* a decision taken at RCPT (e.g. null MX): its result and verdict, and
        whether the records for it were written */
     struct fl_result *rcpt_result;
@@ -59,10 +60,15 @@ struct fl_conn {
     const char *skipped; /* why checks are skipped, or NULL */
     long long t_connect;
     struct fl_iprev *iprev; /* started at connect (milter/checks.c) */
+    struct fl_dnsbl *dnsbl; /* started at connect, or NULL */
     bool no_header_reply; /* SMFIP_NR_HDR negotiated */
     bool can_skip_body;   /* SMFIP_SKIP negotiated */
     struct fl_msg *msg;
 };
+
+struct fl_spf_job;
+/* Frees an SPF job handle (milter/checks.c). */
+void fl_spf_job_free(struct fl_spf_job **job);
 
 struct fl_conn *fl_conn_new(struct fl_config *cfg);
 void fl_conn_free(struct fl_conn **conn);

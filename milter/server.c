@@ -14,6 +14,7 @@ struct fl_server fl_srv;
 
 static pthread_mutex_t cfg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fl_config *current;
+static struct fl_dnsbl_lists *current_lists;
 
 static pthread_mutex_t verdict_lock = PTHREAD_MUTEX_INITIALIZER;
 static FILE *verdict_fp;
@@ -23,13 +24,40 @@ static pthread_mutex_t session_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t session_idle = PTHREAD_COND_INITIALIZER;
 static int sessions;
 
-void fl_server_set_config(struct fl_config *cfg)
+void fl_server_set_snapshot(struct fl_config *cfg, struct fl_dnsbl_lists *lists)
 {
     pthread_mutex_lock(&cfg_lock);
     struct fl_config *old = current;
+    struct fl_dnsbl_lists *old_lists = current_lists;
     current = cfg;
+    current_lists = lists;
     pthread_mutex_unlock(&cfg_lock);
     fl_config_unref(&old);
+    fl_dnsbl_lists_unref(&old_lists);
+}
+
+void fl_server_set_config(struct fl_config *cfg)
+{
+    fl_server_set_snapshot(cfg, NULL);
+}
+
+int fl_server_build_lists(const struct fl_config *cfg, struct fl_dnsbl_lists **lists_r)
+{
+    struct fl_buf errors;
+    fl_buf_init(&errors);
+    int rc = fl_dnsbl_lists_create(cfg, lists_r, &errors);
+    if (rc < 0)
+        fl_error("DNS lists: %s", errors.data);
+    fl_buf_free(&errors);
+    return rc;
+}
+
+struct fl_dnsbl_lists *fl_server_dnsbl_lists(void)
+{
+    pthread_mutex_lock(&cfg_lock);
+    struct fl_dnsbl_lists *l = current_lists ? fl_dnsbl_lists_ref(current_lists) : NULL;
+    pthread_mutex_unlock(&cfg_lock);
+    return l;
 }
 
 struct fl_config *fl_server_config(void)
@@ -61,6 +89,13 @@ int fl_server_reload(void)
         fl_buf_free(&errors);
         return -1;
     }
+    struct fl_dnsbl_lists *lists;
+    if (fl_server_build_lists(cfg, &lists) < 0) {
+        fl_error("reload: keeping the running configuration");
+        fl_config_unref(&cfg);
+        fl_buf_free(&errors);
+        return -1;
+    }
     struct fl_config *old = fl_server_config();
     fl_buf_reset(&errors);
     fl_config_restart_changes(old, cfg, &errors);
@@ -70,7 +105,7 @@ int fl_server_reload(void)
     fl_buf_free(&errors);
     fl_server_apply_log(cfg);
     fl_server_open_verdict_log(cfg);
-    fl_server_set_config(cfg);
+    fl_server_set_snapshot(cfg, lists);
     fl_info("configuration reloaded from %s", fl_srv.config_path ? fl_srv.config_path
                                                                   : "(embedded defaults)");
     fl_config_unref(&old);

@@ -9,6 +9,7 @@
 
 #include "lib/config.h"
 #include "lib/dns.h"
+#include "lib/dnsbl.h"
 #include "lib/pool.h"
 
 struct fl_server {
@@ -20,8 +21,14 @@ struct fl_server {
 
 extern struct fl_server fl_srv;
 
-/* Installs cfg (takes the reference) as the current snapshot. */
+/* Installs cfg (takes the reference) as the current snapshot, with the
+   DNS lists built from it (takes that reference too; NULL allowed). */
 void fl_server_set_config(struct fl_config *cfg);
+void fl_server_set_snapshot(struct fl_config *cfg, struct fl_dnsbl_lists *lists);
+/* Builds the DNS lists of cfg.  Returns 0, or -1 with the errors logged. */
+int fl_server_build_lists(const struct fl_config *cfg, struct fl_dnsbl_lists **lists_r);
+/* A new reference to the DNS lists of the current snapshot. */
+struct fl_dnsbl_lists *fl_server_dnsbl_lists(void);
 /* Returns a new reference to the current snapshot (fl_config_unref it). */
 struct fl_config *fl_server_config(void);
 

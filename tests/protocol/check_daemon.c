@@ -58,7 +58,10 @@ static int run_flags(const char *args, char *out, size_t outlen)
 
 /* The AR header a session from 192.0.2.2 gets (its PTR host.dns.example
    resolves back to it: iprev=pass). */
-#define AR_PASS(id) id ";\n\tiprev=pass policy.iprev=192.0.2.2"
+#define AR_PASS(id)                                                                         \
+    id ";\n\tiprev=pass policy.iprev=192.0.2.2;\n"                                            \
+       "\tspf=pass smtp.mailfrom=sender@txt.dns.example;\n"                                      \
+       "\tspf=none reason=\"no SPF record\" smtp.helo=host.dns.example"
 
 static const char *ar_value(struct fl_daemon *d, struct fl_mc_session *s)
 {

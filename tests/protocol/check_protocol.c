@@ -86,7 +86,9 @@ START_TEST(ar_header_inserted_first_with_our_id)
     ck_assert_str_eq(ins->name, "Authentication-Results");
     /* 192.0.2.7 has no PTR record in the test zones */
     ck_assert_str_eq(ins->value, "mx.faultline.example;\n\tiprev=fail reason=\"no PTR record\" "
-                                 "policy.iprev=192.0.2.7");
+                                 "policy.iprev=192.0.2.7;\n"
+                                 "\tspf=pass smtp.mailfrom=sender@txt.dns.example;\n"
+                                 "\tspf=none reason=\"no SPF record\" smtp.helo=host.dns.example");
     ck_assert_uint_eq(fl_test_count_mods(eom, 'm', NULL), 0);
     fl_mc_session_clear(&s);
 }
@@ -96,13 +98,13 @@ START_TEST(verdict_line_and_record_written)
 {
     struct fl_mc_session s;
     struct fl_test_env env = {.queue_id = "4QVERDICT1", .client_name = "mail.example.org",
-                              .helo = "mail.example.org", .sender = "alice@example.com"};
+                              .helo = "host.dns.example", .sender = "alice@txt.dns.example"};
     fl_test_run(&shared, &env, simple, &s);
     fl_mc_session_clear(&s);
     ck_assert_msg(fl_daemon_wait_log(&shared,
                                      "4QVERDICT1: verdict action=accept fault=none "
-                                     "client=[192.0.2.7] from=<alice@example.com> "
-                                     "checks=iprev:fail",
+                                     "client=[192.0.2.7] from=<alice@txt.dns.example> "
+                                     "checks=iprev:fail,spf:pass,spf:none",
                                      3000),
                   "no verdict line in the log");
     json_t *v = verdict_for(&shared, "4QVERDICT1");
@@ -110,8 +112,8 @@ START_TEST(verdict_line_and_record_written)
     ck_assert_str_eq(json_string_value(json_object_get(client, "ip")), "192.0.2.7");
     ck_assert_int_eq(json_integer_value(json_object_get(client, "port")), 41000);
     ck_assert_str_eq(json_string_value(json_object_get(client, "ptr")), "mail.example.org");
-    ck_assert_str_eq(json_string_value(json_object_get(client, "helo")), "mail.example.org");
-    ck_assert_str_eq(json_string_value(json_object_get(v, "mail_from")), "alice@example.com");
+    ck_assert_str_eq(json_string_value(json_object_get(client, "helo")), "host.dns.example");
+    ck_assert_str_eq(json_string_value(json_object_get(v, "mail_from")), "alice@txt.dns.example");
     ck_assert_str_eq(json_string_value(json_array_get(json_object_get(v, "rcpts"), 0)),
                      "rcpt@example.net");
     ck_assert_str_eq(json_string_value(json_object_get(v, "message_id")), "<m1@example.com>");
@@ -303,7 +305,9 @@ START_TEST(iprev_is_reported_for_each_kind_of_client)
 {
     const struct iprev_row *row = &iprev_rows[_i];
     struct fl_mc_session s;
-    struct fl_test_env env = {.client_ip = row->ip, .queue_id = "4QIPREV"};
+    /* a sender without SPF, so an IPv6 client is not refused by SPF */
+    struct fl_test_env env = {.client_ip = row->ip, .queue_id = "4QIPREV",
+                              .sender = "sender@dns.example"};
     fl_test_run(&shared, &env, simple, &s);
     const struct fl_mc_mod *ins;
     ck_assert_uint_eq(fl_test_count_mods(fl_test_reply(&s, FL_MC_STEP_EOM), 'i', &ins), 1);

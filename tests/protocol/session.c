@@ -19,8 +19,8 @@ void fl_test_run(struct fl_daemon *d, const struct fl_test_env *env, const char 
         .client_addr = env && env->client_ip ? env->client_ip : "192.0.2.7",
         .client_name = env ? env->client_name : NULL,
         .client_port = 41000,
-        .helo = env && env->helo ? env->helo : "client.example",
-        .sender = env && env->sender ? env->sender : "sender@example.com",
+        .helo = env && env->helo ? env->helo : "host.dns.example",
+        .sender = env && env->sender ? env->sender : "sender@txt.dns.example",
         .rcpts = rcpts,
         .queue_id = env && env->queue_id ? env->queue_id : "4QTEST",
     };

@@ -1,0 +1,538 @@
+/* dkim: see dkim.h.  This file feeds libopendkim and fetches the keys;
+   lib/dkim_eval.c turns the processed signatures into results.
+
+   How libopendkim is driven (libopendkim 2.11):
+   - DKIM_LIBFLAGS_DELAYSIGPROC: dkim_eoh only parses the signatures and
+     sets up their hashes; without it dkim_eoh would fetch every key and
+     verify the header hashes there, blocking the MTA at end-of-headers.
+   - the prescreen callback (run inside dkim_eoh) starts one lib/dns TXT
+     query per distinct s=._domainkey.d= and marks signatures beyond
+     dkim_max_signatures as ignored;
+   - dkim_set_key_lookup: when dkim_eom verifies a signature, libopendkim
+     asks our callback for the key record, which waits for the query
+     started at eoh (bounded by the message deadline) and keeps the DNS
+     status, so "no key" (NXDOMAIN/NODATA) is told from "could not ask";
+   - DKIM_LIBFLAGS_BADSIGHANDLES keeps malformed signatures in the list so
+     each gets its own result; DKIM_LIBFLAGS_FIXCRLF accepts bare LF;
+   - the minimum key size and the clock skew are per message (the
+     configuration may change on reload), so libopendkim's own checks are
+     set to their loosest (no minimum, FL_DKIM_MAX_SKEW_S) and
+     lib/dkim_eval.c applies the message's dkim_* settings.
+   - libopendkim allocates through our functions with the verifier as
+     closure: per-message accounting against message_memory_limit. */
+#include "lib/dkim.h"
+#include "lib/dkim_int.h"
+#include "lib/dns_dkim.h"
+#include "lib/xalloc.h"
+
+#include <stdalign.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+const char *const fl_dkim_singletons[FL_DKIM_NSINGLETONS] = {
+    "from", "sender",  "reply-to",   "to",          "cc",
+    "date", "subject", "message-id", "in-reply-to", "references",
+};
+
+/* --- memory: every libopendkim allocation carries its size ------------------ */
+
+#define MEM_HDR alignof(max_align_t)
+
+static void *mem_alloc(void *closure, size_t n)
+{
+    struct fl_dkim_verifier *v = closure;
+    if (n > SIZE_MAX - MEM_HDR)
+        return NULL;
+    if (v != NULL && v->mem_limit > 0 && v->mem_now + n > v->mem_limit) {
+        v->over_budget = true;
+        return NULL; /* libopendkim reports DKIM_STAT_NORESOURCE */
+    }
+    unsigned char *p = fl_malloc(n + MEM_HDR);
+    memcpy(p, &n, sizeof(n));
+    if (v != NULL) {
+        v->mem_now += n;
+        if (v->mem_now > v->mem_peak)
+            v->mem_peak = v->mem_now;
+    }
+    return p + MEM_HDR;
+}
+
+static void mem_free(void *closure, void *ptr)
+{
+    struct fl_dkim_verifier *v = closure;
+    if (ptr == NULL)
+        return;
+    unsigned char *p = (unsigned char *)ptr - MEM_HDR;
+    size_t n;
+    memcpy(&n, p, sizeof(n));
+    if (v != NULL)
+        v->mem_now = n <= v->mem_now ? v->mem_now - n : 0;
+    free(p);
+}
+
+/* --- key lookups ---------------------------------------------------------- */
+
+static struct fl_dkim_sig *find_sig(struct fl_dkim_verifier *v, DKIM_SIGINFO *si)
+{
+    for (size_t i = 0; i < v->nsigs; i++)
+        if (v->sigs[i].si == si)
+            return &v->sigs[i];
+    return NULL;
+}
+
+const struct fl_dns_answer *fl_dkim_key_answer(struct fl_dkim_key *k)
+{
+    /* The query carries the message deadline. */
+    if (k->a == NULL)
+        k->a = fl_dns_wait(k->q);
+    return k->a;
+}
+
+/* RFC 6376 3.6.2.2: one key record is expected; of several, take the
+   first that says v=DKIM1 (v= must come first when present), else the
+   first. */
+static const struct fl_dns_record *choose_record(const struct fl_dns_answer *a)
+{
+    for (size_t i = 0; i < a->count; i++) {
+        const char *p = a->records[i].data;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (strncmp(p, "v=DKIM1", 7) == 0)
+            return &a->records[i];
+    }
+    return &a->records[0];
+}
+
+/* libopendkim's key lookup: hands over the record our query got.
+   NOTFOUND becomes DKIM_SIGERROR_NOKEY; ERROR leaves the signature
+   unprocessed, and lib/dkim_eval.c reads why from the answer. */
+static DKIM_CBSTAT key_lookup(DKIM *dkim, DKIM_SIGINFO *si, u_char *buf, size_t buflen)
+{
+    struct fl_dkim_verifier *v = dkim_get_user_context(dkim);
+    struct fl_dkim_sig *s = v != NULL ? find_sig(v, si) : NULL;
+    if (s == NULL || s->key < 0)
+        return DKIM_CBSTAT_ERROR;
+    struct fl_dkim_key *k = &v->keys[s->key];
+    const struct fl_dns_answer *a = fl_dkim_key_answer(k);
+    if (a->status == FL_DNS_NXDOMAIN || a->status == FL_DNS_NODATA)
+        return DKIM_CBSTAT_NOTFOUND;
+    if (a->status != FL_DNS_OK || a->count == 0)
+        return DKIM_CBSTAT_ERROR;
+    const struct fl_dns_record *rec = choose_record(a);
+    if (rec->len >= buflen) {
+        k->unusable = "the key record is longer than libopendkim accepts (1024 bytes)";
+        return DKIM_CBSTAT_ERROR;
+    }
+    if (memchr(rec->data, '\0', rec->len) != NULL) {
+        k->unusable = "the key record contains a NUL byte";
+        return DKIM_CBSTAT_ERROR;
+    }
+    memcpy(buf, rec->data, rec->len);
+    buf[rec->len] = '\0';
+    return DKIM_CBSTAT_CONTINUE;
+}
+
+/* Runs inside dkim_eoh, after the signatures are parsed: starts the key
+   lookups so they run while the body arrives. */
+static DKIM_CBSTAT prescreen(DKIM *dkim, DKIM_SIGINFO **sis, int n)
+{
+    struct fl_dkim_verifier *v = dkim_get_user_context(dkim);
+    if (v == NULL || n <= 0 || v->sigs != NULL)
+        return DKIM_CBSTAT_CONTINUE;
+    v->nsigs = (size_t)n;
+    v->sigs = fl_calloc(v->nsigs, sizeof(*v->sigs));
+    v->keys = fl_calloc(v->nsigs, sizeof(*v->keys));
+    for (size_t i = 0; i < v->nsigs; i++) {
+        struct fl_dkim_sig *s = &v->sigs[i];
+        s->si = sis[i];
+        s->key = -1;
+        if ((long long)i >= v->cfg->dkim_max_signatures) {
+            s->ignored = true;
+            dkim_sig_ignore(s->si);
+            continue;
+        }
+        const char *d = (const char *)dkim_sig_getdomain(s->si);
+        const char *sel = (const char *)dkim_sig_getselector(s->si);
+        if (dkim_sig_geterror(s->si) != DKIM_SIGERROR_UNKNOWN || d == NULL || sel == NULL)
+            continue; /* broken already: no key needed */
+        struct fl_buf name;
+        fl_buf_init(&name);
+        fl_buf_printf(&name, "%s._domainkey.%s", sel, d);
+        for (size_t j = 0; j < v->nkeys && s->key < 0; j++)
+            if (strcasecmp(v->keys[j].qname, name.data) == 0)
+                s->key = (int)j;
+        if (s->key < 0) {
+            struct fl_dkim_key *k = &v->keys[v->nkeys];
+            k->q = fl_dns_start(v->ctx->dns, name.data, FL_DNS_TXT, v->deadline_ms);
+            k->qname = fl_buf_steal(&name);
+            s->key = (int)v->nkeys++;
+        }
+        fl_buf_free(&name);
+    }
+    return DKIM_CBSTAT_CONTINUE;
+}
+
+/* --- the canonical body length -------------------------------------------- */
+
+static void bodylen_line_end(struct fl_dkim_bodylen *b)
+{
+    if (b->line == 0)
+        b->blanks++;
+    else
+        b->done += b->line + 2;
+    b->line = 0;
+    b->wsp = false;
+}
+
+static void bodylen_content(struct fl_dkim_bodylen *b, bool relaxed, unsigned char c)
+{
+    if (relaxed && (c == ' ' || c == '\t')) {
+        b->wsp = true; /* a run becomes one SP, none at the end of a line */
+        return;
+    }
+    if (b->line == 0 && b->blanks > 0) {
+        b->done += 2 * b->blanks;
+        b->blanks = 0;
+    }
+    if (b->wsp)
+        b->line++;
+    b->wsp = false;
+    b->line++;
+}
+
+void fl_dkim_bodylen_feed(struct fl_dkim_bodylen *b, bool relaxed, const unsigned char *p,
+                          size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] == '\n') { /* CRLF, or a bare LF libopendkim makes CRLF */
+            b->cr = false;
+            bodylen_line_end(b);
+            continue;
+        }
+        if (b->cr)
+            bodylen_content(b, relaxed, '\r'); /* a bare CR is content */
+        b->cr = p[i] == '\r';
+        if (!b->cr)
+            bodylen_content(b, relaxed, p[i]);
+    }
+}
+
+long long fl_dkim_bodylen_total(const struct fl_dkim_bodylen *b, bool relaxed)
+{
+    long long total =
+        b->done + (b->line > 0 || b->cr ? b->line + (b->cr ? 1 : 0) + 2 : 0);
+    /* An empty body is CRLF in simple, nothing in relaxed. */
+    return total == 0 && !relaxed ? 2 : total;
+}
+
+/* --- context --------------------------------------------------------------- */
+
+struct fl_dkim_ctx *fl_dkim_ctx_create(struct fl_dns *dns, const char **error_r)
+{
+    DKIM_LIB *lib = dkim_init(mem_alloc, mem_free);
+    if (lib == NULL) {
+        *error_r = "libopendkim could not be initialised (dkim_init)";
+        return NULL;
+    }
+    if (!dkim_libfeature(lib, DKIM_FEATURE_SHA256) ||
+        !dkim_libfeature(lib, DKIM_FEATURE_ED25519)) {
+        dkim_close(lib);
+        *error_r = "libopendkim lacks rsa-sha256 or ed25519-sha256 (RFC 8463) support";
+        return NULL;
+    }
+    unsigned int flags =
+        DKIM_LIBFLAGS_DELAYSIGPROC | DKIM_LIBFLAGS_BADSIGHANDLES | DKIM_LIBFLAGS_FIXCRLF;
+    uint64_t drift = FL_DKIM_MAX_SKEW_S;
+    unsigned int minbits = 0;
+    if (dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof(flags)) !=
+            DKIM_STAT_OK ||
+        dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_CLOCKDRIFT, &drift, sizeof(drift)) !=
+            DKIM_STAT_OK ||
+        dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_MINKEYBITS, &minbits,
+                     sizeof(minbits)) != DKIM_STAT_OK) {
+        dkim_close(lib);
+        *error_r = "libopendkim refused its options (dkim_options)";
+        return NULL;
+    }
+    dkim_set_prescreen(lib, prescreen);
+    dkim_set_key_lookup(lib, key_lookup);
+    /* Key lookups never reach libopendkim's resolver; install lib/dns
+       anyway so nothing in it can use the system resolver. */
+    fl_dkim_dns_install(lib, dns);
+    struct fl_dkim_ctx *ctx = fl_calloc(1, sizeof(*ctx));
+    ctx->lib = lib;
+    ctx->dns = dns;
+    return ctx;
+}
+
+void fl_dkim_ctx_destroy(struct fl_dkim_ctx **ctxp)
+{
+    struct fl_dkim_ctx *ctx = *ctxp;
+    if (ctx == NULL)
+        return;
+    *ctxp = NULL;
+    dkim_close(ctx->lib);
+    free(ctx);
+}
+
+/* --- one message ------------------------------------------------------------ */
+
+struct fl_dkim_verifier *fl_dkim_new(struct fl_dkim_ctx *ctx, const struct fl_config *cfg,
+                                     long long deadline_ms)
+{
+    struct fl_dkim_verifier *v = fl_calloc(1, sizeof(*v));
+    v->ctx = ctx;
+    v->cfg = cfg;
+    v->deadline_ms = deadline_ms;
+    v->mem_limit = cfg->message_memory_limit > 0 ? (size_t)cfg->message_memory_limit : 0;
+    fl_buf_init(&v->field);
+    DKIM_STAT st = DKIM_STAT_OK;
+    v->dkim = dkim_verify(ctx->lib, NULL, v, &st);
+    if (v->dkim == NULL)
+        v->broken = true;
+    else
+        dkim_set_user_context(v->dkim, v);
+    return v;
+}
+
+static void count_singleton(struct fl_dkim_verifier *v, const char *name, size_t len)
+{
+    while (len > 0 && (name[len - 1] == ' ' || name[len - 1] == '\t'))
+        len--;
+    for (size_t i = 0; i < FL_DKIM_NSINGLETONS; i++)
+        if (strlen(fl_dkim_singletons[i]) == len &&
+            strncasecmp(fl_dkim_singletons[i], name, len) == 0)
+            v->hcount[i]++;
+}
+
+/* Appends s[0..len) turning each bare LF into CRLF (RFC 5322 line ends,
+   which the header canonicalisations hash). */
+static void append_crlf(struct fl_buf *b, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r'))
+            fl_buf_putc(b, '\r');
+        fl_buf_putc(b, s[i]);
+    }
+}
+
+static bool is_signature_field(const char *name, size_t len)
+{
+    while (len > 0 && (name[len - 1] == ' ' || name[len - 1] == '\t'))
+        len--;
+    return len == 14 && strncasecmp(name, "DKIM-Signature", 14) == 0;
+}
+
+/* The value of tag name in a DKIM-Signature tag list, folding whitespace
+   removed, or NULL. */
+static char *tag_value(const char *list, const char *name)
+{
+    size_t nlen = strlen(name);
+    for (const char *p = list; p != NULL && *p != '\0';) {
+        const char *end = strchr(p, ';');
+        const char *eq = memchr(p, '=', end ? (size_t)(end - p) : strlen(p));
+        if (eq != NULL) {
+            const char *t = p;
+            size_t tlen = (size_t)(eq - p);
+            while (tlen > 0 && strchr(" \t\r\n", *t) != NULL) {
+                t++;
+                tlen--;
+            }
+            while (tlen > 0 && strchr(" \t\r\n", t[tlen - 1]) != NULL)
+                tlen--;
+            if (tlen == nlen && strncmp(t, name, nlen) == 0) {
+                struct fl_buf val;
+                fl_buf_init(&val);
+                for (const char *c = eq + 1; *c != '\0' && *c != ';'; c++)
+                    if (strchr(" \t\r\n", *c) == NULL)
+                        fl_buf_putc(&val, *c);
+                char *out = fl_buf_steal(&val);
+                fl_buf_free(&val);
+                return out;
+            }
+        }
+        p = end ? end + 1 : NULL;
+    }
+    return NULL;
+}
+
+/* A signature beyond dkim_max_signatures, kept away from libopendkim. */
+static void keep_excess(struct fl_dkim_verifier *v)
+{
+    const char *list = strchr(v->field.data, ':') + 1;
+    v->excess = fl_realloc(v->excess, (v->nexcess + 1) * sizeof(*v->excess));
+    struct fl_dkim_excess *e = &v->excess[v->nexcess++];
+    e->d = tag_value(list, "d");
+    e->s = tag_value(list, "s");
+    e->a = tag_value(list, "a");
+    e->i = tag_value(list, "i");
+    e->b = tag_value(list, "b");
+    if (e->b != NULL && strlen(e->b) > 8)
+        e->b[8] = '\0'; /* RFC 6008: 8 characters tell signatures apart */
+}
+
+static int feed_field(struct fl_dkim_verifier *v, bool signature)
+{
+    if (v->broken || v->eoh_done)
+        return v->broken ? -1 : 0;
+    if (signature && v->nsigfields >= (size_t)v->cfg->dkim_max_signatures) {
+        keep_excess(v);
+        return 0;
+    }
+    DKIM_STAT st = dkim_header(v->dkim, (u_char *)v->field.data, v->field.len);
+    if (st == DKIM_STAT_NORESOURCE || st == DKIM_STAT_INTERNAL) {
+        v->broken = true;
+        return -1;
+    }
+    /* DKIM_STAT_SYNTAX: a field libopendkim will not use; for a
+       DKIM-Signature, a tag list it could not parse, which it keeps as a
+       bad signature (one per field, in order). */
+    if (signature) {
+        v->sigfield_bad =
+            fl_realloc(v->sigfield_bad, (v->nsigfields + 1) * sizeof(*v->sigfield_bad));
+        v->sigfield_bad[v->nsigfields++] = st != DKIM_STAT_OK;
+    }
+    return 0;
+}
+
+int fl_dkim_header(struct fl_dkim_verifier *v, const char *name, const char *value)
+{
+    if (name == NULL || *name == '\0')
+        return v->broken ? -1 : 0;
+    fl_buf_reset(&v->field);
+    fl_buf_puts(&v->field, name);
+    fl_buf_puts(&v->field, ": ");
+    append_crlf(&v->field, value ? value : "", value ? strlen(value) : 0);
+    count_singleton(v, name, strlen(name));
+    return feed_field(v, is_signature_field(name, strlen(name)));
+}
+
+int fl_dkim_header_field(struct fl_dkim_verifier *v, const char *field, size_t len)
+{
+    const char *colon = memchr(field, ':', len);
+    if (len == 0 || colon == NULL)
+        return v->broken ? -1 : 0;
+    fl_buf_reset(&v->field);
+    append_crlf(&v->field, field, len);
+    count_singleton(v, field, (size_t)(colon - field));
+    return feed_field(v, is_signature_field(field, (size_t)(colon - field)));
+}
+
+int fl_dkim_eoh(struct fl_dkim_verifier *v)
+{
+    if (!v->eoh_done) {
+        v->eoh_done = true;
+        if (!v->broken) {
+            fl_dkim_dns_set_deadline(v->deadline_ms);
+            DKIM_STAT st = dkim_eoh(v->dkim);
+            if (st != DKIM_STAT_OK && st != DKIM_STAT_NOSIG)
+                v->broken = true;
+        }
+    }
+    if (v->broken)
+        return -1;
+    int wanted = 0;
+    for (size_t i = 0; i < v->nsigs; i++) {
+        if (v->sigs[i].key < 0)
+            continue;
+        wanted = 1;
+        if (dkim_sig_gettagvalue(v->sigs[i].si, 0, (u_char *)"l") != NULL)
+            v->count_body = true;
+    }
+    return wanted;
+}
+
+int fl_dkim_body(struct fl_dkim_verifier *v, const unsigned char *chunk, size_t len)
+{
+    if (!v->eoh_done)
+        fl_dkim_eoh(v);
+    if (v->broken)
+        return -1;
+    if (len == 0 || v->eom_done)
+        return 0;
+    if (v->count_body) {
+        fl_dkim_bodylen_feed(&v->simple, false, chunk, len);
+        fl_dkim_bodylen_feed(&v->relaxed, true, chunk, len);
+    }
+    DKIM_STAT st = dkim_body(v->dkim, (u_char *)chunk, len);
+    if (st != DKIM_STAT_OK) {
+        v->broken = true;
+        return -1;
+    }
+    return 0;
+}
+
+int fl_dkim_eom(struct fl_dkim_verifier *v, const struct fl_result **results_r,
+                size_t *n_r)
+{
+    if (!v->eom_done) {
+        if (!v->eoh_done)
+            fl_dkim_eoh(v);
+        v->eom_done = true;
+        if (!v->broken && v->nsigs > 0) {
+            fl_dkim_dns_set_deadline(v->deadline_ms);
+            _Bool testkey = 0;
+            /* Verifies every signature not ignored; the returned status
+               is about the one libopendkim would pick, and the results
+               are read per signature instead. */
+            DKIM_STAT st = dkim_eom(v->dkim, &testkey);
+            if (st == DKIM_STAT_NORESOURCE || st == DKIM_STAT_INTERNAL ||
+                st == DKIM_STAT_INVALID)
+                v->broken = true;
+        }
+        fl_dkim_evaluate(v);
+    }
+    *results_r = v->results;
+    *n_r = v->nresults;
+    return v->broken ? -1 : 0;
+}
+
+size_t fl_dkim_signatures(const struct fl_dkim_verifier *v,
+                          const struct fl_dkim_signature **sigs_r)
+{
+    *sigs_r = v->info;
+    return v->info != NULL ? v->nsigs + v->nexcess : 0;
+}
+
+void fl_dkim_memory(const struct fl_dkim_verifier *v, size_t *now_r, size_t *peak_r)
+{
+    *now_r = v->mem_now;
+    *peak_r = v->mem_peak;
+}
+
+void fl_dkim_free(struct fl_dkim_verifier **vp)
+{
+    struct fl_dkim_verifier *v = *vp;
+    if (v == NULL)
+        return;
+    *vp = NULL;
+    if (v->dkim != NULL)
+        dkim_free(v->dkim);
+    for (size_t i = 0; i < v->nkeys; i++) {
+        fl_dns_query_free(&v->keys[i].q);
+        free(v->keys[i].qname);
+    }
+    free(v->keys);
+    free(v->sigs);
+    free(v->sigfield_bad);
+    for (size_t i = 0; i < v->nexcess; i++) {
+        free(v->excess[i].d);
+        free(v->excess[i].s);
+        free(v->excess[i].a);
+        free(v->excess[i].i);
+        free(v->excess[i].b);
+    }
+    free(v->excess);
+    for (size_t i = 0; i < v->nresults; i++)
+        fl_result_clear(&v->results[i]);
+    free(v->results);
+    free(v->info);
+    for (size_t i = 0; i < v->nstrings; i++)
+        free(v->strings[i]);
+    free(v->strings);
+    fl_buf_free(&v->field);
+    free(v);
+}

@@ -1,0 +1,561 @@
+/* dkim_eval: turns each signature libopendkim processed into one
+   struct fl_result (RFC 8601 2.7.1 results, RFC 6008 header.b) with a
+   reason code and a fault, applying the message's dkim_* settings.
+
+   Results: pass; fail when the cryptography says no (signature or body
+   hash mismatch); policy when the signature is not acceptable here (key
+   too short, rsa-sha1, expired, From not signed or added after signing,
+   l= with appended content, key restrictions, beyond
+   dkim_max_signatures); permerror when the signature or its key cannot be
+   used (syntax, no key, revoked key); temperror when the key could not be
+   fetched.  Every failure but a DNS one is the sending side's to fix; a
+   key lookup failure is theirs when our resolver answers a probe, ours
+   when it does not. */
+#include "lib/dkim_int.h"
+#include "lib/clock.h"
+#include "lib/xalloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+/* A DKIM-Signature whose tag list libopendkim could not parse (it keeps
+   such a signature only because of DKIM_LIBFLAGS_BADSIGHANDLES). */
+#define FL_DKIM_SIGERROR_TAGLIST 1000
+
+/* What one signature came to. */
+struct verdict {
+    enum fl_res res;
+    const char *code;   /* reason code, NULL for pass */
+    const char *reason; /* AR reason=, NULL for pass */
+    enum fl_fault fault;
+    bool transient;
+    char detail[512];
+};
+
+static void set(struct verdict *vd, enum fl_res res, const char *code, const char *reason,
+                enum fl_fault fault)
+{
+    vd->res = res;
+    vd->code = code;
+    vd->reason = reason;
+    vd->fault = fault;
+    vd->transient = false;
+}
+
+static const char *tag(DKIM_SIGINFO *si, const char *name)
+{
+    return (const char *)dkim_sig_gettagvalue(si, 0, (u_char *)name);
+}
+
+static const char *tag_or_empty(DKIM_SIGINFO *si, const char *name)
+{
+    const char *t = tag(si, name);
+    return t != NULL ? t : "";
+}
+
+/* A decimal tag value (t=, x=); -1 when absent or not a number. */
+static long long number_tag(DKIM_SIGINFO *si, const char *name)
+{
+    const char *t = tag(si, name);
+    if (t == NULL || *t < '0' || *t > '9')
+        return -1;
+    char *end;
+    long long n = strtoll(t, &end, 10);
+    return *end == '\0' ? n : -1;
+}
+
+/* How many times h= names field (case-insensitive, spaces ignored). */
+static unsigned int signed_count(DKIM_SIGINFO *si, const char *field)
+{
+    const char *h = tag(si, "h");
+    unsigned int n = 0;
+    size_t flen = strlen(field);
+    while (h != NULL && *h != '\0') {
+        const char *end = strchr(h, ':');
+        size_t len = end != NULL ? (size_t)(end - h) : strlen(h);
+        const char *s = h;
+        size_t l = len;
+        while (l > 0 && (*s == ' ' || *s == '\t')) {
+            s++;
+            l--;
+        }
+        while (l > 0 && (s[l - 1] == ' ' || s[l - 1] == '\t'))
+            l--;
+        if (l == flen && strncasecmp(s, field, flen) == 0)
+            n++;
+        h = end != NULL ? end + 1 : NULL;
+    }
+    return n;
+}
+
+/* Problems with the signature itself, found while parsing it. */
+static bool signature_error(struct verdict *vd, int err, const char *d)
+{
+    switch (err) {
+    case DKIM_SIGERROR_INVALID_H:
+        set(vd, FL_RES_POLICY, "dkim.from_not_signed", "From not signed",
+            FL_FAULT_SENDER);
+        snprintf(
+            vd->detail, sizeof(vd->detail),
+            "the signature of %s does not cover the From header (h=), which RFC 6376 "
+            "requires: the sender's signing software must sign From",
+            d);
+        return true;
+    case DKIM_SIGERROR_INVALID_A:
+        set(vd, FL_RES_PERMERROR, "dkim.algorithm_not_allowed", "unknown algorithm",
+            FL_FAULT_SENDER);
+        snprintf(
+            vd->detail, sizeof(vd->detail),
+            "the signature of %s uses an algorithm we do not know (a=): the sender must "
+            "sign with rsa-sha256 or ed25519-sha256",
+            d);
+        return true;
+    case DKIM_SIGERROR_VERSION:
+    case DKIM_SIGERROR_DOMAIN:
+    case DKIM_SIGERROR_TIMESTAMPS:
+    case DKIM_SIGERROR_INVALID_HC:
+    case DKIM_SIGERROR_INVALID_BC:
+    case DKIM_SIGERROR_MISSING_A:
+    case DKIM_SIGERROR_MISSING_H:
+    case DKIM_SIGERROR_INVALID_L:
+    case DKIM_SIGERROR_INVALID_Q:
+    case DKIM_SIGERROR_INVALID_QO:
+    case DKIM_SIGERROR_MISSING_D:
+    case DKIM_SIGERROR_EMPTY_D:
+    case DKIM_SIGERROR_MISSING_S:
+    case DKIM_SIGERROR_EMPTY_S:
+    case DKIM_SIGERROR_MISSING_B:
+    case DKIM_SIGERROR_EMPTY_B:
+    case DKIM_SIGERROR_CORRUPT_B:
+    case DKIM_SIGERROR_MISSING_BH:
+    case DKIM_SIGERROR_EMPTY_BH:
+    case DKIM_SIGERROR_CORRUPT_BH:
+    case DKIM_SIGERROR_EMPTY_H:
+    case DKIM_SIGERROR_MISSING_V:
+    case DKIM_SIGERROR_EMPTY_V:
+    case FL_DKIM_SIGERROR_TAGLIST:
+        set(vd, FL_RES_PERMERROR, "dkim.signature_syntax", "signature syntax error",
+            FL_FAULT_SENDER);
+        snprintf(
+            vd->detail, sizeof(vd->detail),
+            "the DKIM-Signature of %s is malformed (%s): the sender's signing software "
+            "must be fixed",
+            d,
+            err == FL_DKIM_SIGERROR_TAGLIST     ? "tag=value list syntax"
+            : dkim_sig_geterrorstr(err) != NULL ? dkim_sig_geterrorstr(err)
+                                                : "syntax");
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* t= and x= against the message's clock skew allowance. */
+static bool time_error(struct verdict *vd, DKIM_SIGINFO *si, int err, long long skew,
+                       const char *d)
+{
+    long long now = (long long)time(NULL);
+    long long x = number_tag(si, "x"), t = number_tag(si, "t");
+    if (err == DKIM_SIGERROR_EXPIRED || (x >= 0 && now >= x + skew)) {
+        set(vd, FL_RES_POLICY, "dkim.expired", "signature expired", FL_FAULT_SENDER);
+        snprintf(
+            vd->detail, sizeof(vd->detail),
+            "the signature of %s expired %lld s ago (x=): the message was held too long "
+            "before delivery, or the sender's signature lifetime is too short",
+            d, x >= 0 ? now - x : 0);
+        return true;
+    }
+    if (err == DKIM_SIGERROR_FUTURE || (t >= 0 && t > now + skew)) {
+        set(vd, FL_RES_POLICY, "dkim.future", "signature not yet valid", FL_FAULT_SENDER);
+        snprintf(
+            vd->detail, sizeof(vd->detail),
+            "the signature of %s is dated %lld s in the future (t=): the signer's clock "
+            "is wrong",
+            d, t >= 0 ? t - now : 0);
+        return true;
+    }
+    return false;
+}
+
+/* The key lookup, as our query saw it. */
+static bool dns_error(struct fl_dkim_verifier *v, struct verdict *vd,
+                      struct fl_dkim_key *k)
+{
+    const struct fl_dns_answer *a = fl_dkim_key_answer(k);
+    switch (a->status) {
+    case FL_DNS_OK:
+        if (k->unusable == NULL)
+            return false;
+        set(vd, FL_RES_PERMERROR, "dkim.key_syntax", "key syntax error", FL_FAULT_SENDER);
+        snprintf(vd->detail, sizeof(vd->detail),
+                 "the DKIM key record at %s is unusable (%s)", k->qname, k->unusable);
+        return true;
+    case FL_DNS_NXDOMAIN:
+    case FL_DNS_NODATA:
+        set(vd, FL_RES_PERMERROR, "dkim.key_missing", "key not found", FL_FAULT_SENDER);
+        snprintf(vd->detail, sizeof(vd->detail),
+                 "no DKIM key is published at %s (%s): the sender must publish the key "
+                 "of this selector",
+                 k->qname, fl_dns_status_name(a->status));
+        return true;
+    default: {
+        struct fl_buf why;
+        fl_buf_init(&why);
+        fl_dns_describe(a, &why);
+        /* Whose DNS failed: theirs if our resolver answers a probe.  With
+           the message deadline gone there is no time to ask: our budget
+           ran out, so it counts as ours (a probe that cannot run would
+           also be cached as "resolver down"). */
+        bool late = v->deadline_ms > 0 && fl_monotonic_ms() >= v->deadline_ms;
+        bool theirs = !late && fl_dns_probe(v->ctx->dns, v->deadline_ms) == 1;
+        set(vd, FL_RES_TEMPERROR, "dkim.key_dns_error", "key DNS lookup failed",
+            theirs ? FL_FAULT_SENDER : FL_FAULT_RECEIVER);
+        vd->transient = true;
+        snprintf(vd->detail, sizeof(vd->detail), "the DKIM key lookup failed: %s (%s)",
+                 why.data,
+                 theirs ? "our resolver works: the signing domain's name servers failed"
+                 : late ? "the message deadline passed first"
+                        : "our own resolver is not answering");
+        fl_buf_free(&why);
+        return true;
+    }
+    }
+}
+
+/* Errors libopendkim found in the key record or while verifying. */
+static bool key_error(struct verdict *vd, int err, const char *qname)
+{
+    const char *what = NULL;
+    switch (err) {
+    case DKIM_SIGERROR_NOKEY:
+        set(vd, FL_RES_PERMERROR, "dkim.key_missing", "key not found", FL_FAULT_SENDER);
+        snprintf(vd->detail, sizeof(vd->detail), "no DKIM key is published at %s", qname);
+        return true;
+    case DKIM_SIGERROR_KEYREVOKED:
+        set(vd, FL_RES_PERMERROR, "dkim.key_revoked", "key revoked", FL_FAULT_SENDER);
+        snprintf(
+            vd->detail, sizeof(vd->detail),
+            "the DKIM key at %s is revoked (empty p=): the sender signs with a retired "
+            "selector and must sign with its current key",
+            qname);
+        return true;
+    case DKIM_SIGERROR_KEYHASHMISMATCH:
+        what = "its h= does not allow the signature's hash";
+        break;
+    case DKIM_SIGERROR_NOTEMAILKEY:
+        what = "its s= does not allow email";
+        break;
+    case DKIM_SIGERROR_SUBDOMAIN:
+        what = "its t=s forbids an i= below d=";
+        break;
+    case DKIM_SIGERROR_DNSSYNTAX:
+    case DKIM_SIGERROR_KEYVERSION:
+    case DKIM_SIGERROR_KEYUNKNOWNHASH:
+    case DKIM_SIGERROR_KEYTYPEMISSING:
+    case DKIM_SIGERROR_KEYTYPEUNKNOWN:
+    case DKIM_SIGERROR_KEYDECODE:
+    case DKIM_SIGERROR_MULTIREPLY:
+    case DKIM_SIGERROR_KEYFAIL:
+        set(vd, FL_RES_PERMERROR, "dkim.key_syntax", "key syntax error", FL_FAULT_SENDER);
+        snprintf(vd->detail, sizeof(vd->detail),
+                 "the DKIM key record at %s cannot be used (%s): the sender must fix it",
+                 qname, dkim_sig_geterrorstr(err) ? dkim_sig_geterrorstr(err) : "syntax");
+        return true;
+    default:
+        return false;
+    }
+    set(vd, FL_RES_POLICY, "dkim.key_restricted", "key restricted", FL_FAULT_SENDER);
+    snprintf(vd->detail, sizeof(vd->detail),
+             "the DKIM key at %s may not verify this signature: %s", qname, what);
+    return true;
+}
+
+/* RFC 6376 8.15: more instances of a once-only field than h= covers. */
+static bool added_header(struct fl_dkim_verifier *v, struct verdict *vd, DKIM_SIGINFO *si,
+                         const char *d)
+{
+    for (size_t i = 0; i < FL_DKIM_NSINGLETONS; i++) {
+        unsigned int have = v->hcount[i],
+                     covered = signed_count(si, fl_dkim_singletons[i]);
+        if (covered == 0 || have <= covered)
+            continue;
+        if (i != 0 && v->cfg->dkim_added_headers == FL_DKIM_ACCEPT)
+            continue;
+        set(vd, FL_RES_POLICY, i == 0 ? "dkim.from_added" : "dkim.header_added",
+            i == 0 ? "From added after signing" : "header added after signing",
+            FL_FAULT_SENDER);
+        snprintf(vd->detail, sizeof(vd->detail),
+                 "the message has %u %s fields but the signature of %s covers %u: one "
+                 "was added after signing, and readers may see the unsigned one",
+                 have, fl_dkim_singletons[i], d, covered);
+        return true;
+    }
+    return false;
+}
+
+/* The signature verified: the policies that may still refuse it. */
+static void passed(struct fl_dkim_verifier *v, struct fl_dkim_sig *s, struct verdict *vd,
+                   const char *d, const char *qname)
+{
+    const struct fl_config *cfg = v->cfg;
+    dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
+    dkim_sig_getsignalg(s->si, &alg);
+    if (alg == DKIM_SIGN_RSASHA1 && cfg->dkim_rsa_sha1 != FL_DKIM_SHA1_PASS) {
+        set(vd, cfg->dkim_rsa_sha1 == FL_DKIM_SHA1_FAIL ? FL_RES_FAIL : FL_RES_POLICY,
+            "dkim.algorithm_not_allowed", "rsa-sha1 not allowed", FL_FAULT_SENDER);
+        snprintf(
+            vd->detail, sizeof(vd->detail),
+            "%s signs with rsa-sha1, which RFC 8301 forbids: the sender must sign with "
+            "rsa-sha256 or ed25519-sha256",
+            d);
+        return;
+    }
+    if (added_header(v, vd, s->si, d))
+        return;
+    ssize_t signlen = -1;
+    dkim_canon_t hc = DKIM_CANON_SIMPLE, bc = DKIM_CANON_SIMPLE;
+    dkim_sig_getcanons(s->si, &hc, &bc);
+    bool relaxed = bc == DKIM_CANON_RELAXED;
+    long long total = fl_dkim_bodylen_total(relaxed ? &v->relaxed : &v->simple, relaxed);
+    if (dkim_sig_getcanonlen(v->dkim, s->si, NULL, NULL, &signlen) == DKIM_STAT_OK &&
+        signlen >= 0 && v->count_body && total > (long long)signlen) {
+        if (cfg->dkim_body_length == FL_DKIM_POLICY) {
+            set(vd, FL_RES_POLICY, "dkim.body_length",
+                "unsigned content after l=", FL_FAULT_SENDER);
+            snprintf(
+                vd->detail, sizeof(vd->detail),
+                "the signature of %s covers only the first %zd of %lld body bytes (l=): "
+                "content was appended after signing",
+                d, signlen, total);
+            return;
+        }
+        snprintf(
+            vd->detail, sizeof(vd->detail),
+            "verified; the signature of %s covers only the first %zd of %lld body bytes "
+            "(l=)",
+            d, signlen, total);
+    }
+    if ((dkim_sig_getflags(s->si) & DKIM_SIGFLAG_TESTKEY) != 0) {
+        if (cfg->dkim_testing_keys == FL_DKIM_POLICY) {
+            set(vd, FL_RES_POLICY, "dkim.testing_key", "key in testing mode",
+                FL_FAULT_SENDER);
+            snprintf(vd->detail, sizeof(vd->detail),
+                     "the DKIM key at %s is in testing mode (t=y)", qname);
+            return;
+        }
+        if (vd->detail[0] == '\0')
+            snprintf(vd->detail, sizeof(vd->detail),
+                     "verified; the DKIM key at %s is in testing mode (t=y)", qname);
+    }
+    set(vd, FL_RES_PASS, NULL, NULL, FL_FAULT_NONE);
+    if (vd->detail[0] == '\0')
+        snprintf(vd->detail, sizeof(vd->detail), "verified with the key at %s", qname);
+}
+
+static void judge(struct fl_dkim_verifier *v, struct fl_dkim_sig *s, struct verdict *vd)
+{
+    DKIM_SIGINFO *si = s->si;
+    const char *d = tag(si, "d") != NULL ? tag(si, "d") : "(no d=)";
+    struct fl_dkim_key *k = s->key >= 0 ? &v->keys[s->key] : NULL;
+    const char *qname = k != NULL ? k->qname : "(none)";
+    int err = dkim_sig_geterror(si);
+    vd->detail[0] = '\0';
+    if (s->ignored) {
+        set(vd, FL_RES_POLICY, "dkim.too_many_signatures", "too many signatures",
+            FL_FAULT_NONE);
+        snprintf(vd->detail, sizeof(vd->detail),
+                 "not verified: only the first %lld signatures of a message are "
+                 "verified (dkim_max_signatures)",
+                 v->cfg->dkim_max_signatures);
+        return;
+    }
+    size_t idx = (size_t)(s - v->sigs);
+    bool bad_list = idx < v->nsigfields && v->sigfield_bad[idx];
+    if (signature_error(vd, bad_list ? FL_DKIM_SIGERROR_TAGLIST : err, d) ||
+        time_error(vd, si, err, v->cfg->dkim_clock_skew / 1000, d) ||
+        (k != NULL && dns_error(v, vd, k)) || key_error(vd, err, qname))
+        return;
+    unsigned int flags = dkim_sig_getflags(si), bits = 0;
+    dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
+    dkim_sig_getsignalg(si, &alg);
+    if (alg != DKIM_SIGN_ED25519SHA256 &&
+        dkim_sig_getkeysize(si, &bits) == DKIM_STAT_OK && bits > 0 &&
+        (long long)bits < v->cfg->dkim_min_rsa_bits) {
+        set(vd, FL_RES_POLICY, "dkim.key_too_short", "key too short", FL_FAULT_SENDER);
+        snprintf(vd->detail, sizeof(vd->detail),
+                 "the DKIM key at %s has %u bits, fewer than the %lld required (RFC "
+                 "8301): the sender must publish a longer key",
+                 qname, bits, v->cfg->dkim_min_rsa_bits);
+        return;
+    }
+    if (err == DKIM_SIGERROR_TOOLARGE_L) {
+        set(vd, FL_RES_FAIL, "dkim.body_hash_mismatch",
+            "body shorter than l=", FL_FAULT_SENDER);
+        snprintf(
+            vd->detail, sizeof(vd->detail),
+            "the body is shorter than the length the signature of %s covers (l=): the "
+            "message was altered after signing -- a forwarder or list, or the sender's "
+            "own software",
+            d);
+        return;
+    }
+    if ((flags & DKIM_SIGFLAG_PROCESSED) == 0) {
+        /* Nothing above explains it: libopendkim could not get to it. */
+        set(vd, FL_RES_TEMPERROR, "internal.dkim", "not verified", FL_FAULT_RECEIVER);
+        vd->transient = true;
+        snprintf(vd->detail, sizeof(vd->detail),
+                 "the signature of %s could not be verified", d);
+        return;
+    }
+    if ((flags & DKIM_SIGFLAG_PASSED) == 0) {
+        set(vd, FL_RES_FAIL, "dkim.signature_mismatch", "signature mismatch",
+            FL_FAULT_SENDER);
+        snprintf(
+            vd->detail, sizeof(vd->detail),
+            "the signature of %s does not verify with the key at %s: a signed header was "
+            "changed after signing, or the signer used another key than the one "
+            "published",
+            d, qname);
+        return;
+    }
+    if (dkim_sig_getbh(si) != DKIM_SIGBH_MATCH) {
+        set(vd, FL_RES_FAIL, "dkim.body_hash_mismatch", "body hash mismatch",
+            FL_FAULT_SENDER);
+        snprintf(
+            vd->detail, sizeof(vd->detail),
+            "the body signed by %s changed (body hash mismatch): the message was altered "
+            "after signing -- a forwarder or list, or the sender's own software",
+            d);
+        return;
+    }
+    passed(v, s, vd, d, qname);
+}
+
+static char *keep(struct fl_dkim_verifier *v, const char *s)
+{
+    v->strings = fl_realloc(v->strings, (v->nstrings + 1) * sizeof(*v->strings));
+    return v->strings[v->nstrings++] = fl_strdup(s);
+}
+
+static void add_props(struct fl_dkim_verifier *v, struct fl_dkim_sig *s,
+                      struct fl_result *r, struct fl_dkim_signature *info)
+{
+    DKIM_SIGINFO *si = s->si;
+    char ident[512] = "";
+    char b[128] = "";
+    size_t blen = sizeof(b) - 1;
+    if (dkim_sig_getidentity(v->dkim, si, (u_char *)ident, sizeof(ident)) != DKIM_STAT_OK)
+        ident[0] = '\0';
+    if (dkim_get_sigsubstring(v->dkim, si, b, &blen) == DKIM_STAT_OK)
+        b[blen < sizeof(b) ? blen : sizeof(b) - 1] = '\0';
+    else
+        b[0] = '\0';
+    info->domain = keep(v, tag_or_empty(si, "d"));
+    info->selector = keep(v, tag_or_empty(si, "s"));
+    info->identity = keep(v, ident);
+    info->algorithm = keep(v, tag_or_empty(si, "a"));
+    if (*info->domain)
+        fl_result_add_prop(r, "header", "d", info->domain);
+    if (*info->identity)
+        fl_result_add_prop(r, "header", "i", info->identity);
+    if (*info->selector)
+        fl_result_add_prop(r, "header", "s", info->selector);
+    if (*info->algorithm)
+        fl_result_add_prop(r, "header", "a", info->algorithm);
+    if (b[0] != '\0')
+        fl_result_add_prop(r, "header", "b", b);
+}
+
+static void excess_result(struct fl_dkim_verifier *v, const struct fl_dkim_excess *e,
+                          struct fl_result *r, struct fl_dkim_signature *info)
+{
+    char detail[200];
+    snprintf(detail, sizeof(detail),
+             "not verified: only the first %lld signatures of a message are verified "
+             "(dkim_max_signatures)",
+             v->cfg->dkim_max_signatures);
+    fl_result_init(r, "dkim", FL_RES_POLICY);
+    fl_result_set_reason(r, "dkim.too_many_signatures", "too many signatures", detail);
+    r->fault = FL_FAULT_NONE;
+    char ident[300] = "";
+    if (e->i == NULL && e->d != NULL)
+        snprintf(ident, sizeof(ident), "@%s", e->d);
+    info->domain = keep(v, e->d ? e->d : "");
+    info->selector = keep(v, e->s ? e->s : "");
+    info->identity = keep(v, e->i ? e->i : ident);
+    info->algorithm = keep(v, e->a ? e->a : "");
+    info->result = FL_RES_POLICY;
+    info->passed = false;
+    info->r = r;
+    if (*info->domain)
+        fl_result_add_prop(r, "header", "d", info->domain);
+    if (*info->identity)
+        fl_result_add_prop(r, "header", "i", info->identity);
+    if (*info->selector)
+        fl_result_add_prop(r, "header", "s", info->selector);
+    if (*info->algorithm)
+        fl_result_add_prop(r, "header", "a", info->algorithm);
+    if (e->b != NULL && *e->b)
+        fl_result_add_prop(r, "header", "b", e->b);
+}
+
+void fl_dkim_evaluate(struct fl_dkim_verifier *v)
+{
+    if (v->broken) {
+        v->nresults = 1;
+        v->results = fl_calloc(1, sizeof(*v->results));
+        fl_result_init(&v->results[0], "dkim", FL_RES_TEMPERROR);
+        fl_result_set_reason(
+            &v->results[0], v->over_budget ? "internal.over_budget" : "internal.dkim",
+            "not verified",
+            v->over_budget ? "the message's headers exceed our per-message memory limit "
+                             "(message_memory_limit)"
+                           : "libopendkim failed on this message");
+        v->results[0].fault = FL_FAULT_RECEIVER;
+        v->results[0].transient = true;
+        return;
+    }
+    if (v->nsigs == 0 && v->nexcess == 0) {
+        v->nresults = 1;
+        v->results = fl_calloc(1, sizeof(*v->results));
+        fl_result_init(&v->results[0], "dkim", FL_RES_NONE);
+        fl_result_set_reason(&v->results[0], NULL, NULL,
+                             "the message is not DKIM-signed");
+        return;
+    }
+    v->nresults = v->nsigs + v->nexcess;
+    v->results = fl_calloc(v->nresults, sizeof(*v->results));
+    v->info = fl_calloc(v->nresults, sizeof(*v->info));
+    bool any_pass = false;
+    for (size_t i = 0; i < v->nsigs; i++) {
+        struct verdict vd;
+        judge(v, &v->sigs[i], &vd);
+        struct fl_result *r = &v->results[i];
+        fl_result_init(r, "dkim", vd.res);
+        fl_result_set_reason(r, vd.code, vd.reason, vd.detail[0] ? vd.detail : NULL);
+        r->fault = vd.fault;
+        r->transient = vd.transient;
+        add_props(v, &v->sigs[i], r, &v->info[i]);
+        v->info[i].result = vd.res;
+        v->info[i].passed = vd.res == FL_RES_PASS;
+        v->info[i].r = r;
+        any_pass |= vd.res == FL_RES_PASS;
+    }
+    for (size_t i = 0; i < v->nexcess; i++)
+        excess_result(v, &v->excess[i], &v->results[v->nsigs + i],
+                      &v->info[v->nsigs + i]);
+    /* dkim_fail_action: a message none of whose signatures passes, and
+       one of them failed for a reason the sender can fix. */
+    if (v->cfg->dkim_fail_action != FL_REJECT || any_pass)
+        return;
+    for (size_t i = 0; i < v->nresults; i++) {
+        struct fl_result *r = &v->results[i];
+        if ((r->result == FL_RES_FAIL || r->result == FL_RES_POLICY ||
+             r->result == FL_RES_PERMERROR) &&
+            r->fault == FL_FAULT_SENDER)
+            r->action = FL_ACTION_REJECT;
+    }
+}

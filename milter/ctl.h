@@ -1,0 +1,26 @@
+/* ctl: shared pieces of faultlinectl, the admin tool (milter/faultlinectl.c
+   parses the global options and dispatches; one file per command group,
+   e.g. milter/ctl_greylist.c).  Single-threaded. */
+#ifndef FL_MILTER_CTL_H
+#define FL_MILTER_CTL_H
+
+#include <stdio.h>
+
+#include "lib/config.h"
+
+/* Exit statuses (sysexits.h values; listed in the usage text). */
+#define FL_CTL_OK 0
+#define FL_CTL_NOTHING 1      /* remove: nothing matched */
+#define FL_CTL_USAGE 64       /* EX_USAGE: bad command line */
+#define FL_CTL_DATAERR 65     /* EX_DATAERR: bad argument value */
+#define FL_CTL_UNAVAILABLE 69 /* EX_UNAVAILABLE: store cannot be opened or used */
+#define FL_CTL_CONFIG 78      /* EX_CONFIG: configuration file has errors */
+
+/* Prints the whole usage text to out. */
+void fl_ctl_usage(FILE *out);
+
+/* Runs "greylist SUBCOMMAND ARGS..." (argv[0] is the subcommand) with the
+   loaded configuration.  Returns an exit status. */
+int fl_ctl_greylist(const struct fl_config *cfg, int argc, char **argv);
+
+#endif

@@ -1,0 +1,296 @@
+#!/usr/bin/python3
+"""make_corpus: the signed DKIM test corpus of tests/unit/check_dkim.c.
+
+Signs messages at test time with an independent signer, dkimpy (Debian's
+python3-dkim), using keys generated now (openssl for RSA, PyNaCl for
+Ed25519) -- no private key is committed except the published example key of
+RFC 8463 appendix A.  Writes, under OUT:
+
+  zones/signer.example.zone       every key of the corpus (and broken ones)
+  zones/second.example.zone       a second signing domain
+  zones/football.example.com.zone the RFC 8463 appendix A keys
+  msgs/NAME.eml                   the messages, CRLF unless NAME says lf
+
+  msgs/bench_SIZE_ALG.eml        with --bench: 2k, 100k and 1m bodies signed
+                                  with rsa (2048 bits) and ed (Ed25519), for
+                                  tests/bench/bench_dkim
+
+Usage: make_corpus.py [--bench] OUT   (with /usr/bin/python3: it needs dkimpy)
+"""
+import base64
+import os
+import subprocess
+import sys
+import time
+
+import dkim
+import nacl.encoding
+import nacl.signing
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NOW = int(time.time())
+HEADERS = [b"from", b"to", b"subject", b"date", b"message-id", b"mime-version",
+           b"content-type"]
+
+BASE_HEADERS = (
+    b"From: Alice Example <alice@signer.example>\r\n"
+    b"To: Bob <bob@rcpt.example>\r\n"
+    b"Subject: Quarterly report\r\n"
+    b"Date: Mon, 02 Jun 2025 10:00:00 +0000\r\n"
+    b"Message-ID: <m1@signer.example>\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+)
+BASE_BODY = (
+    b"Hello Bob,\r\n"
+    b"\r\n"
+    b"Here is the report.  With  double  spaces   and trailing space \r\n"
+    b"and a tab\there.\r\n"
+    b"\r\n"
+    b"-- \r\n"
+    b"Alice\r\n"
+    b"\r\n"
+    b"\r\n"
+)
+BASE = BASE_HEADERS + b"\r\n" + BASE_BODY
+
+
+class Signer(dkim.DKIM):
+    """dkimpy's signer, with t= and x= of our choosing (dkimpy writes t=
+    from the clock and has no x=): the fields are set before dkimpy
+    builds and signs the header, so the signature covers them."""
+
+    def __init__(self, message, t=None, x=None, **kw):
+        super().__init__(message, **kw)
+        self.fix_t, self.fix_x = t, x
+
+    def gen_header(self, fields, include_headers, canon_policy, header_name, pk,
+                   standardize=False):
+        out = []
+        for name, value in fields:
+            if name == b"t" and self.fix_t is not None:
+                value = str(self.fix_t).encode()
+            out.append((name, value))
+            if name == b"t" and self.fix_x is not None:
+                out.append((b"x", str(self.fix_x).encode()))
+        return super().gen_header(out, include_headers, canon_policy, header_name, pk,
+                                  standardize)
+
+
+def run(*argv, data=None):
+    return subprocess.run(argv, input=data, check=True, capture_output=True).stdout
+
+
+class RsaKey:
+    def __init__(self, bits):
+        self.private = run("openssl", "genrsa", "-traditional", str(bits))
+        der = run("openssl", "rsa", "-pubout", "-outform", "DER", data=self.private)
+        self.public = base64.b64encode(der).decode()
+        self.alg = b"rsa-sha256"
+
+
+class EdKey:
+    def __init__(self, seed_b64=None):
+        if seed_b64 is None:
+            sk = nacl.signing.SigningKey.generate()
+        else:
+            sk = nacl.signing.SigningKey(seed_b64, encoder=nacl.encoding.Base64Encoder)
+        self.private = sk.encode(encoder=nacl.encoding.Base64Encoder)
+        self.public = sk.verify_key.encode(encoder=nacl.encoding.Base64Encoder).decode()
+        self.alg = b"ed25519-sha256"
+
+
+def sign(msg, sel, dom, key, canon=(b"relaxed", b"relaxed"), headers=None, alg=None,
+         length=False, identity=None, t=None, x=None):
+    """Returns msg with a new DKIM-Signature on top."""
+    s = Signer(msg, t=t, x=x)
+    sig = s.sign(sel.encode(), dom.encode(), key.private, signature_algorithm=alg or key.alg,
+                 canonicalize=canon, include_headers=headers or HEADERS, length=length,
+                 identity=identity.encode() if identity else None)
+    return sig + msg
+
+
+def txt(value):
+    """A TXT RDATA of strings of at most 255 bytes."""
+    parts = [value[i:i + 200] for i in range(0, len(value), 200)] or [""]
+    return " ".join('"%s"' % p for p in parts)
+
+
+def zone(path, origin, records):
+    with open(path, "w") as f:
+        f.write("$ORIGIN %s.\n$TTL 300\n" % origin)
+        f.write("@ SOA ns.%s. hostmaster.%s. 1 3600 600 86400 60\n" % (origin, origin))
+        f.write("@ NS ns.%s.\nns A 192.0.2.53\n" % origin)
+        for name, rtype, data in records:
+            f.write("%s %s %s\n" % (name, rtype, data))
+
+
+def main(out, bench=False):
+    os.makedirs(os.path.join(out, "zones"), exist_ok=True)
+    os.makedirs(os.path.join(out, "msgs"), exist_ok=True)
+    msgs = {}
+
+    k2048, k1024, k768, k512 = RsaKey(2048), RsaKey(1024), RsaKey(768), RsaKey(512)
+    ed, other = EdKey(), RsaKey(2048)
+    key = "v=DKIM1; k=rsa; p=%s"
+    zone(os.path.join(out, "zones", "signer.example.zone"), "signer.example", [
+        ("s2048._domainkey", "TXT", txt(key % k2048.public)),
+        ("s1024._domainkey", "TXT", txt(key % k1024.public)),
+        ("s768._domainkey", "TXT", txt(key % k768.public)),
+        ("s512._domainkey", "TXT", txt(key % k512.public)),
+        ("ed._domainkey", "TXT", txt("v=DKIM1; k=ed25519; p=%s" % ed.public)),
+        ("revoked._domainkey", "TXT", txt("v=DKIM1; k=rsa; p=")),
+        ("testing._domainkey", "TXT", txt("v=DKIM1; k=rsa; t=y; p=%s" % k2048.public)),
+        ("tlsonly._domainkey", "TXT", txt("v=DKIM1; k=rsa; s=tlsrpt; p=%s" % k2048.public)),
+        ("strict._domainkey", "TXT", txt("v=DKIM1; k=rsa; t=s; p=%s" % k2048.public)),
+        ("sha1only._domainkey", "TXT", txt("v=DKIM1; k=rsa; h=sha1; p=%s" % k2048.public)),
+        ("badkey._domainkey", "TXT", txt("v=DKIM1; k=rsa; p=MIIBIjAN!!!not*base64")),
+        ("unknownk._domainkey", "TXT", txt("v=DKIM1; k=foo; p=%s" % k2048.public)),
+        ("nodata._domainkey", "A", "192.0.2.1"),
+        ("twokeys._domainkey", "TXT", txt("a stray record")),
+        ("twokeys._domainkey", "TXT", txt(key % k2048.public)),
+        ("flaky._domainkey", "TXT", txt(key % k2048.public)),
+        ("slow._domainkey", "TXT", txt(key % k2048.public)),
+        ("delayed._domainkey", "TXT", txt(key % k2048.public)),
+    ])
+    zone(os.path.join(out, "zones", "second.example.zone"), "second.example", [
+        ("sel._domainkey", "TXT", txt(key % other.public)),
+    ])
+    # RFC 8463 appendix A: its published keys, and a signature dkimpy makes
+    # with the published Ed25519 private key.
+    with open(os.path.join(HERE, "rfc8463-brisbane.key"), "rb") as f:
+        rfc_ed = EdKey(f.read().strip())
+    assert rfc_ed.public == "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
+    zone(os.path.join(out, "zones", "football.example.com.zone"), "football.example.com", [
+        ("brisbane._domainkey", "TXT", txt("v=DKIM1; k=ed25519; p=%s" % rfc_ed.public)),
+        ("test._domainkey", "TXT", txt(
+            "v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWR"
+            "iGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzCNb3W91y3FutAC"
+            "DfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3"
+            "Ip3G+2kryOTIKT+l/K4w3QIDAQAB")),
+    ])
+    with open(os.path.join(HERE, "rfc8463.eml"), "rb") as f:
+        rfc = f.read()
+    rfc_body = rfc[rfc.index(b"From: Joe"):]
+    msgs["rfc8463_dkimpy"] = sign(rfc_body, "brisbane", "football.example.com", rfc_ed,
+                                  headers=[b"from", b"to", b"subject", b"date", b"message-id"])
+
+    # Canonicalizations and algorithms.
+    for h in (b"simple", b"relaxed"):
+        for b in (b"simple", b"relaxed"):
+            msgs["rsa_%s_%s" % (h.decode(), b.decode())] = sign(BASE, "s2048", "signer.example",
+                                                               k2048, canon=(h, b))
+    msgs["ed25519"] = sign(BASE, "ed", "signer.example", ed)
+    msgs["rsa1024"] = sign(BASE, "s1024", "signer.example", k1024)
+    msgs["rsa768"] = sign(BASE, "s768", "signer.example", k768)
+    msgs["rsa512"] = sign(BASE, "s512", "signer.example", k512)
+    msgs["rsa_sha1"] = sign(BASE, "s2048", "signer.example", k2048, alg=b"rsa-sha1")
+    msgs["unsigned"] = BASE
+    good = msgs["rsa_relaxed_relaxed"]
+
+    # Line endings, 8-bit bodies, long folded headers, empty bodies.
+    msgs["lf_relaxed"] = good.replace(b"\r\n", b"\n")
+    msgs["lf_simple"] = msgs["rsa_simple_simple"].replace(b"\r\n", b"\n")
+    eight = BASE_HEADERS + b"\r\n" + ("Grüße aus Köln, ½ € — ça va ?\r\n".encode("utf-8")
+                                      + b"latin-1: caf\xe9 na\xefve \xff\x80\r\n")
+    for c in (b"simple", b"relaxed"):
+        msgs["8bit_%s" % c.decode()] = sign(eight, "s2048", "signer.example", k2048,
+                                            canon=(c, c))
+    folded = (b"From: Alice Example <alice@signer.example>\r\n"
+              b"To: " + b",\r\n\t".join(b"Reader %d <r%d@rcpt.example>" % (i, i)
+                                      for i in range(25)) + b"\r\n"
+              b"Subject: " + b"\r\n ".join(b"a long subject line part %d of it" % i
+                                          for i in range(12)) + b"\r\n"
+              b"Date: Mon, 02 Jun 2025 10:00:00 +0000\r\n"
+              b"Message-ID: <m2@signer.example>\r\n\r\nbody\r\n")
+    for c in (b"simple", b"relaxed"):
+        msgs["folded_%s" % c.decode()] = sign(folded, "s2048", "signer.example", k2048,
+                                              canon=(c, c),
+                                              headers=[b"from", b"to", b"subject", b"date"])
+    empty = BASE_HEADERS + b"\r\n"
+    for c in (b"simple", b"relaxed"):
+        msgs["empty_body_%s" % c.decode()] = sign(empty, "s2048", "signer.example", k2048,
+                                                  canon=(c, c))
+
+    # Tampered copies.
+    msgs["tampered_body"] = good.replace(b"the report.", b"the report!")
+    msgs["tampered_header"] = good.replace(b"Subject: Quarterly report",
+                                           b"Subject: Quarterly rep0rt")
+    mallory = b"From: Mallory <mallory@evil.example>\r\n"
+    msgs["from_added"] = mallory + good
+    msgs["subject_added"] = b"Subject: Urgent: wire money\r\n" + good
+    msgs["unsigned_added"] = b"X-Mailer: anything\r\nReceived: by relay.example\r\n" + good
+    over = HEADERS + [b"from", b"subject"]
+    msgs["oversigned"] = sign(BASE, "s2048", "signer.example", k2048, headers=over)
+    msgs["oversigned_from_added"] = mallory + msgs["oversigned"]
+
+    # Several signatures.
+    msgs["two_domains"] = sign(good, "sel", "second.example", other)
+    broken = sign(BASE, "ed", "signer.example", ed)
+    at = broken.index(b" b=") + 3
+    broken = broken[:at] + (b"A" if broken[at:at + 1] != b"A" else b"B") + broken[at + 1:]
+    msgs["one_good_one_broken"] = sign(broken, "s2048", "signer.example", k2048)
+    msgs["three_signatures"] = sign(msgs["two_domains"], "ed", "signer.example", ed)
+
+    # Timestamps.
+    msgs["expired"] = sign(BASE, "s2048", "signer.example", k2048, t=NOW - 10 * 86400,
+                           x=NOW - 86400)
+    msgs["expired_within_skew"] = sign(BASE, "s2048", "signer.example", k2048,
+                                       t=NOW - 86400, x=NOW - 60)
+    msgs["future"] = sign(BASE, "s2048", "signer.example", k2048, t=NOW + 86400)
+    msgs["future_within_skew"] = sign(BASE, "s2048", "signer.example", k2048, t=NOW + 60)
+
+    # Body length limits.
+    msgs["length"] = sign(BASE, "s2048", "signer.example", k2048, length=True)
+    msgs["length_appended"] = msgs["length"] + b"Unsigned text appended by someone.\r\n"
+    msgs["length_simple"] = sign(BASE, "s2048", "signer.example", k2048, length=True,
+                                 canon=(b"simple", b"simple"))
+    msgs["length_simple_appended"] = msgs["length_simple"] + b"\r\nP.S. appended\r\n"
+    msgs["length_simple_blank_lines"] = msgs["length_simple"] + b"\r\n\r\n"
+    msgs["length_truncated"] = msgs["length"].replace(b"Alice\r\n\r\n\r\n", b"Al\r\n")
+
+    # Keys.
+    for sel in ("revoked", "testing", "tlsonly", "sha1only", "badkey", "unknownk", "nodata",
+                "missing", "twokeys", "flaky", "slow", "delayed"):
+        msgs["key_" + sel] = sign(BASE, sel, "signer.example", k2048)
+    msgs["key_strict_subdomain"] = sign(BASE, "strict", "signer.example", k2048,
+                                        identity="alice@news.signer.example")
+    msgs["key_strict_same"] = sign(BASE, "strict", "signer.example", k2048,
+                                   identity="alice@signer.example")
+
+    # Broken signatures.
+    no_from = sign(BASE, "s2048", "signer.example", k2048)
+    msgs["from_not_signed"] = no_from.replace(b"h=from : to", b"h=to", 1)
+    assert msgs["from_not_signed"] != no_from
+    msgs["unknown_algorithm"] = good.replace(b"a=rsa-sha256", b"a=rsa-sha512", 1)
+    msgs["identity_outside"] = good.replace(b"i=@signer.example", b"i=@evil.example", 1)
+    msgs["garbage_tag_list"] = (b"DKIM-Signature: v=1; a=rsa-sha256; d=signer.example;"
+                                b" s=s2048; h=from; bh=\x01; b=abc\r\n") + BASE
+
+    # A large message: several MiB, fed in 64 KiB chunks.
+    line = b"0123456789 The quick brown fox jumps over the lazy dog. 0123456789\r\n"
+    big = BASE_HEADERS + b"\r\n" + line * (6 * 1024 * 1024 // len(line))
+    msgs["large"] = sign(big, "s2048", "signer.example", k2048,
+                         canon=(b"relaxed", b"simple"))
+
+    if bench:
+        for label, size in (("2k", 2 * 1024), ("100k", 100 * 1024), ("1m", 1024 * 1024)):
+            body = line * (size // len(line)) + line[:size % len(line) - 2] + b"\r\n"
+            for alg, k, sel in (("rsa", k2048, "s2048"), ("ed", ed, "ed")):
+                msgs["bench_%s_%s" % (label, alg)] = sign(BASE_HEADERS + b"\r\n" + body, sel,
+                                                          "signer.example", k)
+
+    for name, data in msgs.items():
+        with open(os.path.join(out, "msgs", name + ".eml"), "wb") as f:
+            f.write(data)
+    with open(os.path.join(out, "msgs", "rfc8463.eml"), "wb") as f:
+        f.write(rfc)
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    bench = "--bench" in args
+    args = [a for a in args if a != "--bench"]
+    if len(args) != 1:
+        sys.exit("usage: make_corpus.py [--bench] OUT")
+    main(args[0], bench)

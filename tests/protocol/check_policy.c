@@ -1,0 +1,195 @@
+/* check_policy: the checks' policies through the real daemon -- SPF
+   (reject on fail with 550 5.7.23, Received-SPF) and the DNS lists
+   (554 at RCPT naming the list, an error-coded list ignored and blamed on
+   our side, rejection at end of message) -- with the zones of the test
+   DNS server (tests/dns/zones). */
+#include "tests/dns_server.h"
+#include "tests/protocol/session.h"
+
+#include <check.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *simple = "From: a@txt.dns.example\nSubject: s\nMessage-ID: <p@x>\n\nbody\n";
+
+/* Starts a daemon with extra settings, runs one session, returns it. */
+static void one_session(const char *extra, const struct fl_test_env *env,
+                        struct fl_daemon *d, struct fl_mc_session *s)
+{
+    fl_daemon_prepare(d, NULL, extra);
+    ck_assert(fl_daemon_start(d) == 0);
+    fl_test_run(d, env, simple, s);
+}
+
+static void finish(struct fl_daemon *d, struct fl_mc_session *s)
+{
+    fl_mc_session_clear(s);
+    ck_assert_int_eq(fl_daemon_stop(d), 0);
+    fl_daemon_cleanup(d);
+}
+
+START_TEST(spf_fail_is_rejected_naming_domain_and_client)
+{
+    struct fl_daemon d;
+    struct fl_mc_session s;
+    struct fl_test_env env = {.client_ip = "198.51.100.7", .sender = "a@txt.dns.example",
+                              .queue_id = "4QSPFFAIL"};
+    one_session(NULL, &env, &d, &s);
+    const struct fl_mc_reply *eom = fl_test_reply(&s, FL_MC_STEP_EOM);
+    ck_assert_msg(eom->code == 'y' && strncmp(eom->text, "550 5.7.23 ", 11) == 0, "eom: %c %s",
+                  eom->code, eom->text ? eom->text : "");
+    ck_assert_msg(strstr(eom->text, "198.51.100.7") && strstr(eom->text, "txt.dns.example"),
+                  "the reply names neither the client nor the domain: %s", eom->text);
+    ck_assert(fl_daemon_wait_log(&d, "4QSPFFAIL: verdict action=reject code=550 dsn=5.7.23 "
+                                     "fault=sender reason=spf.not_permitted",
+                                 3000));
+    finish(&d, &s);
+}
+END_TEST
+
+START_TEST(spf_fail_can_be_only_marked)
+{
+    struct fl_daemon d;
+    struct fl_mc_session s;
+    struct fl_test_env env = {.client_ip = "198.51.100.7", .sender = "a@txt.dns.example"};
+    one_session("spf_fail_action = mark\n", &env, &d, &s);
+    const struct fl_mc_reply *eom = fl_test_reply(&s, FL_MC_STEP_EOM);
+    const struct fl_mc_mod *ins;
+    ck_assert_uint_eq(fl_test_count_mods(eom, 'i', &ins), 1);
+    ck_assert_msg(strstr(ins->value, "spf=fail") &&
+                      strstr(ins->value, "smtp.mailfrom=a@txt.dns.example"),
+                  "%s", ins->value);
+    finish(&d, &s);
+}
+END_TEST
+
+START_TEST(received_spf_header_when_asked)
+{
+    struct fl_daemon d;
+    struct fl_mc_session s;
+    struct fl_test_env env = {.client_ip = "192.0.2.2", .sender = "a@txt.dns.example"};
+    one_session("spf_received_header = yes\n", &env, &d, &s);
+    const struct fl_mc_reply *eom = fl_test_reply(&s, FL_MC_STEP_EOM);
+    size_t n = 0;
+    const struct fl_mc_mod *rspf = NULL, *ar = NULL;
+    for (size_t i = 0; i < eom->nmods; i++) {
+        if (eom->mods[i].type != 'i')
+            continue;
+        n++;
+        if (strcmp(eom->mods[i].name, "Received-SPF") == 0)
+            rspf = &eom->mods[i];
+        else
+            ar = &eom->mods[i];
+    }
+    ck_assert_uint_eq(n, 2);
+    ck_assert_ptr_nonnull(rspf);
+    ck_assert_msg(strncmp(rspf->value, "pass ", 5) == 0 &&
+                      strstr(rspf->value, "client-ip=192.0.2.2;"),
+                  "%s", rspf->value);
+    /* both at the top; Authentication-Results sent last, so it ends up first */
+    ck_assert(ar > rspf);
+    finish(&d, &s);
+}
+END_TEST
+
+START_TEST(listed_client_is_refused_at_rcpt_naming_the_list)
+{
+    struct fl_daemon d;
+    struct fl_mc_session s;
+    struct fl_test_env env = {.client_ip = "192.0.2.7", .queue_id = "4QLISTED"};
+    one_session("dnsbl_sites = zen.dnsbl.example\n", &env, &d, &s);
+    const struct fl_mc_reply *rcpt = fl_test_reply(&s, FL_MC_STEP_RCPT);
+    ck_assert_msg(rcpt->code == 'y' && strncmp(rcpt->text, "554 5.7.1 ", 10) == 0, "rcpt: %c %s",
+                  rcpt->code, rcpt->text ? rcpt->text : "");
+    ck_assert_msg(strstr(rcpt->text, "zen.dnsbl.example") && strstr(rcpt->text, "192.0.2.7") &&
+                      strstr(rcpt->text, "Listed by ZEN-EXAMPLE"),
+                  "%s", rcpt->text);
+    ck_assert_ptr_null(fl_test_reply(&s, FL_MC_STEP_EOM));
+    ck_assert(fl_daemon_wait_log(&d, "4QLISTED: verdict action=reject code=554 dsn=5.7.1 "
+                                     "fault=sender reason=dnsbl.listed",
+                                 3000));
+    finish(&d, &s);
+}
+END_TEST
+
+/* 127.255.255.254: the list refuses our resolver.  Not a listing: the mail
+   goes through, and the record blames our side. */
+START_TEST(error_coded_list_is_ignored_and_blamed_on_us)
+{
+    struct fl_daemon d;
+    struct fl_mc_session s;
+    struct fl_test_env env = {.client_ip = "192.0.2.21", .queue_id = "4QERRCODE"};
+    one_session("dnsbl_sites = zen.dnsbl.example\n", &env, &d, &s);
+    const struct fl_mc_reply *eom = fl_test_reply(&s, FL_MC_STEP_EOM);
+    ck_assert_ptr_nonnull(eom);
+    ck_assert_uint_eq(fl_test_count_mods(eom, 'i', NULL), 1);
+    ck_assert(fl_daemon_wait_log(&d, "4QERRCODE: verdict action=accept", 3000));
+    char *text = fl_daemon_read(d.verdicts);
+    json_t *v = json_loads(text, JSON_DISABLE_EOF_CHECK, NULL);
+    free(text);
+    ck_assert_ptr_nonnull(v);
+    json_t *checks = json_object_get(v, "checks");
+    bool seen = false;
+    for (size_t i = 0; i < json_array_size(checks); i++) {
+        json_t *c = json_array_get(checks, i);
+        if (strcmp(json_string_value(json_object_get(c, "method")), "dnsbl") != 0)
+            continue;
+        seen = true;
+        ck_assert_str_eq(json_string_value(json_object_get(c, "fault")), "receiver");
+        ck_assert_str_eq(json_string_value(json_object_get(c, "reason")), "dnsbl.error_code");
+    }
+    ck_assert_msg(seen, "no dnsbl check in the record");
+    json_decref(v);
+    finish(&d, &s);
+}
+END_TEST
+
+START_TEST(listing_can_be_rejected_at_end_of_message)
+{
+    struct fl_daemon d;
+    struct fl_mc_session s;
+    struct fl_test_env env = {.client_ip = "192.0.2.7"};
+    one_session("dnsbl_sites = zen.dnsbl.example\ndnsbl_reject_stage = eom\n"
+                "dnsbl_reply_code = 550\n",
+                &env, &d, &s);
+    const struct fl_mc_reply *rcpt = fl_test_reply(&s, FL_MC_STEP_RCPT);
+    ck_assert_int_eq(rcpt->code, 'c');
+    const struct fl_mc_reply *eom = fl_test_reply(&s, FL_MC_STEP_EOM);
+    ck_assert_msg(eom->code == 'y' && strncmp(eom->text, "55", 2) == 0 &&
+                      strstr(eom->text, "zen.dnsbl.example"),
+                  "eom: %c %s", eom->code, eom->text ? eom->text : "");
+    finish(&d, &s);
+}
+END_TEST
+
+static Suite *policy_suite(void)
+{
+    Suite *s = suite_create("policy");
+    TCase *tc = tcase_create("spf and dns lists");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, spf_fail_is_rejected_naming_domain_and_client);
+    tcase_add_test(tc, spf_fail_can_be_only_marked);
+    tcase_add_test(tc, received_spf_header_when_asked);
+    tcase_add_test(tc, listed_client_is_refused_at_rcpt_naming_the_list);
+    tcase_add_test(tc, error_coded_list_is_ignored_and_blamed_on_us);
+    tcase_add_test(tc, listing_can_be_rejected_at_end_of_message);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    struct fl_dnsd dnsd;
+    if (fl_dnsd_start(&dnsd, NULL, NULL) < 0)
+        return 1;
+    fl_daemon_use_dns(dnsd.addr);
+    SRunner *sr = srunner_create(policy_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    fl_dnsd_stop(&dnsd);
+    return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,697 @@
+/* check_dkim: lib/dkim against a corpus signed at test time by an
+   independent signer (dkimpy, tests/dkim/make_corpus.py) with keys made
+   now, served by the hermetic test DNS server (tests/dns/fakedns.py):
+   canonicalizations, algorithms, key sizes, key records, timestamps, l=,
+   several signatures, tampered copies, line endings, 8-bit bodies, folded
+   headers, empty bodies, the RFC 8463 appendix A example; then the key
+   lookups running during the body, deadlines, resolver attribution,
+   bounded memory on a large message and the per-message memory limit.
+
+   The messages are fed as a milter gets them (header name and value
+   without the leading space, folded lines joined by "\n"; body in
+   chunks) unless a row says raw (whole fields, fl_dkim_header_field). */
+#include "lib/clock.h"
+#include "lib/config.h"
+#include "lib/dkim.h"
+#include "lib/dns.h"
+#include "tests/dns_server.h"
+
+#include <check.h>
+#include <stdbool.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char corpus[PATH_MAX]; /* temp dir of make_corpus.py */
+static struct fl_dnsd dnsd;
+
+/* Faults for the whole suite: they name keys no other row uses. */
+static const char base_faults[] = /* */
+    "flaky._domainkey.signer.example TXT servfail\n"
+    "slow._domainkey.signer.example TXT drop\n"
+    "delayed._domainkey.signer.example TXT delay 300\n";
+
+/* --- suite fixture: the corpus and its DNS server (in the parent) --------- */
+
+static void remove_tree(const char *dir)
+{
+    char cmd[PATH_MAX + 16];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "check_dkim: could not remove %s\n", dir);
+}
+
+/* Runs in main, before the tests fork: makes the corpus and starts the
+   server every test of the "corpus" case asks. */
+static int corpus_setup(void)
+{
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(corpus, sizeof(corpus), "%s/fl-dkim-XXXXXX", tmp);
+    if (mkdtemp(corpus) == NULL) {
+        perror("check_dkim: mkdtemp");
+        corpus[0] = '\0';
+        return -1;
+    }
+    const char *py = getenv("PYTHON3") ? getenv("PYTHON3") : "/usr/bin/python3";
+    const char *src = getenv("top_srcdir") ? getenv("top_srcdir") : ".";
+    char cmd[3 * PATH_MAX];
+    snprintf(cmd, sizeof(cmd), "'%s' '%s/tests/dkim/make_corpus.py' '%s'", py, src,
+             corpus);
+    int rc = system(cmd);
+    if (rc != 0) {
+        fprintf(stderr, "check_dkim: make_corpus.py failed (%d): %s\n", rc, cmd);
+        return -1;
+    }
+    char zones[PATH_MAX + 64];
+    snprintf(zones, sizeof(zones), "dns.example.zone %s/zones", corpus);
+    if (fl_dnsd_start(&dnsd, zones, base_faults) != 0) {
+        fprintf(stderr, "check_dkim: the test DNS server did not start\n");
+        return -1;
+    }
+    return 0;
+}
+
+static void corpus_teardown(void)
+{
+    fl_dnsd_stop(&dnsd);
+    if (corpus[0] != '\0' && getenv("FL_DNSD_KEEP") == NULL)
+        remove_tree(corpus);
+}
+
+/* --- per test: a configuration, a resolver and a DKIM context -------------- */
+
+struct env {
+    struct fl_config *cfg;
+    struct fl_dns *dns;
+    struct fl_dkim_ctx *ctx;
+};
+
+static struct env env_open(const struct fl_dnsd *d, const char *extra)
+{
+    char path[] = "/tmp/fl-dkim-conf-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "dns_forwarders = %s\ndns_probe_domain = dns.example\n%s%s", d->addr,
+            extra && strstr(extra, "dns_timeout") ? "" : "dns_timeout = 2s\n",
+            extra ? extra : "");
+    fclose(f);
+    struct env e;
+    struct fl_buf errors;
+    fl_buf_init(&errors);
+    ck_assert_msg(fl_config_load(path, &e.cfg, &errors) == 0, "%s", errors.data);
+    fl_buf_free(&errors);
+    unlink(path);
+    const char *why = NULL;
+    ck_assert_msg(fl_dns_create(e.cfg, &e.dns, &why) == 0, "fl_dns_create: %s", why);
+    e.ctx = fl_dkim_ctx_create(e.dns, &why);
+    ck_assert_msg(e.ctx != NULL, "fl_dkim_ctx_create: %s", why);
+    return e;
+}
+
+static void env_close(struct env *e)
+{
+    fl_dkim_ctx_destroy(&e->ctx);
+    fl_dns_destroy(&e->dns);
+    fl_config_unref(&e->cfg);
+}
+
+static char *read_msg(const char *name, size_t *len_r)
+{
+    char path[2 * PATH_MAX];
+    snprintf(path, sizeof(path), "%s/msgs/%s.eml", corpus, name);
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "no corpus message %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *data = malloc((size_t)n + 1);
+    ck_assert(fread(data, 1, (size_t)n, f) == (size_t)n);
+    data[n] = '\0';
+    fclose(f);
+    *len_r = (size_t)n;
+    return data;
+}
+
+enum feed { MILTER, RAW };
+
+/* Feeds the header fields (as libmilter passes them, or raw); returns the
+   offset of the body. */
+static size_t feed_headers(struct fl_dkim_verifier *v, const char *m, size_t len,
+                           enum feed mode)
+{
+    size_t p = 0;
+    while (p < len) {
+        if (m[p] == '\n' || (m[p] == '\r' && p + 1 < len && m[p + 1] == '\n'))
+            return p + (m[p] == '\r' ? 2 : 1); /* the blank line */
+        size_t start = p, end;
+        for (;;) { /* to the end of the field: a line not followed by WSP */
+            const char *nl = memchr(m + p, '\n', len - p);
+            end = nl ? (size_t)(nl - m) : len;
+            p = nl ? end + 1 : len;
+            if (p >= len || (m[p] != ' ' && m[p] != '\t'))
+                break;
+        }
+        if (end > start && m[end - 1] == '\r')
+            end--;
+        if (mode == RAW) {
+            fl_dkim_header_field(v, m + start, end - start);
+            continue;
+        }
+        const char *colon = memchr(m + start, ':', end - start);
+        ck_assert_msg(colon != NULL, "corpus header without colon");
+        char *name = strndup(m + start, (size_t)(colon - (m + start)));
+        const char *val = colon + 1;
+        while (val < m + end && (*val == ' ' || *val == '\t'))
+            val++;
+        char *value = malloc((size_t)(m + end - val) + 1);
+        size_t n = 0;
+        for (const char *c = val; c < m + end; c++)
+            if (!(*c == '\r' && c + 1 < m + end && c[1] == '\n'))
+                value[n++] = *c; /* folds as "\n", as Postfix passes them */
+        value[n] = '\0';
+        fl_dkim_header(v, name, value);
+        free(name);
+        free(value);
+    }
+    return len;
+}
+
+static void feed_body(struct fl_dkim_verifier *v, const char *b, size_t len, size_t chunk)
+{
+    for (size_t off = 0; off < len; off += chunk)
+        fl_dkim_body(v, (const unsigned char *)b + off,
+                     len - off < chunk ? len - off : chunk);
+}
+
+/* --- the table --------------------------------------------------------------- */
+
+struct row {
+    const char *label;
+    const char *msg;  /* tests/dkim corpus name */
+    const char *conf; /* extra configuration, or NULL */
+    enum feed mode;
+    /* Per signature, top first, separated by " | ": "RESULT [REASON FAULT]". */
+    const char *want;
+};
+
+#define SENDER(res, code) res " " code " sender"
+
+/* clang-format off */
+static const struct row rows[] = {
+    {"rsa-sha256 with simple/simple canonicalization passes", "rsa_simple_simple", NULL, MILTER, "pass"},
+    {"rsa-sha256 with simple/relaxed canonicalization passes", "rsa_simple_relaxed", NULL, MILTER, "pass"},
+    {"rsa-sha256 with relaxed/simple canonicalization passes", "rsa_relaxed_simple", NULL, MILTER, "pass"},
+    {"rsa-sha256 with relaxed/relaxed canonicalization passes", "rsa_relaxed_relaxed", NULL, MILTER, "pass"},
+    {"whole fields fed raw verify like milter-style fields", "rsa_simple_simple", NULL, RAW, "pass"},
+    {"ed25519-sha256 (RFC 8463) passes", "ed25519", NULL, MILTER, "pass"},
+    {"the RFC 8463 appendix A example passes with both of its signatures", "rfc8463", NULL, MILTER, "pass | pass"},
+    {"dkimpy signing with the RFC 8463 published key verifies", "rfc8463_dkimpy", NULL, MILTER, "pass"},
+    {"a 1024-bit RSA key is long enough", "rsa1024", NULL, MILTER, "pass"},
+    {"a 768-bit RSA key is too short (RFC 8301)", "rsa768", NULL, MILTER, SENDER("policy", "dkim.key_too_short")},
+    {"a 512-bit RSA key is too short (RFC 8301)", "rsa512", NULL, MILTER, SENDER("policy", "dkim.key_too_short")},
+    {"a 768-bit key passes where dkim_min_rsa_bits allows it", "rsa768", "dkim_min_rsa_bits = 768\n", MILTER, "pass"},
+    {"a valid rsa-sha1 signature is policy by default (RFC 8301)", "rsa_sha1", NULL, MILTER, SENDER("policy", "dkim.algorithm_not_allowed")},
+    {"a valid rsa-sha1 signature fails with dkim_rsa_sha1 = fail", "rsa_sha1", "dkim_rsa_sha1 = fail\n", MILTER, SENDER("fail", "dkim.algorithm_not_allowed")},
+    {"a valid rsa-sha1 signature passes only with dkim_rsa_sha1 = pass", "rsa_sha1", "dkim_rsa_sha1 = pass\n", MILTER, "pass"},
+    {"an unsigned message is dkim=none", "unsigned", NULL, MILTER, "none"},
+    {"LF line endings (relaxed) verify like CRLF", "lf_relaxed", NULL, MILTER, "pass"},
+    {"LF line endings (simple) verify like CRLF", "lf_simple", NULL, MILTER, "pass"},
+    {"an 8-bit body with simple canonicalization passes", "8bit_simple", NULL, MILTER, "pass"},
+    {"an 8-bit body with relaxed canonicalization passes", "8bit_relaxed", NULL, MILTER, "pass"},
+    {"long folded To and Subject with simple canonicalization pass", "folded_simple", NULL, MILTER, "pass"},
+    {"long folded To and Subject with relaxed canonicalization pass", "folded_relaxed", NULL, MILTER, "pass"},
+    {"long folded headers fed raw pass", "folded_simple", NULL, RAW, "pass"},
+    {"an empty body with simple canonicalization passes", "empty_body_simple", NULL, MILTER, "pass"},
+    {"an empty body with relaxed canonicalization passes", "empty_body_relaxed", NULL, MILTER, "pass"},
+    {"one body byte changed is a body hash mismatch", "tampered_body", NULL, MILTER, SENDER("fail", "dkim.body_hash_mismatch")},
+    {"a signed header changed is a signature mismatch", "tampered_header", NULL, MILTER, SENDER("fail", "dkim.signature_mismatch")},
+    {"a From added above a From signed once is policy", "from_added", NULL, MILTER, SENDER("policy", "dkim.from_added")},
+    {"a From added above stays policy even with dkim_added_headers = accept", "from_added", "dkim_added_headers = accept\n", MILTER, SENDER("policy", "dkim.from_added")},
+    {"a Subject added above a Subject signed once is policy", "subject_added", NULL, MILTER, SENDER("policy", "dkim.header_added")},
+    {"a Subject added above passes with dkim_added_headers = accept", "subject_added", "dkim_added_headers = accept\n", MILTER, "pass"},
+    {"unsigned trace headers added above do not matter", "unsigned_added", NULL, MILTER, "pass"},
+    {"oversigned From and Subject pass", "oversigned", NULL, MILTER, "pass"},
+    {"a From added above an oversigned From breaks the signature", "oversigned_from_added", NULL, MILTER, SENDER("fail", "dkim.signature_mismatch")},
+    {"two signatures of two domains both pass", "two_domains", NULL, MILTER, "pass | pass"},
+    {"one good and one broken signature are reported apart", "one_good_one_broken", NULL, MILTER, "pass | " SENDER("fail", "dkim.signature_mismatch")},
+    {"signatures beyond dkim_max_signatures are policy", "three_signatures", "dkim_max_signatures = 2\n", MILTER, "pass | pass | policy dkim.too_many_signatures none"},
+    {"three signatures within the default maximum all pass", "three_signatures", NULL, MILTER, "pass | pass | pass"},
+    {"an expired signature (x=) is policy", "expired", NULL, MILTER, SENDER("policy", "dkim.expired")},
+    {"a signature expired within the clock skew passes", "expired_within_skew", NULL, MILTER, "pass"},
+    {"a signature expired a minute ago is policy with no clock skew", "expired_within_skew", "dkim_clock_skew = 0\n", MILTER, SENDER("policy", "dkim.expired")},
+    {"a signature dated a day ahead (t=) is policy", "future", NULL, MILTER, SENDER("policy", "dkim.future")},
+    {"a signature a minute ahead passes within the clock skew", "future_within_skew", NULL, MILTER, "pass"},
+    {"a signature a minute ahead is policy with no clock skew", "future_within_skew", "dkim_clock_skew = 0\n", MILTER, SENDER("policy", "dkim.future")},
+    {"l= covering the whole body passes", "length", NULL, MILTER, "pass"},
+    {"l= with content appended is policy by default", "length_appended", NULL, MILTER, SENDER("policy", "dkim.body_length")},
+    {"l= with content appended passes with dkim_body_length = accept", "length_appended", "dkim_body_length = accept\n", MILTER, "pass"},
+    {"l= (simple) covering the whole body passes", "length_simple", NULL, MILTER, "pass"},
+    {"l= (simple) with a line appended is policy", "length_simple_appended", NULL, MILTER, SENDER("policy", "dkim.body_length")},
+    {"l= (simple) with only empty lines appended passes (they canonicalize away)", "length_simple_blank_lines", NULL, MILTER, "pass"},
+    {"a body shorter than l= fails", "length_truncated", NULL, MILTER, SENDER("fail", "dkim.body_hash_mismatch")},
+    {"a revoked key (empty p=) is permerror", "key_revoked", NULL, MILTER, SENDER("permerror", "dkim.key_revoked")},
+    {"a key in testing mode (t=y) passes by default", "key_testing", NULL, MILTER, "pass"},
+    {"a key in testing mode is policy with dkim_testing_keys = policy", "key_testing", "dkim_testing_keys = policy\n", MILTER, SENDER("policy", "dkim.testing_key")},
+    {"a key restricted to another service (s=tlsrpt) is policy", "key_tlsonly", NULL, MILTER, SENDER("policy", "dkim.key_restricted")},
+    {"a key allowing only sha1 (h=sha1) cannot verify rsa-sha256", "key_sha1only", NULL, MILTER, SENDER("policy", "dkim.key_restricted")},
+    {"a t=s key refuses an i= below d=", "key_strict_subdomain", NULL, MILTER, SENDER("policy", "dkim.key_restricted")},
+    {"a t=s key accepts an i= in d=", "key_strict_same", NULL, MILTER, "pass"},
+    {"a key that is not base64 is a key syntax error", "key_badkey", NULL, MILTER, SENDER("permerror", "dkim.key_syntax")},
+    {"a key of an unknown type (k=foo) is a key syntax error", "key_unknownk", NULL, MILTER, SENDER("permerror", "dkim.key_syntax")},
+    {"no key record (NXDOMAIN) is key not found", "key_missing", NULL, MILTER, SENDER("permerror", "dkim.key_missing")},
+    {"a key name without TXT (NODATA) is key not found", "key_nodata", NULL, MILTER, SENDER("permerror", "dkim.key_missing")},
+    {"of two TXT records the one that says v=DKIM1 is used", "key_twokeys", NULL, MILTER, "pass"},
+    {"a SERVFAIL for the key while our resolver works is the sender's temperror", "key_flaky", NULL, MILTER, "temperror dkim.key_dns_error sender"},
+    {"a signature whose h= leaves out From is not acceptable", "from_not_signed", NULL, MILTER, SENDER("policy", "dkim.from_not_signed")},
+    {"an unknown algorithm (rsa-sha512) is not allowed", "unknown_algorithm", NULL, MILTER, SENDER("permerror", "dkim.algorithm_not_allowed")},
+    {"an i= outside d= is a signature syntax error", "identity_outside", NULL, MILTER, SENDER("permerror", "dkim.signature_syntax")},
+    {"an unparsable tag list is a signature syntax error", "garbage_tag_list", NULL, MILTER, SENDER("permerror", "dkim.signature_syntax")},
+};
+/* clang-format on */
+
+/* Splits want into at most 8 entries of result, reason code, fault. */
+struct want {
+    char res[16], code[64], fault[16];
+};
+
+static size_t parse_want(const char *text, struct want *w, size_t max)
+{
+    size_t n = 0;
+    char *copy = strdup(text), *save = NULL;
+    for (char *tok = strtok_r(copy, "|", &save); tok != NULL && n < max;
+         tok = strtok_r(NULL, "|", &save), n++) {
+        memset(&w[n], 0, sizeof(w[n]));
+        int k = sscanf(tok, " %15s %63s %15s", w[n].res, w[n].code, w[n].fault);
+        ck_assert(k == 1 || k == 3);
+        if (k == 1)
+            snprintf(w[n].fault, sizeof(w[n].fault), "none");
+    }
+    free(copy);
+    return n;
+}
+
+static void check_results(const char *label, const struct fl_result *r, size_t n,
+                          const char *want_text)
+{
+    struct want w[8];
+    size_t nw = parse_want(want_text, w, 8);
+    ck_assert_msg(n == nw, "%s: got %zu results, want %zu (%s)", label, n, nw, want_text);
+    for (size_t i = 0; i < n; i++) {
+        const char *code = r[i].reason_code ? r[i].reason_code : "";
+        ck_assert_msg(strcmp(fl_res_name(r[i].result), w[i].res) == 0 &&
+                          strcmp(code, w[i].code) == 0 &&
+                          strcmp(fl_fault_name(r[i].fault), w[i].fault) == 0,
+                      "%s: signature %zu: got %s %s %s (%s), want %s %s %s", label, i + 1,
+                      fl_res_name(r[i].result), code, fl_fault_name(r[i].fault),
+                      r[i].detail ? r[i].detail : "", w[i].res, w[i].code, w[i].fault);
+        ck_assert_msg(strcmp(r[i].method, "dkim") == 0, "%s: method %s", label,
+                      r[i].method);
+        /* RFC 8601: a reason on anything but pass (and none). */
+        bool plain = r[i].result == FL_RES_PASS || r[i].result == FL_RES_NONE;
+        ck_assert_msg(plain == (r[i].reason == NULL), "%s: reason %s", label,
+                      r[i].reason ? r[i].reason : "(none)");
+    }
+}
+
+static void verify_file(struct env *e, const char *name, enum feed mode, size_t chunk,
+                        struct fl_dkim_verifier **v_r)
+{
+    size_t len;
+    char *m = read_msg(name, &len);
+    struct fl_dkim_verifier *v = fl_dkim_new(e->ctx, e->cfg, fl_monotonic_ms() + 10000);
+    size_t body = feed_headers(v, m, len, mode);
+    fl_dkim_eoh(v);
+    feed_body(v, m + body, len - body, chunk);
+    free(m);
+    *v_r = v;
+}
+
+START_TEST(corpus_rows)
+{
+    const struct row *row = &rows[_i];
+    struct env e = env_open(&dnsd, row->conf);
+    struct fl_dkim_verifier *v;
+    verify_file(&e, row->msg, row->mode, 64 * 1024, &v);
+    const struct fl_result *r;
+    size_t n;
+    ck_assert_msg(fl_dkim_eom(v, &r, &n) == 0, "%s: fl_dkim_eom failed", row->label);
+    check_results(row->label, r, n, row->want);
+    fl_dkim_free(&v);
+    env_close(&e);
+}
+END_TEST
+
+/* --- beyond the table ---------------------------------------------------------- */
+
+static const char *prop(const struct fl_result *r, const char *ptype,
+                        const char *property)
+{
+    for (size_t i = 0; i < r->nprops; i++)
+        if (strcmp(r->props[i].ptype, ptype) == 0 &&
+            strcmp(r->props[i].property, property) == 0)
+            return r->props[i].value;
+    return NULL;
+}
+
+START_TEST(each_signature_names_itself_for_ar_and_dmarc)
+{
+    struct env e = env_open(&dnsd, NULL);
+    struct fl_dkim_verifier *v;
+    verify_file(&e, "rfc8463", MILTER, 4096, &v);
+    const struct fl_result *r;
+    size_t n;
+    ck_assert(fl_dkim_eom(v, &r, &n) == 0 && n == 2);
+    static const struct {
+        const char *d, *i, *s, *a, *b;
+    } want[2] = {
+        {"football.example.com", "@football.example.com", "brisbane", "ed25519-sha256",
+         "/gCrinpc"},
+        {"football.example.com", "@football.example.com", "test", "rsa-sha256",
+         "F45dVWDf"},
+    };
+    for (size_t k = 0; k < 2; k++) {
+        const char *got[5] = {prop(&r[k], "header", "d"), prop(&r[k], "header", "i"),
+                              prop(&r[k], "header", "s"), prop(&r[k], "header", "a"),
+                              prop(&r[k], "header", "b")};
+        const char *exp[5] = {want[k].d, want[k].i, want[k].s, want[k].a, want[k].b};
+        const char *names[5] = {"header.d", "header.i", "header.s", "header.a",
+                                "header.b"};
+        for (int j = 0; j < 5; j++)
+            ck_assert_msg(got[j] != NULL && strcmp(got[j], exp[j]) == 0,
+                          "signature %zu: %s got %s, want %s", k + 1, names[j],
+                          got[j] ? got[j] : "(none)", exp[j]);
+    }
+    const struct fl_dkim_signature *sigs;
+    ck_assert_uint_eq(fl_dkim_signatures(v, &sigs), 2);
+    ck_assert_str_eq(sigs[1].selector, "test");
+    ck_assert_str_eq(sigs[0].domain, "football.example.com");
+    ck_assert(sigs[0].passed && sigs[1].passed && sigs[1].r == &r[1]);
+    /* A second call gives the same results. */
+    const struct fl_result *r2;
+    size_t n2;
+    ck_assert(fl_dkim_eom(v, &r2, &n2) == 0 && r2 == r && n2 == 2);
+    fl_dkim_free(&v);
+    env_close(&e);
+}
+END_TEST
+
+START_TEST(dmarc_sees_which_signature_passed)
+{
+    struct env e = env_open(&dnsd, NULL);
+    struct fl_dkim_verifier *v;
+    verify_file(&e, "one_good_one_broken", MILTER, 4096, &v);
+    const struct fl_result *r;
+    size_t n;
+    fl_dkim_eom(v, &r, &n);
+    const struct fl_dkim_signature *sigs;
+    ck_assert_uint_eq(fl_dkim_signatures(v, &sigs), 2);
+    ck_assert(sigs[0].passed && strcmp(sigs[0].selector, "s2048") == 0);
+    ck_assert(!sigs[1].passed && sigs[1].result == FL_RES_FAIL &&
+              strcmp(sigs[1].selector, "ed") == 0 &&
+              strcmp(sigs[1].domain, "signer.example") == 0);
+    ck_assert(prop(&r[1], "header", "b") != NULL &&
+              strlen(prop(&r[1], "header", "b")) >= 8);
+    fl_dkim_free(&v);
+    /* An unsigned message has no signatures for DMARC. */
+    verify_file(&e, "unsigned", MILTER, 4096, &v);
+    fl_dkim_eom(v, &r, &n);
+    ck_assert_uint_eq(fl_dkim_signatures(v, &sigs), 0);
+    fl_dkim_free(&v);
+    env_close(&e);
+}
+END_TEST
+
+START_TEST(a_signature_beyond_the_maximum_is_named_but_never_looked_up)
+{
+    struct env e = env_open(&dnsd, "dkim_max_signatures = 2\n");
+    int before = fl_dnsd_count(&dnsd, "s2048._domainkey.signer.example", "TXT");
+    struct fl_dkim_verifier *v;
+    verify_file(&e, "three_signatures", MILTER, 4096, &v);
+    const struct fl_result *r;
+    size_t n;
+    ck_assert(fl_dkim_eom(v, &r, &n) == 0 && n == 3);
+    ck_assert_str_eq(prop(&r[2], "header", "d"), "signer.example");
+    ck_assert_str_eq(prop(&r[2], "header", "s"), "s2048");
+    ck_assert_str_eq(prop(&r[2], "header", "i"), "@signer.example");
+    ck_assert_str_eq(prop(&r[2], "header", "a"), "rsa-sha256");
+    ck_assert_uint_eq(strlen(prop(&r[2], "header", "b")), 8);
+    ck_assert_int_eq(fl_dnsd_count(&dnsd, "s2048._domainkey.signer.example", "TXT"),
+                     before);
+    const struct fl_dkim_signature *sigs;
+    ck_assert_uint_eq(fl_dkim_signatures(v, &sigs), 3);
+    ck_assert(!sigs[2].passed && strcmp(sigs[2].selector, "s2048") == 0);
+    fl_dkim_free(&v);
+    env_close(&e);
+}
+END_TEST
+
+START_TEST(key_lookups_start_at_eoh_and_run_during_the_body)
+{
+    struct env e = env_open(&dnsd, "dns_timeout = 5s\n");
+    size_t len;
+    char *m = read_msg("key_delayed", &len);
+    int before = fl_dnsd_count(&dnsd, "delayed._domainkey.signer.example", "TXT");
+    struct fl_dkim_verifier *v = fl_dkim_new(e.ctx, e.cfg, fl_monotonic_ms() + 10000);
+    size_t body = feed_headers(v, m, len, MILTER);
+    long long t0 = fl_monotonic_ms();
+    ck_assert_int_eq(fl_dkim_eoh(v), 1);
+    long long eoh_ms = fl_monotonic_ms() - t0;
+    ck_assert_msg(eoh_ms < 200, "fl_dkim_eoh waited %lld ms for DNS", eoh_ms);
+    /* The query reaches the server while the body is still to come. */
+    int sent = 0;
+    for (int i = 0; i < 50 && !sent; i++) {
+        sent = fl_dnsd_count(&dnsd, "delayed._domainkey.signer.example", "TXT") > before;
+        if (!sent)
+            usleep(10000);
+    }
+    ck_assert_msg(sent, "no key query was sent at end-of-headers");
+    /* A slow body transfer: the key answer, 300 ms late, arrives meanwhile. */
+    feed_body(v, m + body, (len - body) / 2, 1024);
+    usleep(2000 * 1000);
+    feed_body(v, m + body + (len - body) / 2, len - body - (len - body) / 2, 1024);
+    t0 = fl_monotonic_ms();
+    const struct fl_result *r;
+    size_t n;
+    fl_dkim_eom(v, &r, &n);
+    long long eom_ms = fl_monotonic_ms() - t0;
+    check_results("delayed key", r, n, "pass");
+    ck_assert_msg(eom_ms < 300,
+                  "fl_dkim_eom waited %lld ms: the lookup did not overlap the body",
+                  eom_ms);
+    free(m);
+    fl_dkim_free(&v);
+    env_close(&e);
+}
+END_TEST
+
+START_TEST(an_unanswered_key_lookup_ends_at_dns_timeout_as_the_senders_temperror)
+{
+    struct env e = env_open(&dnsd, "dns_timeout = 500ms\n");
+    long long t0 = fl_monotonic_ms();
+    struct fl_dkim_verifier *v;
+    verify_file(&e, "key_slow", MILTER, 4096, &v);
+    const struct fl_result *r;
+    size_t n;
+    fl_dkim_eom(v, &r, &n);
+    long long ms = fl_monotonic_ms() - t0;
+    check_results("dropped key query", r, n, "temperror dkim.key_dns_error sender");
+    ck_assert(r[0].transient);
+    ck_assert_msg(ms < 2500, "took %lld ms", ms);
+    fl_dkim_free(&v);
+    env_close(&e);
+}
+END_TEST
+
+START_TEST(the_message_deadline_bounds_the_wait_and_counts_as_ours)
+{
+    struct env e = env_open(&dnsd, "dns_timeout = 10s\n");
+    size_t len;
+    char *m = read_msg("key_slow", &len);
+    long long t0 = fl_monotonic_ms();
+    struct fl_dkim_verifier *v = fl_dkim_new(e.ctx, e.cfg, t0 + 700);
+    size_t body = feed_headers(v, m, len, MILTER);
+    fl_dkim_eoh(v);
+    feed_body(v, m + body, len - body, 4096);
+    const struct fl_result *r;
+    size_t n;
+    fl_dkim_eom(v, &r, &n);
+    long long ms = fl_monotonic_ms() - t0;
+    check_results("deadline", r, n, "temperror dkim.key_dns_error receiver");
+    ck_assert_msg(ms >= 600 && ms < 1500, "took %lld ms for a 700 ms deadline", ms);
+    free(m);
+    fl_dkim_free(&v);
+    env_close(&e);
+}
+END_TEST
+
+START_TEST(a_large_message_in_64k_chunks_verifies_in_bounded_memory)
+{
+    struct env e = env_open(&dnsd, NULL);
+    struct fl_dkim_verifier *v;
+    verify_file(&e, "large", MILTER, 64 * 1024, &v);
+    const struct fl_result *r;
+    size_t n;
+    ck_assert(fl_dkim_eom(v, &r, &n) == 0);
+    check_results("6 MiB body", r, n, "pass");
+    size_t now, peak;
+    fl_dkim_memory(v, &now, &peak);
+    ck_assert_msg(peak > 0 && peak < 256 * 1024,
+                  "libopendkim held %zu bytes at most for a 6 MiB message", peak);
+    fl_dkim_free(&v);
+    env_close(&e);
+}
+END_TEST
+
+START_TEST(headers_over_the_memory_limit_are_our_temperror)
+{
+    struct env e = env_open(&dnsd, "message_memory_limit = 64k\n");
+    struct fl_dkim_verifier *v = fl_dkim_new(e.ctx, e.cfg, fl_monotonic_ms() + 5000);
+    size_t len;
+    char *m = read_msg("rsa_relaxed_relaxed", &len);
+    char *big = malloc(100 * 1024);
+    memset(big, 'x', 100 * 1024 - 1);
+    big[100 * 1024 - 1] = '\0';
+    int rc = fl_dkim_header(v, "X-Huge", big);
+    size_t body = feed_headers(v, m, len, MILTER);
+    fl_dkim_eoh(v);
+    feed_body(v, m + body, len - body, 4096);
+    const struct fl_result *r;
+    size_t n;
+    ck_assert_int_eq(rc, -1);
+    ck_assert_int_eq(fl_dkim_eom(v, &r, &n), -1);
+    check_results("over budget", r, n, "temperror internal.over_budget receiver");
+    free(big);
+    free(m);
+    fl_dkim_free(&v);
+    env_close(&e);
+}
+END_TEST
+
+START_TEST(freeing_before_eom_cancels_the_lookups)
+{
+    struct env e = env_open(&dnsd, NULL);
+    size_t len;
+    char *m = read_msg("key_delayed", &len);
+    struct fl_dkim_verifier *v = fl_dkim_new(e.ctx, e.cfg, fl_monotonic_ms() + 5000);
+    feed_headers(v, m, len, MILTER);
+    ck_assert_int_eq(fl_dkim_eoh(v), 1);
+    fl_dkim_free(&v); /* the MTA aborted the transaction */
+    ck_assert(v == NULL);
+    fl_dkim_free(&v);
+    free(m);
+    env_close(&e);
+}
+END_TEST
+
+START_TEST(reject_only_when_asked_and_never_for_temperror)
+{
+    struct env e = env_open(&dnsd, "dkim_fail_action = reject\n");
+    static const struct {
+        const char *msg;
+        enum fl_action want;
+    } cases[] = {
+        {"tampered_body", FL_ACTION_REJECT},       {"key_missing", FL_ACTION_REJECT},
+        {"key_flaky", FL_ACTION_ACCEPT},           {"unsigned", FL_ACTION_ACCEPT},
+        {"one_good_one_broken", FL_ACTION_ACCEPT}, /* one passed */
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        struct fl_dkim_verifier *v;
+        verify_file(&e, cases[k].msg, MILTER, 4096, &v);
+        const struct fl_result *r;
+        size_t n;
+        fl_dkim_eom(v, &r, &n);
+        for (size_t i = 0; i < n; i++)
+            ck_assert_msg(r[i].action == cases[k].want, "%s: got action %s, want %s",
+                          cases[k].msg, fl_action_name(r[i].action),
+                          fl_action_name(cases[k].want));
+        fl_dkim_free(&v);
+    }
+    env_close(&e);
+    /* By default a DKIM failure alone never rejects: DMARC decides. */
+    e = env_open(&dnsd, NULL);
+    struct fl_dkim_verifier *v;
+    verify_file(&e, "tampered_body", MILTER, 4096, &v);
+    const struct fl_result *r;
+    size_t n;
+    fl_dkim_eom(v, &r, &n);
+    ck_assert(r[0].action == FL_ACTION_ACCEPT);
+    fl_dkim_free(&v);
+    env_close(&e);
+}
+END_TEST
+
+/* --- our resolver down: a server of its own that fails everything -------------- */
+
+static struct fl_dnsd down;
+
+static void down_setup(void)
+{
+    char zones[PATH_MAX + 64];
+    snprintf(zones, sizeof(zones), "dns.example.zone %s/zones", corpus);
+    ck_assert(fl_dnsd_start(&down, zones, "* ANY servfail\n") == 0);
+}
+
+static void down_teardown(void)
+{
+    fl_dnsd_stop(&down);
+}
+
+START_TEST(a_key_lookup_failing_with_our_resolver_down_is_our_fault)
+{
+    struct env e = env_open(&down, NULL);
+    struct fl_dkim_verifier *v;
+    verify_file(&e, "rsa_relaxed_relaxed", MILTER, 4096, &v);
+    const struct fl_result *r;
+    size_t n;
+    fl_dkim_eom(v, &r, &n);
+    check_results("resolver down", r, n, "temperror dkim.key_dns_error receiver");
+    ck_assert(r[0].transient);
+    fl_dkim_free(&v);
+    env_close(&e);
+}
+END_TEST
+
+static Suite *dkim_suite(void)
+{
+    Suite *s = suite_create("dkim");
+    TCase *tc = tcase_create("corpus");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, corpus_rows, 0, (int)(sizeof(rows) / sizeof(rows[0])));
+    tcase_add_test(tc, each_signature_names_itself_for_ar_and_dmarc);
+    tcase_add_test(tc, dmarc_sees_which_signature_passed);
+    tcase_add_test(tc, a_signature_beyond_the_maximum_is_named_but_never_looked_up);
+    tcase_add_test(tc, key_lookups_start_at_eoh_and_run_during_the_body);
+    tcase_add_test(tc,
+                   an_unanswered_key_lookup_ends_at_dns_timeout_as_the_senders_temperror);
+    tcase_add_test(tc, the_message_deadline_bounds_the_wait_and_counts_as_ours);
+    tcase_add_test(tc, a_large_message_in_64k_chunks_verifies_in_bounded_memory);
+    tcase_add_test(tc, headers_over_the_memory_limit_are_our_temperror);
+    tcase_add_test(tc, freeing_before_eom_cancels_the_lookups);
+    tcase_add_test(tc, reject_only_when_asked_and_never_for_temperror);
+    suite_add_tcase(s, tc);
+    TCase *td = tcase_create("resolver down");
+    tcase_set_timeout(td, 60);
+    tcase_add_checked_fixture(td, down_setup, down_teardown);
+    tcase_add_test(td, a_key_lookup_failing_with_our_resolver_down_is_our_fault);
+    suite_add_tcase(s, td);
+    return s;
+}
+
+int main(void)
+{
+    if (corpus_setup() != 0) {
+        corpus_teardown();
+        return 1;
+    }
+    SRunner *sr = srunner_create(dkim_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    corpus_teardown();
+    return failed == 0 ? 0 : 1;
+}
