@@ -51,7 +51,7 @@ static int check_redis_server(const char *v, const char **error_r)
 {
     if (strncmp(v, "unix:", 5) == 0) {
         if (v[5] != '/') {
-            *error_r = "a unix socket needs an absolute path (unix:/run/redis/redis.sock)";
+            *error_r = "a unix socket needs an absolute path (unix:/run/redis.sock)";
             return -1;
         }
         return 0;
@@ -87,27 +87,29 @@ static int check_prefix(const char *v, const char **error_r)
 
 const struct fl_setting fl_greylist_settings[FL_GREYLIST_SETTINGS_COUNT] = {
     {"greylist_enable", FL_SET_BOOL, "no", 0, 0, NULL, OFF(greylist_enable), 0,
-     "Greylist: defer (451 4.7.1) the first delivery attempt of an unknown client network, "
-     "sender and recipient, and accept the retry after greylist_delay. Decided per "
-     "recipient at RCPT. When the store fails, mail is accepted (fail-open, "
+     "Greylist: defer (451 4.7.1) the first delivery attempt of an unknown client "
+     "network, sender and recipient, and accept the retry after greylist_delay. Decided "
+     "per recipient at RCPT. When the store fails, mail is accepted (fail-open, "
      "fault=receiver): greylisting never refuses mail because of us.", NULL},
     {"greylist_store", FL_SET_ENUM, "lmdb", 0, 0, "lmdb|redis", OFF(greylist_store),
      FL_SET_RESTART,
-     "Where triplets are kept: lmdb (an embedded database file in greylist_lmdb_dir, shared "
-     "by every faultline process on this host) or redis (greylist_redis_server, shared by "
-     "several MX hosts so a retry that lands on another MX is recognised).", NULL},
+     "Where triplets are kept: lmdb (an embedded database file in greylist_lmdb_dir, "
+     "shared by every faultline process on this host) or redis (greylist_redis_server, "
+     "shared by several MX hosts so a retry that lands on another MX is recognised).",
+     NULL},
     {"greylist_lmdb_dir", FL_SET_STRING, "/var/lib/faultline/greylist", 0, 0, NULL,
      OFF(greylist_lmdb_dir), FL_SET_RESTART,
-     "Directory of the LMDB store (data.mdb and lock.mdb). Created (mode 0750) if missing; "
-     "it must be writable by the daemon's user. Keep it on a local file system (LMDB "
-     "needs working shared memory maps and locks, so no NFS).", NULL},
-    {"greylist_lmdb_map_size", FL_SET_SIZE, "256M", 32 * 1024LL, 64LL * 1024 * 1024 * 1024,
-     NULL, OFF(greylist_lmdb_map_size), FL_SET_RESTART,
-     "Largest size of the LMDB store (a sparse file; about 4 KB holds 20 triplets, so 256M "
-     "holds about a million). When it is full, decisions fail open and an error naming this "
-     "setting is logged: raise it, or run faultlinectl greylist expire.", NULL},
-    {"greylist_lmdb_sync", FL_SET_ENUM, "meta", 0, 0, "full|meta|none", OFF(greylist_lmdb_sync),
-     FL_SET_RESTART,
+     "Directory of the LMDB store (data.mdb and lock.mdb). Created (mode 0750) if "
+     "missing; it must be writable by the daemon's user. Keep it on a local file system "
+     "(LMDB needs working shared memory maps and locks, so no NFS).", NULL},
+    {"greylist_lmdb_map_size", FL_SET_SIZE, "256M", 32 * 1024LL,
+     64LL * 1024 * 1024 * 1024, NULL, OFF(greylist_lmdb_map_size), FL_SET_RESTART,
+     "Largest size of the LMDB store (a sparse file; about 3000 triplets per megabyte, "
+     "so 256M holds about 750000). When it is full, decisions fail open and an error naming "
+     "this setting is logged: raise it (faultlinectl run with the new value grows the "
+     "store at once, the daemon follows), or run faultlinectl greylist expire.", NULL},
+    {"greylist_lmdb_sync", FL_SET_ENUM, "meta", 0, 0, "full|meta|none",
+     OFF(greylist_lmdb_sync), FL_SET_RESTART,
      "How LMDB commits reach the disk. full: data and meta page flushed at every commit. "
      "meta: data flushed, meta page not (a system crash may undo the last commit, never "
      "corrupts). none: nothing flushed at commit, the sweep flushes every "
@@ -118,26 +120,27 @@ const struct fl_setting fl_greylist_settings[FL_GREYLIST_SETTINGS_COUNT] = {
      "Redis server of greylist_store = redis: HOST:PORT, [IPv6]:PORT or unix:/path. One "
      "server (or a replicated primary behind a stable address). Sentinel would need the "
      "primary looked up through the sentinels (SENTINEL get-master-addr-by-name) and "
-     "re-resolved on failover; Cluster would need MOVED/ASK handling and the three keys of "
-     "a decision in one hash slot ({NET} hash tags): neither is supported.",
+     "re-resolved on failover; Cluster would need MOVED/ASK handling and the three keys "
+     "of a decision in one hash slot ({NET} hash tags): neither is supported.",
      check_redis_server},
-    {"greylist_redis_password", FL_SET_STRING, "", 0, 0, NULL, OFF(greylist_redis_password),
-     FL_SET_RESTART,
-     "Password sent with AUTH after connecting. Empty: none. Keep faultline.conf readable "
-     "only by root and the daemon when it is set.", NULL},
+    {"greylist_redis_password", FL_SET_STRING, "", 0, 0, NULL,
+     OFF(greylist_redis_password), FL_SET_RESTART,
+     "Password sent with AUTH after connecting. Empty: none. Keep faultline.conf "
+     "readable only by root and the daemon when it is set.", NULL},
     {"greylist_redis_db", FL_SET_INT, "0", 0, 1000, NULL, OFF(greylist_redis_db),
      FL_SET_RESTART, "Redis database number (SELECT).", NULL},
     {"greylist_redis_prefix", FL_SET_STRING, "faultline:gl:", 0, 0, NULL,
      OFF(greylist_redis_prefix), FL_SET_RESTART,
-     "Prefix of every Redis key faultline writes, so a shared server can tell them apart.",
+     "Prefix of every Redis key faultline writes, so a shared server can tell them "
+     "apart.",
      check_prefix},
     {"greylist_redis_timeout", FL_SET_DURATION, "500ms", 10, 10 * SEC, NULL,
      OFF(greylist_redis_timeout), FL_SET_RESTART,
-     "Longest wait to connect to Redis and for each reply. A decision that misses it fails "
-     "open; after a failure, reconnects back off from 100ms to 5s so a dead server does not "
-     "slow every RCPT down.", NULL},
-    {"greylist_redis_pool_size", FL_SET_INT, "8", 1, 256, NULL, OFF(greylist_redis_pool_size),
-     FL_SET_RESTART,
+     "Longest wait to connect to Redis and for each reply. A decision that misses it "
+     "fails open; after a failure, reconnects back off from 100ms to 5s so a dead server "
+     "does not slow every RCPT down.", NULL},
+    {"greylist_redis_pool_size", FL_SET_INT, "8", 1, 256, NULL,
+     OFF(greylist_redis_pool_size), FL_SET_RESTART,
      "Redis connections each faultline process keeps at most; a session waits up to "
      "greylist_redis_timeout for a free one.", NULL},
     {"greylist_delay", FL_SET_DURATION, "5m", 0, 1 * DAY, NULL, OFF(greylist_delay), 0,
@@ -146,8 +149,8 @@ const struct fl_setting fl_greylist_settings[FL_GREYLIST_SETTINGS_COUNT] = {
     {"greylist_retry_window", FL_SET_DURATION, "2d", 60 * SEC, 30 * DAY, NULL,
      OFF(greylist_retry_window), 0,
      "How long a first attempt stays valid: a retry later than this is a first attempt "
-     "again. Deferred triplets never retried within it are listed by faultlinectl greylist "
-     "list --state never-retried for a day.", NULL},
+     "again. Deferred triplets never retried within it are listed by faultlinectl "
+     "greylist list --state never-retried for a day.", NULL},
     {"greylist_lifetime", FL_SET_DURATION, "35d", 3600 * SEC, 400 * DAY, NULL,
      OFF(greylist_lifetime), 0,
      "How long a triplet that passed (and an auto-allowed client network) is remembered "
@@ -157,41 +160,49 @@ const struct fl_setting fl_greylist_settings[FL_GREYLIST_SETTINGS_COUNT] = {
      "How often the daemon removes expired entries from the LMDB store, in small batches "
      "that never hold sessions up. Redis expires its keys by itself.", NULL},
     {"greylist_ipv4_prefix", FL_SET_INT, "24", 8, 32, NULL, OFF(greylist_ipv4_prefix), 0,
-     "IPv4 clients are grouped by this prefix length (like postgrey's --lookup-by-subnet), "
-     "because large providers retry from another address of their pool. 32: by address.",
+     "IPv4 clients are grouped by this prefix length (like postgrey's "
+     "--lookup-by-subnet), because large providers retry from another address of their "
+     "pool. 32: by address.",
      NULL},
-    {"greylist_ipv6_prefix", FL_SET_INT, "64", 16, 128, NULL, OFF(greylist_ipv6_prefix), 0,
+    {"greylist_ipv6_prefix", FL_SET_INT, "64", 16, 128, NULL, OFF(greylist_ipv6_prefix),
+     0,
      "IPv6 clients are grouped by this prefix length (a /64 is usually one site).", NULL},
     {"greylist_auto_allow", FL_SET_INT, "5", 0, 100000, NULL, OFF(greylist_auto_allow), 0,
-     "After this many successful retries (triplets that passed) from a client network, its "
-     "mail is no longer greylisted until greylist_lifetime passes without mail from it "
+     "After this many successful retries (triplets that passed) from a client network, "
+     "its mail is no longer greylisted until greylist_lifetime passes without mail from "
+     "it "
      "(postgrey's --auto-whitelist-clients). 0: never.", NULL},
-    {"greylist_exempt_trusted", FL_SET_BOOL, "yes", 0, 0, NULL, OFF(greylist_exempt_trusted), 0,
-     "Never greylist clients in trusted_networks.", NULL},
-    {"greylist_exempt_authenticated", FL_SET_BOOL, "yes", 0, 0, NULL,
-     OFF(greylist_exempt_authenticated), 0, "Never greylist SMTP-AUTH authenticated clients.",
+    {"greylist_exempt_trusted", FL_SET_BOOL, "yes", 0, 0, NULL,
+     OFF(greylist_exempt_trusted), 0, "Never greylist clients in trusted_networks.",
      NULL},
-    {"greylist_exempt_dnswl", FL_SET_BOOL, "yes", 0, 0, NULL, OFF(greylist_exempt_dnswl), 0,
-     "Never greylist clients allow-listed by a DNSWL (see the DNS lists settings).", NULL},
-    {"greylist_spf_pass_exempt", FL_SET_BOOL, "no", 0, 0, NULL, OFF(greylist_spf_pass_exempt),
+    {"greylist_exempt_authenticated", FL_SET_BOOL, "yes", 0, 0, NULL,
+     OFF(greylist_exempt_authenticated), 0,
+     "Never greylist SMTP-AUTH authenticated clients.", NULL},
+    {"greylist_exempt_dnswl", FL_SET_BOOL, "yes", 0, 0, NULL, OFF(greylist_exempt_dnswl),
+     0, "Never greylist clients allow-listed by a DNSWL (see the DNS lists settings).",
+     NULL},
+    {"greylist_spf_pass_exempt", FL_SET_BOOL, "no", 0, 0, NULL,
+     OFF(greylist_spf_pass_exempt), 0,
+     "Never greylist mail whose MAIL FROM domain passes SPF (for the null sender: the "
+     "HELO name). Off by default: spammers publish SPF records too.", NULL},
+    {"greylist_allow_clients", FL_SET_CIDRS, "", 0, 0, NULL, OFF(greylist_allow_clients),
      0,
-     "Never greylist mail whose MAIL FROM domain passes SPF (for the null sender: the HELO "
-     "name). Off by default: spammers publish SPF records too.", NULL},
-    {"greylist_allow_clients", FL_SET_CIDRS, "", 0, 0, NULL, OFF(greylist_allow_clients), 0,
      "Client networks never greylisted. A value starting with / names a file with one "
      "network per line.", NULL},
     {"greylist_allow_client_names", FL_SET_LIST,
-     ".google.com, .outbound.protection.outlook.com, .amazonses.com, .yahoo.com", 0, 0, NULL,
-     OFF(greylist_allow_client_names), 0,
+     ".google.com, .outbound.protection.outlook.com, .amazonses.com, .yahoo.com", 0, 0,
+     NULL, OFF(greylist_allow_client_names), 0,
      "Clients whose forward-confirmed reverse DNS name (iprev pass) matches are never "
      "greylisted: large providers that retry from a different address each time. "
-     "mail.example.com matches that name and its subdomains, .example.com only subdomains. "
-     "An unverified PTR name never matches. A value starting with / names a file.",
+     "mail.example.com matches that name and its subdomains, .example.com only "
+     "subdomains. An unverified PTR name never matches. A value starting with / names a "
+     "file.",
      check_name},
     {"greylist_allow_sender_domains", FL_SET_LIST, "", 0, 0, NULL,
      OFF(greylist_allow_sender_domains), 0,
-     "MAIL FROM domains never greylisted, but only when SPF passes for them (so they cannot "
-     "be forged into the exemption). Matched like greylist_allow_client_names.", check_name},
+     "MAIL FROM domains never greylisted, but only when SPF passes for them (so they "
+     "cannot be forged into the exemption). Matched like greylist_allow_client_names.",
+     check_name},
     {"greylist_allow_recipients", FL_SET_LIST, "postmaster@, abuse@", 0, 0, NULL,
      OFF(greylist_allow_recipients), 0,
      "Recipients never greylisted: local@domain, local@ (any domain), @domain or domain "

@@ -89,8 +89,7 @@ struct fl_dkim_verifier {
 };
 
 /* Waits for key k (until the message deadline at most). */
-const struct fl_dns_answer *fl_dkim_key_answer(struct fl_dkim_verifier *v,
-                                               struct fl_dkim_key *k);
+const struct fl_dns_answer *fl_dkim_key_answer(struct fl_dkim_key *k);
 
 /* Fills v->results (and v->info) from the processed signatures, or with
    the one result of an unsigned or unverifiable message. */

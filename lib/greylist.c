@@ -205,7 +205,8 @@ static bool live(const struct fl_greylist_txn *t, size_t i, time_t now)
     return t->found[i] && (t->rec[i].expires == 0 || t->rec[i].expires > now);
 }
 
-static void copy_triplet_times(struct fl_greylist_decision *d, const struct fl_greylist_record *r)
+static void copy_triplet_times(struct fl_greylist_decision *d,
+                               const struct fl_greylist_record *r)
 {
     d->first_seen = r->first_seen;
     d->passed_at = r->passed_at;
@@ -234,7 +235,8 @@ static void apply_decide(struct fl_greylist_txn *t, void *arg)
 
     if (live(t, 1, now) && (cl->admin || cl->passed_at != 0)) {
         d->outcome = FL_GREYLIST_EXEMPT;
-        d->exemption = cl->admin ? FL_GREYLIST_EX_ADMIN_ALLOWED : FL_GREYLIST_EX_AUTO_ALLOWED;
+        d->exemption =
+            cl->admin ? FL_GREYLIST_EX_ADMIN_ALLOWED : FL_GREYLIST_EX_AUTO_ALLOWED;
         cl->last_seen = now;
         if (!cl->admin)
             cl->expires = now + c->lifetime;
@@ -328,9 +330,10 @@ static void log_store_error(struct fl_greylist *gl, const struct fl_greylist_dec
     gl->suppressed = 0;
     gl->last_error_log = now;
     pthread_mutex_unlock(&gl->log_lock);
-    fl_warn("greylist result=temperror reason=greylist.store_down fault=receiver store=%s "
-            "action=accept error=\"%s\" suppressed=%lu",
-            d->store, d->error, suppressed);
+    fl_warn(
+        "greylist result=temperror reason=greylist.store_down fault=receiver store=%s "
+        "action=accept error=\"%s\" suppressed=%lu",
+        d->store, d->error, suppressed);
 }
 
 int fl_greylist_decide(struct fl_greylist *gl, const struct fl_config *cfg,
@@ -344,9 +347,9 @@ int fl_greylist_decide(struct fl_greylist *gl, const struct fl_config *cfg,
         return 1;
     }
     d->now = gl != NULL ? fl_greylist_now(gl) : time(NULL);
-    bool have_net = fl_greylist_network(q->client_ip, (int)cfg->greylist_ipv4_prefix,
-                                        (int)cfg->greylist_ipv6_prefix, d->net,
-                                        sizeof(d->net)) == 0;
+    bool have_net =
+        fl_greylist_network(q->client_ip, (int)cfg->greylist_ipv4_prefix,
+                            (int)cfg->greylist_ipv6_prefix, d->net, sizeof(d->net)) == 0;
     if (!have_net)
         d->net[0] = '\0';
     fl_greylist_normalize_sender(q->sender, d->sender, sizeof(d->sender));
@@ -380,7 +383,8 @@ int fl_greylist_decide(struct fl_greylist *gl, const struct fl_config *cfg,
         .auto_allow = (unsigned long)cfg->greylist_auto_allow,
         .d = d,
     };
-    if (gl->ops->update(gl->be, &t, apply_decide, &c, d->now, d->error, sizeof(d->error)) < 0) {
+    if (gl->ops->update(gl->be, &t, apply_decide, &c, d->now, d->error,
+                        sizeof(d->error)) < 0) {
         d->outcome = FL_GREYLIST_STORE_ERROR;
         d->exemption = FL_GREYLIST_EX_NONE;
         d->reason_code = "greylist.store_down";
@@ -389,8 +393,8 @@ int fl_greylist_decide(struct fl_greylist *gl, const struct fl_config *cfg,
         return -1;
     }
     if (d->client_now_allowed)
-        fl_info("greylist client network %s auto-allowed after %lld successful retries", d->net,
-                cfg->greylist_auto_allow);
+        fl_info("greylist client network %s auto-allowed after %lld successful retries",
+                d->net, cfg->greylist_auto_allow);
     return d->outcome == FL_GREYLIST_DEFER ? 0 : 1;
 }
 
@@ -468,23 +472,26 @@ static void defer_result(const struct fl_greylist_decision *d, struct fl_result 
     struct fl_buf detail;
     fl_buf_init(&detail);
     fl_buf_puts(&detail, reply);
-    bool early = d->reason_code != NULL && strcmp(d->reason_code, "greylist.too_early") == 0;
+    bool early =
+        d->reason_code != NULL && strcmp(d->reason_code, "greylist.too_early") == 0;
     if (early)
         fl_buf_printf(&detail,
                       " (retried too early: after %ld of %ld seconds, early retries %lu; "
                       "the sending server retries by itself)",
                       (long)(d->now - d->first_seen), d->delay, d->early);
     else
-        fl_buf_printf(&detail,
-                      " (first attempt from %s: a deliberate deferral; the sending server "
-                      "retries by itself)",
-                      d->net);
+        fl_buf_printf(
+            &detail,
+            " (first attempt from %s: a deliberate deferral; the sending server "
+            "retries by itself)",
+            d->net);
     if (d->other_net[0] != '\0')
-        fl_buf_printf(&detail,
-                      "; the same sender and recipient were deferred from %s %ld seconds "
-                      "ago: the sender's provider retries from another network of its pool "
-                      "(greylist_allow_client_names can exempt it)",
-                      d->other_net, d->other_net_age);
+        fl_buf_printf(
+            &detail,
+            "; the same sender and recipient were deferred from %s %ld seconds "
+            "ago: the sender's provider retries from another network of its pool "
+            "(greylist_allow_client_names can exempt it)",
+            d->other_net, d->other_net_age);
     fl_result_init(out, "greylist", FL_RES_POLICY);
     fl_result_set_reason(out, d->reason_code, reply, detail.data);
     fl_buf_free(&detail);
@@ -539,20 +546,23 @@ void fl_greylist_result(const struct fl_greylist_decision *d, struct fl_result *
         break;
     case FL_GREYLIST_EXEMPT: {
         char reason[160];
-        snprintf(reason, sizeof(reason), "not greylisted: %s", exemption_text(d->exemption));
+        snprintf(reason, sizeof(reason), "not greylisted: %s",
+                 exemption_text(d->exemption));
         fl_result_init(out, "greylist", FL_RES_SKIPPED);
         fl_result_set_reason(out, NULL, reason, NULL);
-        fl_result_add_prop(out, "policy", "exempt", fl_greylist_exemption_name(d->exemption));
+        fl_result_add_prop(out, "policy", "exempt",
+                           fl_greylist_exemption_name(d->exemption));
         add_triplet_props(out, d);
         break;
     }
     case FL_GREYLIST_STORE_ERROR: {
         struct fl_buf detail;
         fl_buf_init(&detail);
-        fl_buf_printf(&detail,
-                      "the greylist store (%s) failed: %s; the message was accepted without "
-                      "greylisting (fail-open) and the receiving site must repair its store",
-                      d->store, d->error);
+        fl_buf_printf(
+            &detail,
+            "the greylist store (%s) failed: %s; the message was accepted without "
+            "greylisting (fail-open) and the receiving site must repair its store",
+            d->store, d->error);
         fl_result_init(out, "greylist", FL_RES_TEMPERROR);
         fl_result_set_reason(out, "greylist.store_down", "greylist store unavailable",
                              detail.data);

@@ -56,7 +56,7 @@ enum fl_greylist_lmdb_sync {
 /* Sizes of the normalised triplet parts, with their NUL.  An address longer
    than FL_GREYLIST_ADDR_MAX - 1 keeps its start and ends in "#" and a hash
    of the whole address, so store keys stay bounded (LMDB: 511 bytes). */
-#define FL_GREYLIST_NET_MAX 48
+#define FL_GREYLIST_NET_MAX  48
 #define FL_GREYLIST_ADDR_MAX 201
 
 /* An expired record stays in the store this long past its expiry before a
@@ -79,9 +79,9 @@ struct fl_greylist_query {
     const char *sender;      /* MAIL FROM address without <>; "" for the null sender */
     const char *rcpt;        /* RCPT TO address without <> */
     enum fl_greylist_spf spf;
-    bool trusted;            /* client in trusted_networks */
-    bool authenticated;      /* SMTP AUTH succeeded */
-    bool dnswl;              /* client allow-listed by a DNSWL */
+    bool trusted;       /* client in trusted_networks */
+    bool authenticated; /* SMTP AUTH succeeded */
+    bool dnswl;         /* client allow-listed by a DNSWL */
 };
 
 enum fl_greylist_outcome {
@@ -118,23 +118,23 @@ struct fl_greylist_decision {
     char net[FL_GREYLIST_NET_MAX];
     char sender[FL_GREYLIST_ADDR_MAX];
     char rcpt[FL_GREYLIST_ADDR_MAX];
-    long delay;             /* greylist_delay in seconds */
+    long delay; /* greylist_delay in seconds */
     time_t now;
-    time_t first_seen;      /* of the triplet; 0 if unknown */
-    time_t passed_at;       /* when its retry was accepted; 0 while pending */
-    time_t expires;         /* when the triplet is forgotten; 0 = never */
-    unsigned long attempts; /* deferred attempts, this one included */
-    unsigned long early;    /* of which retried before the delay */
-    unsigned long accepted; /* accepted deliveries, this one included */
-    bool retry_accepted;    /* PASS: this decision accepted the retry */
+    time_t first_seen;       /* of the triplet; 0 if unknown */
+    time_t passed_at;        /* when its retry was accepted; 0 while pending */
+    time_t expires;          /* when the triplet is forgotten; 0 = never */
+    unsigned long attempts;  /* deferred attempts, this one included */
+    unsigned long early;     /* of which retried before the delay */
+    unsigned long accepted;  /* accepted deliveries, this one included */
+    bool retry_accepted;     /* PASS: this decision accepted the retry */
     bool client_now_allowed; /* this retry made the client network auto-allowed */
     /* Sender behaviour for postmasters: the same sender and recipient were
        deferred from another network other_net_age seconds ago (a provider
        retrying from its pool).  "" if not. */
     char other_net[FL_GREYLIST_NET_MAX];
     long other_net_age;
-    char store[8];          /* "lmdb" or "redis"; "" when not asked */
-    char error[240];        /* STORE_ERROR: what failed */
+    char store[8];   /* "lmdb" or "redis"; "" when not asked */
+    char error[240]; /* STORE_ERROR: what failed */
 };
 
 /* Flags of fl_greylist_open. */
@@ -206,8 +206,8 @@ enum fl_greylist_state {
 struct fl_greylist_record {
     time_t first_seen;
     time_t last_seen;
-    time_t passed_at; /* triplet: retry accepted; client: auto-allowed since */
-    time_t expires;   /* 0 = never (admin entries) */
+    time_t passed_at;       /* triplet: retry accepted; client: auto-allowed since */
+    time_t expires;         /* 0 = never (admin entries) */
     unsigned long deferred; /* triplet: deferred attempts */
     unsigned long early;    /* triplet: of which too early */
     unsigned long passed;   /* triplet: accepted deliveries; client: successful retries */
@@ -238,17 +238,17 @@ int fl_greylist_state_parse(const char *name, enum fl_greylist_state *s_r);
 /* Calls cb for every record (any order) until it returns non-zero.  cb
    must not call back into gl.  Returns 0, or -1 (error). */
 int fl_greylist_foreach(struct fl_greylist *gl,
-                        int (*cb)(const struct fl_greylist_entry *e, void *ctx), void *ctx,
-                        struct fl_buf *error);
+                        int (*cb)(const struct fl_greylist_entry *e, void *ctx),
+                        void *ctx, struct fl_buf *error);
 int fl_greylist_stats(struct fl_greylist *gl, struct fl_greylist_stats *st_r,
                       struct fl_buf *error);
 
 /* Allows a client (sender and rcpt NULL) or one triplet.  client is an
    address (grouped by cfg's prefixes) or a network ("192.0.2.0/24").
    for_seconds 0: until removed.  Returns 0, or -1 (error: bad client, store). */
-int fl_greylist_allow(struct fl_greylist *gl, const struct fl_config *cfg, const char *client,
-                      const char *sender, const char *rcpt, long long for_seconds,
-                      struct fl_buf *error);
+int fl_greylist_allow(struct fl_greylist *gl, const struct fl_config *cfg,
+                      const char *client, const char *sender, const char *rcpt,
+                      long long for_seconds, struct fl_buf *error);
 /* Forgets a client (its client record and every triplet of its network)
    or one triplet.  Returns the number of records removed (0: none
    matched), or -1 (error). */

@@ -116,7 +116,8 @@ static int foreach_one(const char *key, const struct fl_greylist_record *rec, vo
 }
 
 static int scan(struct fl_greylist *gl, const char *prefix,
-                int (*cb)(const char *key, const struct fl_greylist_record *rec, void *ctx),
+                int (*cb)(const char *key, const struct fl_greylist_record *rec,
+                          void *ctx),
                 void *ctx, struct fl_buf *error)
 {
     void *be;
@@ -131,8 +132,8 @@ static int scan(struct fl_greylist *gl, const char *prefix,
 }
 
 int fl_greylist_foreach(struct fl_greylist *gl,
-                        int (*cb)(const struct fl_greylist_entry *e, void *ctx), void *ctx,
-                        struct fl_buf *error)
+                        int (*cb)(const struct fl_greylist_entry *e, void *ctx),
+                        void *ctx, struct fl_buf *error)
 {
     struct foreach_ctx fc = {cb, ctx, fl_greylist_now(gl)};
     return scan(gl, "", foreach_one, &fc, error);
@@ -250,9 +251,9 @@ static int make_key(const struct fl_config *cfg, const char *client, const char 
     return 0;
 }
 
-int fl_greylist_allow(struct fl_greylist *gl, const struct fl_config *cfg, const char *client,
-                      const char *sender, const char *rcpt, long long for_seconds,
-                      struct fl_buf *error)
+int fl_greylist_allow(struct fl_greylist *gl, const struct fl_config *cfg,
+                      const char *client, const char *sender, const char *rcpt,
+                      long long for_seconds, struct fl_buf *error)
 {
     char key[FL_GREYLIST_KEY_MAX];
     if (make_key(cfg, client, sender, rcpt, key, sizeof(key), error) < 0)

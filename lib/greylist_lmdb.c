@@ -33,7 +33,7 @@
 /* A sweep batch: at most this many records looked at, or deleted, per
    write transaction, so sessions wait for the writer lock only briefly. */
 #define SWEEP_EXAMINE 2000
-#define SWEEP_DELETE 500
+#define SWEEP_DELETE  500
 
 struct lmdb_be {
     MDB_env *env;
@@ -51,15 +51,16 @@ static void set_err(char *err, size_t errlen, const char *what, int rc)
 
 static void full_err(const struct lmdb_be *b, char *err, size_t errlen)
 {
-    snprintf(err, errlen,
-             "LMDB store %s is full (greylist_lmdb_map_size = %lldk): raise "
-             "greylist_lmdb_map_size (faultlinectl run with the new value grows the store at "
-             "once) or run faultlinectl greylist expire",
-             b->dir, b->map_size / 1024);
+    snprintf(
+        err, errlen,
+        "LMDB store %s is full (greylist_lmdb_map_size = %lldk): raise "
+        "greylist_lmdb_map_size (faultlinectl run with the new value grows the store at "
+        "once) or run faultlinectl greylist expire",
+        b->dir, b->map_size / 1024);
 }
 
-static int lmdb_open(const struct fl_config *cfg, unsigned int flags, void **be_r, char *err,
-                     size_t errlen)
+static int lmdb_open(const struct fl_config *cfg, unsigned int flags, void **be_r,
+                     char *err, size_t errlen)
 {
     const char *dir = cfg->greylist_lmdb_dir;
     if (dir == NULL || dir[0] == '\0') {
@@ -111,10 +112,12 @@ static int lmdb_open(const struct fl_config *cfg, unsigned int flags, void **be_
     int dead = 0;
     mdb_reader_check(b->env, &dead); /* slots of killed processes */
     if ((rc = mdb_txn_begin(b->env, NULL, 0, &txn)) != 0 ||
-        (rc = mdb_dbi_open(txn, NULL, 0, &b->dbi)) != 0 || (rc = mdb_txn_commit(txn)) != 0) {
+        (rc = mdb_dbi_open(txn, NULL, 0, &b->dbi)) != 0 ||
+        (rc = mdb_txn_commit(txn)) != 0) {
         if (txn != NULL && rc != 0)
             mdb_txn_abort(txn);
-        snprintf(err, errlen, "cannot open the database in %s: %s", dir, mdb_strerror(rc));
+        snprintf(err, errlen, "cannot open the database in %s: %s", dir,
+                 mdb_strerror(rc));
         goto fail;
     }
     pthread_rwlock_init(&b->resize, NULL);
@@ -223,7 +226,8 @@ static int lmdb_update(void *be, struct fl_greylist_txn *t,
 }
 
 static int lmdb_scan(void *be, const char *prefix,
-                     int (*cb)(const char *key, const struct fl_greylist_record *rec, void *ctx),
+                     int (*cb)(const char *key, const struct fl_greylist_record *rec,
+                               void *ctx),
                      void *ctx, char *err, size_t errlen)
 {
     struct lmdb_be *b = be;
@@ -295,8 +299,8 @@ static int sweep_batch(struct lmdb_be *b, time_t cutoff, char *resume, size_t ma
     while (rc == 0 && examined < SWEEP_EXAMINE && deleted < max_delete) {
         struct fl_greylist_record rec;
         examined++;
-        if (fl_greylist_record_parse(v.mv_data, v.mv_size, &rec) == 0 && rec.expires != 0 &&
-            rec.expires <= cutoff) {
+        if (fl_greylist_record_parse(v.mv_data, v.mv_size, &rec) == 0 &&
+            rec.expires != 0 && rec.expires <= cutoff) {
             if ((rc = mdb_cursor_del(cur, 0)) != 0)
                 break;
             deleted++;
@@ -330,8 +334,8 @@ static int sweep_batch(struct lmdb_be *b, time_t cutoff, char *resume, size_t ma
     return 0;
 }
 
-static int lmdb_sweep(void *be, time_t cutoff, bool background, size_t *removed_r, char *err,
-                      size_t errlen)
+static int lmdb_sweep(void *be, time_t cutoff, bool background, size_t *removed_r,
+                      char *err, size_t errlen)
 {
     struct lmdb_be *b = be;
     (void)background;

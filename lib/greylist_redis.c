@@ -37,7 +37,7 @@
 #define BACKOFF_MAX_MS 5000
 /* Redone updates after EXEC conflicts before giving up (fail-open). */
 #define MAX_CONFLICTS 64
-#define SCAN_COUNT "1000"
+#define SCAN_COUNT    "1000"
 
 struct redis_be {
     char host[256];
@@ -109,8 +109,8 @@ bad:
     return -1;
 }
 
-static int redis_open(const struct fl_config *cfg, unsigned int flags, void **be_r, char *err,
-                      size_t errlen)
+static int redis_open(const struct fl_config *cfg, unsigned int flags, void **be_r,
+                      char *err, size_t errlen)
 {
     (void)flags;
     struct redis_be *b = calloc(1, sizeof(*b));
@@ -167,8 +167,8 @@ static void redis_close(void *be)
 }
 
 /* One command; returns the reply (freeReplyObject it) or NULL with err. */
-static redisReply *command(redisContext *c, int argc, const char **argv, const size_t *lens,
-                           char *err, size_t errlen)
+static redisReply *command(redisContext *c, int argc, const char **argv,
+                           const size_t *lens, char *err, size_t errlen)
 {
     redisReply *r = redisCommandArgv(c, argc, argv, lens);
     if (r == NULL) {
@@ -192,7 +192,8 @@ static redisContext *connect_one(struct redis_be *b, char *err, size_t errlen)
         if (b->unix_socket)
             snprintf(err, errlen, "cannot connect to unix:%s: %s", b->host, why);
         else
-            snprintf(err, errlen, "cannot connect to %s port %d: %s", b->host, b->port, why);
+            snprintf(err, errlen, "cannot connect to %s port %d: %s", b->host, b->port,
+                     why);
         redisFree(c);
         return NULL;
     }
@@ -289,6 +290,19 @@ static void put_conn(struct redis_be *b, redisContext *c, bool broken)
         b->idle[b->nidle++] = c;
     }
     pthread_cond_signal(&b->cond);
+    pthread_mutex_unlock(&b->lock);
+}
+
+/* Closes every idle connection: after an I/O error they most likely talk
+   to the same dead or restarted server. */
+static void drop_idle(struct redis_be *b)
+{
+    pthread_mutex_lock(&b->lock);
+    while (b->nidle > 0) {
+        redisFree(b->idle[--b->nidle]);
+        b->total--;
+    }
+    pthread_cond_broadcast(&b->cond);
     pthread_mutex_unlock(&b->lock);
 }
 
@@ -427,11 +441,14 @@ static int redis_update(void *be, struct fl_greylist_txn *t,
         if (rc == 1) {
             if (++conflicts < MAX_CONFLICTS)
                 continue;
-            snprintf(err, errlen, "gave up after %d conflicting concurrent updates", conflicts);
+            snprintf(err, errlen, "gave up after %d conflicting concurrent updates",
+                     conflicts);
             return -1;
         }
         /* A pooled connection that died with the server it talked to:
            try once more on a new one. */
+        if (io_error)
+            drop_idle(b);
         if (io_error && !fresh && !replaced) {
             replaced = true;
             continue;
@@ -453,7 +470,8 @@ static void glob_escape(const char *in, char *out, size_t outlen)
 }
 
 static int redis_scan(void *be, const char *prefix,
-                      int (*cb)(const char *key, const struct fl_greylist_record *rec, void *ctx),
+                      int (*cb)(const char *key, const struct fl_greylist_record *rec,
+                                void *ctx),
                       void *ctx, char *err, size_t errlen)
 {
     struct redis_be *b = be;
@@ -479,7 +497,8 @@ static int redis_scan(void *be, const char *prefix,
             rc = -1;
             break;
         }
-        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str ? r->element[0]->str : "0");
+        snprintf(cursor, sizeof(cursor), "%s",
+                 r->element[0]->str ? r->element[0]->str : "0");
         redisReply *keys = r->element[1];
         if (keys->elements > 0) {
             const char **argv = calloc(keys->elements + 1, sizeof(*argv));
@@ -501,7 +520,8 @@ static int redis_scan(void *be, const char *prefix,
             redisReply *v = command(c, (int)keys->elements + 1, argv, lens, err, errlen);
             free(argv);
             free(lens);
-            if (v == NULL || v->type != REDIS_REPLY_ARRAY || v->elements != keys->elements) {
+            if (v == NULL || v->type != REDIS_REPLY_ARRAY ||
+                v->elements != keys->elements) {
                 freeReplyObject(v);
                 freeReplyObject(r);
                 rc = -1;
@@ -511,7 +531,8 @@ static int redis_scan(void *be, const char *prefix,
                 struct fl_greylist_record rec;
                 redisReply *e = v->element[i];
                 const char *k = keys->element[i]->str;
-                if (e->type != REDIS_REPLY_STRING || keys->element[i]->len <= b->prefix_len ||
+                if (e->type != REDIS_REPLY_STRING ||
+                    keys->element[i]->len <= b->prefix_len ||
                     keys->element[i]->len - b->prefix_len >= FL_GREYLIST_KEY_MAX ||
                     fl_greylist_record_parse(e->str, e->len, &rec) != 0)
                     continue; /* gone since SCAN, or not ours */
@@ -532,7 +553,8 @@ struct expired_keys {
     bool oom;
 };
 
-static int collect_expired(const char *key, const struct fl_greylist_record *rec, void *ctx)
+static int collect_expired(const char *key, const struct fl_greylist_record *rec,
+                           void *ctx)
 {
     struct expired_keys *ek = ctx;
     if (rec->expires == 0 || rec->expires > ek->cutoff)
@@ -569,8 +591,8 @@ static void apply_expire(struct fl_greylist_txn *t, void *arg)
     t->del[0] = e->removed;
 }
 
-static int redis_sweep(void *be, time_t cutoff, bool background, size_t *removed_r, char *err,
-                       size_t errlen)
+static int redis_sweep(void *be, time_t cutoff, bool background, size_t *removed_r,
+                       char *err, size_t errlen)
 {
     *removed_r = 0;
     if (background)

@@ -21,8 +21,8 @@
 #include "lib/config.h"
 #include "lib/greylist.h"
 
-#define FL_GREYLIST_TXN_MAX 3
-#define FL_GREYLIST_KEY_MAX 480
+#define FL_GREYLIST_TXN_MAX   3
+#define FL_GREYLIST_KEY_MAX   480
 #define FL_GREYLIST_VALUE_MAX 160
 
 /* One atomic read-modify-write of up to FL_GREYLIST_TXN_MAX keys. */
@@ -50,13 +50,14 @@ struct fl_greylist_ops {
        time.  now gives Redis TTLs (expires + FL_GREYLIST_KEEP_EXPIRED - now).
        Returns 0, or -1 with err (nothing was changed). */
     int (*update)(void *be, struct fl_greylist_txn *t,
-                  void (*apply)(struct fl_greylist_txn *t, void *ctx), void *ctx, time_t now,
-                  char *err, size_t errlen);
+                  void (*apply)(struct fl_greylist_txn *t, void *ctx), void *ctx,
+                  time_t now, char *err, size_t errlen);
     /* Calls cb for every record whose key starts with prefix ("" = all)
        until cb returns non-zero; cb must not call back into the store.
        Returns 0, or -1 with err. */
     int (*scan)(void *be, const char *prefix,
-                int (*cb)(const char *key, const struct fl_greylist_record *rec, void *ctx),
+                int (*cb)(const char *key, const struct fl_greylist_record *rec,
+                          void *ctx),
                 void *ctx, char *err, size_t errlen);
     /* Deletes every record with 0 < expires <= cutoff; background: the
        daemon's periodic sweep (Redis returns at once: TTLs do the work).
@@ -76,7 +77,8 @@ const struct fl_greylist_ops *fl_greylist_backend(struct fl_greylist *gl, void *
    written (< outlen); parse returns 0, or -1 for a malformed value. */
 size_t fl_greylist_record_encode(const struct fl_greylist_record *rec, char *out,
                                  size_t outlen);
-int fl_greylist_record_parse(const char *text, size_t len, struct fl_greylist_record *rec);
+int fl_greylist_record_parse(const char *text, size_t len,
+                             struct fl_greylist_record *rec);
 
 /* Redis TTL in seconds for rec at now: 0 means no TTL (never expires). */
 long long fl_greylist_record_ttl(const struct fl_greylist_record *rec, time_t now);

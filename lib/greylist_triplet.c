@@ -64,7 +64,8 @@ int fl_greylist_network(const char *client, int v4_prefix, int v6_prefix, char *
     if (inet_pton(AF_INET, host, a) == 1) {
         family = AF_INET;
     } else if (inet_pton(AF_INET6, host, a) == 1) {
-        static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        static const unsigned char mapped[12] = {0, 0, 0, 0, 0,    0,
+                                                 0, 0, 0, 0, 0xff, 0xff};
         family = AF_INET6;
         if (memcmp(a, mapped, 12) == 0) {
             memmove(a, a + 12, 4);
@@ -218,8 +219,8 @@ static bool reduce_srs(const char *local, char *out, size_t outlen)
     const char *dom = field_at(inner, 2), *loc = field_at(inner, 3);
     if (dom == NULL || loc == NULL || field_len(dom) == 0 || *loc == '\0')
         return false;
-    snprintf(out, outlen, "srs1=%.*s=%.*s=%s", (int)field_len(fwd), fwd, (int)field_len(dom),
-             dom, loc);
+    snprintf(out, outlen, "srs1=%.*s=%.*s=%s", (int)field_len(fwd), fwd,
+             (int)field_len(dom), dom, loc);
     return true;
 }
 
@@ -350,7 +351,8 @@ bool fl_greylist_rcpt_match(const char *rcpt, const char *pattern)
     const char *pat_at = strrchr(pattern, '@');
     if (pat_at == NULL || pat_at == pattern) {
         /* "domain" or "@domain" */
-        return r_at != NULL && fl_greylist_domain_match(r_at + 1, pat_at ? pat_at + 1 : pattern);
+        return r_at != NULL &&
+               fl_greylist_domain_match(r_at + 1, pat_at ? pat_at + 1 : pattern);
     }
     size_t pl = (size_t)(pat_at - pattern);
     size_t rl = r_at ? (size_t)(r_at - addr) : rn;
@@ -363,7 +365,8 @@ bool fl_greylist_rcpt_match(const char *rcpt, const char *pattern)
 
 /* --- record codec ------------------------------------------------------------ */
 
-size_t fl_greylist_record_encode(const struct fl_greylist_record *rec, char *out, size_t outlen)
+size_t fl_greylist_record_encode(const struct fl_greylist_record *rec, char *out,
+                                 size_t outlen)
 {
     int n = snprintf(out, outlen, "1 %lld %lld %lld %lld %lu %lu %lu %d %s",
                      (long long)rec->first_seen, (long long)rec->last_seen,
@@ -386,8 +389,9 @@ int fl_greylist_record_parse(const char *text, size_t len, struct fl_greylist_re
     unsigned long deferred, early, passed;
     int admin, used = 0;
     char net[FL_GREYLIST_NET_MAX];
-    if (sscanf(buf, "1 %lld %lld %lld %lld %lu %lu %lu %d %47s%n", &first, &last, &passed_at,
-               &expires, &deferred, &early, &passed, &admin, net, &used) != 9 ||
+    if (sscanf(buf, "1 %lld %lld %lld %lld %lu %lu %lu %d %47s%n", &first, &last,
+               &passed_at, &expires, &deferred, &early, &passed, &admin, net,
+               &used) != 9 ||
         (size_t)used != len)
         return -1;
     memset(rec, 0, sizeof(*rec));

@@ -61,11 +61,8 @@ static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     struct fl_conn *conn = conn_get_or_new(ctx);
     *pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE);
     /* Headers need no per-header reply (one round trip less per header),
-       and the body is skipped while no check needs it -- or not sent at
-       all when the MTA cannot skip. */
+       and the body is skipped when no check needs it (DKIM does). */
     *pf1 = f1 & (SMFIP_NR_HDR | SMFIP_SKIP);
-    if (!(f1 & SMFIP_SKIP))
-        *pf1 |= f1 & SMFIP_NOBODY;
     conn->no_header_reply = (*pf1 & SMFIP_NR_HDR) != 0;
     conn->can_skip_body = (*pf1 & SMFIP_SKIP) != 0;
     *pf2 = 0;
@@ -197,6 +194,7 @@ static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
     if (conn->msg == NULL || name == NULL || value == NULL)
         return reply;
     long long t0 = fl_monotonic_ms();
+    fl_checks_on_header(conn, name, value);
     if (strcasecmp(name, FL_AUTHRES_HEADER) == 0)
         note_ar_header(conn, value);
     else if (strcasecmp(name, "Message-ID") == 0 && conn->msg->message_id == NULL &&
@@ -209,18 +207,24 @@ static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
 static sfsistat on_eoh(SMFICTX *ctx)
 {
     struct fl_conn *conn = conn_of(ctx);
-    if (conn != NULL)
+    if (conn != NULL && conn->msg != NULL) {
         fl_msg_stage(conn, "eoh");
+        fl_checks_on_eoh(conn);
+    }
     return SMFIS_CONTINUE;
 }
 
 static sfsistat on_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
-    (void)chunk;
-    (void)len;
-    /* No check reads the body yet: tell the MTA to stop sending it. */
     struct fl_conn *conn = conn_of(ctx);
-    return conn != NULL && conn->can_skip_body ? SMFIS_SKIP : SMFIS_CONTINUE;
+    if (conn == NULL)
+        return SMFIS_CONTINUE;
+    long long t0 = fl_monotonic_ms();
+    bool wanted = fl_checks_on_body(conn, chunk, len);
+    if (conn->msg != NULL)
+        conn->msg->work_ms += fl_monotonic_ms() - t0;
+    /* No check reads the body: tell the MTA to stop sending it. */
+    return !wanted && conn->can_skip_body ? SMFIS_SKIP : SMFIS_CONTINUE;
 }
 
 /* Removes (or renames) the forged and malformed AR headers.  Highest index

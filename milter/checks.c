@@ -168,6 +168,8 @@ void fl_checks_on_mail(struct fl_conn *conn)
             fl_dnsbl_check_domain(conn->dnsbl, FL_DNSBL_ID_MAILFROM, msg->mail_from, 0);
     }
     msg->nullmx = fl_nullmx_start(fl_srv.dns, addr_domain(msg->mail_from), msg->deadline);
+    if (conn->cfg->dkim_enable && fl_srv.dkim != NULL)
+        msg->dkim = fl_dkim_new(fl_srv.dkim, conn->cfg, msg->deadline);
     if (fl_spf_wanted(conn->cfg, false, false)) {
         msg->spf[0] = spf_start(conn, FL_SPF_MAILFROM);
         if (conn->cfg->spf_check_helo && conn->helo && *conn->helo)
@@ -194,6 +196,26 @@ const struct fl_result *fl_checks_on_rcpt(struct fl_conn *conn)
         return NULL;
     }
     return refuse(msg, &r, 0, NULL, NULL);
+}
+
+void fl_checks_on_header(struct fl_conn *conn, const char *name, const char *value)
+{
+    if (conn->msg->dkim != NULL)
+        fl_dkim_header(conn->msg->dkim, name, value);
+}
+
+void fl_checks_on_eoh(struct fl_conn *conn)
+{
+    if (conn->msg->dkim != NULL)
+        fl_dkim_eoh(conn->msg->dkim);
+}
+
+bool fl_checks_on_body(struct fl_conn *conn, const unsigned char *chunk, size_t len)
+{
+    if (conn->msg == NULL || conn->msg->dkim == NULL)
+        return false;
+    fl_dkim_body(conn->msg->dkim, chunk, len);
+    return true;
 }
 
 void fl_checks_on_eom(struct fl_conn *conn)
@@ -229,6 +251,16 @@ void fl_checks_on_eom(struct fl_conn *conn)
         struct fl_result r;
         spf_finish(conn, msg->spf[i], &r);
         fl_msg_add_result(msg, &r);
+    }
+    if (msg->dkim != NULL) {
+        const struct fl_result *res;
+        size_t n;
+        fl_dkim_eom(msg->dkim, &res, &n);
+        for (size_t i = 0; i < n; i++) {
+            struct fl_result r;
+            fl_result_copy(&r, &res[i]);
+            fl_msg_add_result(msg, &r);
+        }
     }
     if (msg->nullmx != NULL) {
         /* no RCPT consulted it (the MTA skipped the step): decide now */

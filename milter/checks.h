@@ -15,6 +15,12 @@ void fl_checks_on_mail(struct fl_conn *conn);
    result that refuses it now (owned by conn->msg; its verdict is in
    conn->msg->rcpt_verdict). */
 const struct fl_result *fl_checks_on_rcpt(struct fl_conn *conn);
+/* Header fields, end of headers and body chunks, as the MTA sends them
+   (DKIM is fed while the message streams in). */
+void fl_checks_on_header(struct fl_conn *conn, const char *name, const char *value);
+void fl_checks_on_eoh(struct fl_conn *conn);
+/* Returns false when no check needs the body (the MTA may skip it). */
+bool fl_checks_on_body(struct fl_conn *conn, const unsigned char *chunk, size_t len);
 /* Joins every started check and appends the results to conn->msg. */
 void fl_checks_on_eom(struct fl_conn *conn);
 /* After fl_checks_on_eom: appends the Received-SPF header value (RFC 7208

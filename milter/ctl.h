@@ -9,15 +9,17 @@
 #include "lib/config.h"
 
 /* Exit statuses (sysexits.h values; listed in the usage text). */
-#define FL_CTL_OK 0
-#define FL_CTL_NOTHING 1      /* remove: nothing matched */
-#define FL_CTL_USAGE 64       /* EX_USAGE: bad command line */
-#define FL_CTL_DATAERR 65     /* EX_DATAERR: bad argument value */
+#define FL_CTL_OK          0
+#define FL_CTL_NOTHING     1  /* remove: nothing matched */
+#define FL_CTL_USAGE       64 /* EX_USAGE: bad command line */
+#define FL_CTL_DATAERR     65 /* EX_DATAERR: bad argument value */
 #define FL_CTL_UNAVAILABLE 69 /* EX_UNAVAILABLE: store cannot be opened or used */
-#define FL_CTL_CONFIG 78      /* EX_CONFIG: configuration file has errors */
+#define FL_CTL_CONFIG      78 /* EX_CONFIG: configuration file has errors */
 
 /* Prints the whole usage text to out. */
 void fl_ctl_usage(FILE *out);
+/* Prints a two-line reminder to stderr (after a usage error). */
+void fl_ctl_brief_usage(void);
 
 /* Runs "greylist SUBCOMMAND ARGS..." (argv[0] is the subcommand) with the
    loaded configuration.  Returns an exit status. */

@@ -58,8 +58,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "faultlinectl: greylist %s: unexpected argument \"%s\"\n", argv[0],
-                argv[optind]);
+        fprintf(stderr, "faultlinectl: greylist %s: unexpected argument \"%s\"\n",
+                argv[0], argv[optind]);
         return FL_CTL_USAGE;
     }
     return 0;
@@ -165,13 +165,14 @@ static int list_one(const struct fl_greylist_entry *e, void *arg)
     const struct fl_greylist_record *r = &e->rec;
     switch (e->kind) {
     case FL_GREYLIST_TRIPLET:
-        printf("triplet state=%s net=%s sender=%s recipient=%s", fl_greylist_state_name(e->state),
-               e->net, e->sender, e->rcpt);
+        printf("triplet state=%s net=%s sender=%s recipient=%s",
+               fl_greylist_state_name(e->state), e->net, e->sender, e->rcpt);
         print_time("first_seen", r->first_seen);
         print_time("last_seen", r->last_seen);
         print_time("passed_at", r->passed_at);
         print_time("expires", r->expires);
-        printf(" deferred=%lu too_early=%lu accepted=%lu\n", r->deferred, r->early, r->passed);
+        printf(" deferred=%lu too_early=%lu accepted=%lu\n", r->deferred, r->early,
+               r->passed);
         break;
     case FL_GREYLIST_CLIENT:
         printf("client state=%s net=%s", fl_greylist_state_name(e->state), e->net);
@@ -193,7 +194,8 @@ static int list_one(const struct fl_greylist_entry *e, void *arg)
     return 0;
 }
 
-static int cmd_list(struct fl_greylist *gl, const struct fl_config *cfg, const struct opts *o)
+static int cmd_list(struct fl_greylist *gl, const struct fl_config *cfg,
+                    const struct opts *o)
 {
     struct list_filter f;
     memset(&f, 0, sizeof(f));
@@ -220,8 +222,9 @@ static int cmd_list(struct fl_greylist *gl, const struct fl_config *cfg, const s
         fl_greylist_normalize_rcpt(o->rcpt, f.rcpt, sizeof(f.rcpt));
     if (o->state != NULL) {
         if (fl_greylist_state_parse(o->state, &f.state) < 0) {
-            fprintf(stderr, "faultlinectl: --state %s: expected pending, passed, never-retried, "
-                            "expired, counting, auto-allowed or admin-allowed\n",
+            fprintf(stderr,
+                    "faultlinectl: --state %s: expected pending, passed, never-retried, "
+                    "expired, counting, auto-allowed or admin-allowed\n",
                     o->state);
             return FL_CTL_DATAERR;
         }
@@ -289,23 +292,29 @@ static int need_client(const char *cmd, const struct opts *o)
         return FL_CTL_USAGE;
     }
     if ((o->sender == NULL) != (o->rcpt == NULL)) {
-        fprintf(stderr, "faultlinectl: greylist %s: a triplet needs both --sender and "
-                        "--recipient\n", cmd);
+        fprintf(stderr,
+                "faultlinectl: greylist %s: a triplet needs both --sender and "
+                "--recipient\n",
+                cmd);
         return FL_CTL_USAGE;
     }
     if (o->state != NULL || o->all) {
-        fprintf(stderr, "faultlinectl: greylist %s: --state and --all are list options\n", cmd);
+        fprintf(stderr, "faultlinectl: greylist %s: --state and --all are list options\n",
+                cmd);
         return FL_CTL_USAGE;
     }
     return 0;
 }
 
-static int cmd_allow(struct fl_greylist *gl, const struct fl_config *cfg, const struct opts *o)
+static int cmd_allow(struct fl_greylist *gl, const struct fl_config *cfg,
+                     const struct opts *o)
 {
     long long secs = 0;
     if (o->for_text != NULL && (secs = parse_duration(o->for_text)) < 0) {
-        fprintf(stderr, "faultlinectl: --for %s: expected a duration such as 30d, 12h, 90m "
-                        "or 600s\n", o->for_text);
+        fprintf(stderr,
+                "faultlinectl: --for %s: expected a duration such as 30d, 12h, 90m "
+                "or 600s\n",
+                o->for_text);
         return FL_CTL_DATAERR;
     }
     struct fl_buf err;
@@ -326,7 +335,8 @@ static int cmd_allow(struct fl_greylist *gl, const struct fl_config *cfg, const 
     return FL_CTL_OK;
 }
 
-static int cmd_remove(struct fl_greylist *gl, const struct fl_config *cfg, const struct opts *o)
+static int cmd_remove(struct fl_greylist *gl, const struct fl_config *cfg,
+                      const struct opts *o)
 {
     if (o->for_text != NULL) {
         fprintf(stderr, "faultlinectl: greylist remove: --for is an allow option\n");
@@ -368,7 +378,7 @@ int fl_ctl_greylist(const struct fl_config *cfg, int argc, char **argv)
         which++;
     if (which == 5) {
         fprintf(stderr, "faultlinectl: greylist: unknown command \"%s\"\n", cmd);
-        fl_ctl_usage(stderr);
+        fl_ctl_brief_usage();
         return FL_CTL_USAGE;
     }
     struct opts o;
@@ -385,7 +395,7 @@ int fl_ctl_greylist(const struct fl_config *cfg, int argc, char **argv)
     if (rc == 0 && (which == 1 || which == 2))
         rc = need_client(cmd, &o);
     if (rc != 0) {
-        fl_ctl_usage(stderr);
+        fl_ctl_brief_usage();
         return rc;
     }
     if ((which == 1 || which == 2) && check_client(cfg, o.client) != 0)

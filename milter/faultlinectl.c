@@ -14,45 +14,56 @@
 
 #define DEFAULT_CONFIG "/etc/faultline/faultline.conf"
 
+/* clang-format off */
 void fl_ctl_usage(FILE *out)
 {
     fprintf(out,
-            "usage: faultlinectl [-c FILE] greylist COMMAND [OPTIONS]\n"
-            "       faultlinectl -h | -V\n"
-            "\n"
-            "  -c FILE  configuration file (default %s if it exists, else built-in\n"
-            "           defaults); the greylist store is the one the daemon uses\n"
-            "\n"
-            "greylist commands:\n"
-            "  list [--client IP|NET] [--sender ADDR] [--recipient ADDR] [--state STATE] [--all]\n"
-            "      one line per triplet and client network, key=value fields; --all adds the\n"
-            "      sender/recipient pairs.  Filters: --client matches networks inside NET (an\n"
-            "      IP means its greylisting network); --sender/--recipient match the\n"
-            "      normalised address, or every address of a domain given as @domain;\n"
-            "      STATE is pending, passed, never-retried (deferred, no retry within\n"
-            "      greylist_retry_window; kept one day), expired, counting, auto-allowed\n"
-            "      or admin-allowed\n"
-            "  allow --client IP|NET [--sender ADDR --recipient ADDR] [--for DURATION]\n"
-            "      never greylist a client network, or accept one triplet; until removed,\n"
-            "      or for DURATION (e.g. 30d, 12h, 90m, 600s)\n"
-            "  remove --client IP|NET [--sender ADDR --recipient ADDR]\n"
-            "      forget a client network (its record and every triplet from it), or one\n"
-            "      triplet: it is greylisted afresh\n"
-            "  stats\n"
-            "      counts of triplets by state, client networks, and the hit rates\n"
-            "  expire\n"
-            "      remove every record past its expiry now (the daemon's sweep keeps them\n"
-            "      one more day)\n"
-            "\n"
-            "exit status:\n"
-            "  0   success\n"
-            "  1   remove: nothing matched\n"
-            "  64  usage error\n"
-            "  65  bad argument value (address, network, duration, state)\n"
-            "  69  the store cannot be opened or used (LMDB store missing: the daemon\n"
-            "      creates it; Redis unreachable)\n"
-            "  78  configuration file has errors\n",
-            DEFAULT_CONFIG);
+        "usage: faultlinectl [-c FILE] greylist COMMAND [OPTIONS]\n"
+        "       faultlinectl -h | -V\n"
+        "\n"
+        "  -c FILE  configuration file (default %s\n"
+        "           if it exists, else built-in defaults): the daemon's, so the\n"
+        "           greylist store is the one the daemon uses\n"
+        "\n"
+        "greylist commands:\n"
+        "  list [--client IP|NET] [--sender ADDR] [--recipient ADDR]\n"
+        "       [--state STATE] [--all]\n"
+        "      one line per triplet and client network, key=value fields; --all\n"
+        "      adds the sender/recipient pairs.  --client matches the networks\n"
+        "      inside NET (an IP stands for its greylisting network);\n"
+        "      --sender/--recipient match the normalised address, or a whole\n"
+        "      domain given as @domain.  STATE: pending, passed, never-retried\n"
+        "      (deferred and not retried within greylist_retry_window; listed for\n"
+        "      a day), expired, counting, auto-allowed, admin-allowed\n"
+        "  allow --client IP|NET [--sender ADDR --recipient ADDR] [--for DURATION]\n"
+        "      never greylist a client network, or accept one triplet; until\n"
+        "      removed, or for DURATION (30d, 12h, 90m, 600s)\n"
+        "  remove --client IP|NET [--sender ADDR --recipient ADDR]\n"
+        "      forget a client network (its record and every triplet from it),\n"
+        "      or one triplet: it is greylisted afresh\n"
+        "  stats\n"
+        "      triplets by state, client networks, hit and retry rates\n"
+        "  expire\n"
+        "      remove every record past its expiry now (the daemon's sweep keeps\n"
+        "      them one more day)\n"
+        "\n"
+        "exit status:\n"
+        "  0   success\n"
+        "  1   remove: nothing matched\n"
+        "  64  usage error\n"
+        "  65  bad argument value (address, network, duration, state)\n"
+        "  69  the store cannot be opened or used (an LMDB store is created by\n"
+        "      the daemon; Redis unreachable)\n"
+        "  78  the configuration file has errors\n",
+        DEFAULT_CONFIG);
+}
+/* clang-format on */
+
+void fl_ctl_brief_usage(void)
+{
+    fprintf(stderr, "usage: faultlinectl [-c FILE] greylist list|allow|remove|stats|expire "
+                    "[OPTIONS]\n"
+                    "       (faultlinectl -h for the options and exit statuses)\n");
 }
 
 int main(int argc, char **argv)
@@ -74,24 +85,24 @@ int main(int argc, char **argv)
             printf("faultlinectl %s\n", PACKAGE_VERSION);
             return FL_CTL_OK;
         default:
-            fl_ctl_usage(stderr);
+            fl_ctl_brief_usage();
             return FL_CTL_USAGE;
         }
     }
     if (optind >= argc) {
         fprintf(stderr, "faultlinectl: no command given\n");
-        fl_ctl_usage(stderr);
+        fl_ctl_brief_usage();
         return FL_CTL_USAGE;
     }
     const char *command = argv[optind];
     if (strcmp(command, "greylist") != 0) {
         fprintf(stderr, "faultlinectl: unknown command \"%s\"\n", command);
-        fl_ctl_usage(stderr);
+        fl_ctl_brief_usage();
         return FL_CTL_USAGE;
     }
     if (optind + 1 >= argc) {
         fprintf(stderr, "faultlinectl: greylist: no subcommand given\n");
-        fl_ctl_usage(stderr);
+        fl_ctl_brief_usage();
         return FL_CTL_USAGE;
     }
     fl_log_open("faultlinectl", "stderr", FL_LOG_WARN);

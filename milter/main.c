@@ -274,6 +274,11 @@ int main(int argc, char **argv)
         fl_error("DNS resolver: %s", why);
         goto failed;
     }
+    fl_srv.dkim = fl_dkim_ctx_create(fl_srv.dns, &why);
+    if (fl_srv.dkim == NULL) {
+        fl_error("DKIM: %s", why);
+        goto failed;
+    }
     struct fl_dnsbl_lists *lists;
     if (fl_server_build_lists(cfg, &lists) < 0)
         goto failed;

@@ -10,6 +10,7 @@
 
 #include "lib/authres.h"
 #include "lib/config.h"
+#include "lib/dkim.h"
 #include "lib/iprev.h"
 #include "lib/nullmx.h"
 #include "lib/result.h"
@@ -40,6 +41,7 @@ struct fl_msg {
     /* checks started for this message (milter/checks.c) */
     struct fl_nullmx *nullmx;
     struct fl_spf_job *spf[2]; /* MAIL FROM and HELO evaluations, or NULL */
+    struct fl_dkim_verifier *dkim; /* fed headers and body as they come */
     /* a decision taken at RCPT (e.g. null MX): its result and verdict, and
        whether the records for it were written */
     struct fl_result *rcpt_result;

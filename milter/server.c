@@ -194,6 +194,7 @@ int fl_server_wait_idle(long long timeout_ms)
 void fl_server_teardown(void)
 {
     fl_pool_destroy(&fl_srv.pool);
+    fl_dkim_ctx_destroy(&fl_srv.dkim);
     fl_dns_destroy(&fl_srv.dns);
     pthread_mutex_lock(&verdict_lock);
     if (verdict_fp != NULL && verdict_fp != stdout)

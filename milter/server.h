@@ -9,6 +9,7 @@
 
 #include "lib/config.h"
 #include "lib/dns.h"
+#include "lib/dkim.h"
 #include "lib/dnsbl.h"
 #include "lib/pool.h"
 
@@ -17,6 +18,7 @@ struct fl_server {
     const char *config_path; /* NULL: embedded defaults */
     struct fl_pool *pool;
     struct fl_dns *dns;
+    struct fl_dkim_ctx *dkim;
 };
 
 extern struct fl_server fl_srv;

@@ -68,7 +68,8 @@ static bool pong(int port)
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
         return false;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((unsigned short)port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     struct timeval tv = {1, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -104,10 +105,26 @@ static int spawn(struct fl_redisd *r)
 {
     char port[16];
     snprintf(port, sizeof(port), "%d", r->port);
-    const char *argv[] = {server_path(), "--port", port, "--bind", "127.0.0.1",
-                          "--dir", r->dir, "--unixsocket", r->socket,
-                          "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
-                          "--daemonize", "no", "--logfile", r->log, NULL};
+    const char *argv[] = {server_path(),
+                          "--port",
+                          port,
+                          "--bind",
+                          "127.0.0.1",
+                          "--dir",
+                          r->dir,
+                          "--unixsocket",
+                          r->socket,
+                          "--unixsocketperm",
+                          "700",
+                          "--save",
+                          "",
+                          "--appendonly",
+                          "no",
+                          "--daemonize",
+                          "no",
+                          "--logfile",
+                          r->log,
+                          NULL};
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
@@ -145,8 +162,8 @@ static int spawn(struct fl_redisd *r)
         }
         msleep(10);
     }
-    fprintf(stderr, "fl_redisd: redis-server did not answer within %d ms (see %s)\n", WAIT_MS,
-            r->log);
+    fprintf(stderr, "fl_redisd: redis-server did not answer within %d ms (see %s)\n",
+            WAIT_MS, r->log);
     return -1;
 }
 

@@ -47,8 +47,9 @@ static struct fl_config *load(const char *dir, const char *settings)
         perror(path);
         exit(1);
     }
-    fprintf(f, "greylist_enable = yes\ngreylist_lmdb_dir = %s/store\n"
-               "greylist_lmdb_map_size = 1G\ngreylist_auto_allow = 0\n%s\n",
+    fprintf(f,
+            "greylist_enable = yes\ngreylist_lmdb_dir = %s/store\n"
+            "greylist_lmdb_map_size = 1G\ngreylist_auto_allow = 0\n%s\n",
             dir, settings);
     fclose(f);
     struct fl_config *cfg;
@@ -85,8 +86,8 @@ static void *run_decisions(void *arg)
         snprintf(sender, sizeof(sender), "sender%c%c%c%c@example.org",
                  'a' + (r->first + i) % 26, 'a' + (r->first + i) / 26 % 26,
                  'a' + (r->first + i) / 676 % 26, 'a' + (r->first + i) / 17576 % 26);
-        struct fl_greylist_query q = {.client_ip = "192.0.2.10", .sender = sender,
-                                      .rcpt = "rcpt@example.net"};
+        struct fl_greylist_query q = {
+            .client_ip = "192.0.2.10", .sender = sender, .rcpt = "rcpt@example.net"};
         struct fl_greylist_decision d;
         long long t0 = now_us();
         int rc = fl_greylist_decide(r->gl, r->cfg, &q, &d);
@@ -107,7 +108,8 @@ static void measure(const char *store, const char *what, struct fl_greylist *gl,
     int per = n / nthreads;
     long long t0 = now_us();
     for (int t = 0; t < nthreads; t++) {
-        runs[t] = (struct run){gl, cfg, t * per, per, want, lat + (size_t)t * (size_t)per, 0};
+        runs[t] =
+            (struct run){gl, cfg, t * per, per, want, lat + (size_t)t * (size_t)per, 0};
         pthread_create(&tid[t], NULL, run_decisions, &runs[t]);
     }
     int errors = 0;
@@ -118,9 +120,10 @@ static void measure(const char *store, const char *what, struct fl_greylist *gl,
     double secs = (double)(now_us() - t0) / 1e6;
     int done = per * nthreads;
     qsort(lat, (size_t)done, sizeof(*lat), cmp_ll);
-    printf("%-16s %-5s %2d thread%s %9.0f decisions/s   median %6lld us   p99 %6lld us%s\n",
-           store, what, nthreads, nthreads == 1 ? " " : "s", done / secs, lat[done / 2],
-           lat[done * 99 / 100], errors ? "   (unexpected outcomes!)" : "");
+    printf(
+        "%-16s %-5s %2d thread%s %9.0f decisions/s   median %6lld us   p99 %6lld us%s\n",
+        store, what, nthreads, nthreads == 1 ? " " : "s", done / secs, lat[done / 2],
+        lat[done * 99 / 100], errors ? "   (unexpected outcomes!)" : "");
     free(lat);
 }
 
@@ -141,7 +144,8 @@ static void bench_store(const char *label, const struct fl_config *cfg, int n)
     measure(label, "retry", gl, cfg, n, 1, 1); /* their retries accepted */
     measure(label, "hit", gl, cfg, n, 1, 1);   /* known triplets */
     measure(label, "hit", gl, cfg, n, THREADS, 1);
-    __atomic_store_n(&bench_now, bench_now + 60 * 86400, __ATOMIC_RELAXED); /* all expired */
+    __atomic_store_n(&bench_now, bench_now + 60 * 86400,
+                     __ATOMIC_RELAXED); /* all expired */
     measure(label, "miss", gl, cfg, n, THREADS, 0);
     fl_greylist_close(&gl);
 }

@@ -61,7 +61,7 @@ static int run_flags(const char *args, char *out, size_t outlen)
 #define AR_PASS(id)                                                                         \
     id ";\n\tiprev=pass policy.iprev=192.0.2.2;\n"                                            \
        "\tspf=pass smtp.mailfrom=sender@txt.dns.example;\n"                                      \
-       "\tspf=none reason=\"no SPF record\" smtp.helo=host.dns.example"
+       "\tspf=none reason=\"no SPF record\" smtp.helo=host.dns.example;\n\tdkim=none"
 
 static const char *ar_value(struct fl_daemon *d, struct fl_mc_session *s)
 {

@@ -1,4 +1,4 @@
-/* check_policy: the checks' policies through the real daemon -- SPF
+/* check_policy: the checks' policies through the real daemon -- DKIM, SPF
    (reject on fail with 550 5.7.23, Received-SPF) and the DNS lists
    (554 at RCPT naming the list, an error-coded list ignored and blamed on
    our side, rejection at end of message) -- with the zones of the test
@@ -165,6 +165,58 @@ START_TEST(listing_can_be_rejected_at_end_of_message)
 }
 END_TEST
 
+/* A message signed by dkimpy (an independent signer) with the key whose
+   public half dns.example publishes (tests/dns/keys/sel1.private). */
+static char *signed_message(bool tamper)
+{
+    const char *top = getenv("top_srcdir");
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd),
+             "/usr/bin/python3 -c 'import dkim,sys\n"
+             "msg=b\"From: Alice <alice@dns.example>\\r\\nTo: bob@example.net\\r\\n"
+             "Subject: signed\\r\\nMessage-ID: <dkim-1@dns.example>\\r\\n\\r\\n"
+             "Hello, signed world.\\r\\n\"\n"
+             "key=open(sys.argv[1],\"rb\").read()\n"
+             "sig=dkim.sign(msg,b\"sel1\",b\"dns.example\",key,"
+             "include_headers=[b\"from\",b\"to\",b\"subject\",b\"message-id\"])\n"
+             "out=sig+msg\n"
+             "out=out.replace(b\"signed world\",b\"signed w0rld\") if sys.argv[2]==\"1\" else out\n"
+             "sys.stdout.write(out.decode())' %s/tests/dns/keys/sel1.private %d",
+             top ? top : ".", tamper ? 1 : 0);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    static char buf[8192];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, p);
+    buf[n] = '\0';
+    ck_assert_int_eq(pclose(p), 0);
+    ck_assert_msg(strncmp(buf, "DKIM-Signature:", 15) == 0, "signer said: %s", buf);
+    return strdup(buf);
+}
+
+START_TEST(dkim_signature_verifies_and_tampering_is_caught)
+{
+    struct fl_daemon d;
+    fl_daemon_prepare(&d, NULL, NULL);
+    ck_assert(fl_daemon_start(&d) == 0);
+    for (int tamper = 0; tamper < 2; tamper++) {
+        char *msg = signed_message(tamper);
+        struct fl_mc_session s;
+        struct fl_test_env env = {.client_ip = "192.0.2.2", .sender = "alice@dns.example"};
+        fl_test_run(&d, &env, msg, &s);
+        free(msg);
+        const struct fl_mc_mod *ins;
+        ck_assert_uint_eq(fl_test_count_mods(fl_test_reply(&s, FL_MC_STEP_EOM), 'i', &ins), 1);
+        const char *want = tamper ? "dkim=fail" : "dkim=pass";
+        ck_assert_msg(strstr(ins->value, want) && strstr(ins->value, "header.d=dns.example") &&
+                          strstr(ins->value, "header.s=sel1"),
+                      "want %s: %s", want, ins->value);
+        fl_mc_session_clear(&s);
+    }
+    ck_assert_int_eq(fl_daemon_stop(&d), 0);
+    fl_daemon_cleanup(&d);
+}
+END_TEST
+
 static Suite *policy_suite(void)
 {
     Suite *s = suite_create("policy");
@@ -176,6 +228,7 @@ static Suite *policy_suite(void)
     tcase_add_test(tc, listed_client_is_refused_at_rcpt_naming_the_list);
     tcase_add_test(tc, error_coded_list_is_ignored_and_blamed_on_us);
     tcase_add_test(tc, listing_can_be_rejected_at_end_of_message);
+    tcase_add_test(tc, dkim_signature_verifies_and_tampering_is_caught);
     suite_add_tcase(s, tc);
     return s;
 }

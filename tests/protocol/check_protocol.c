@@ -88,7 +88,7 @@ START_TEST(ar_header_inserted_first_with_our_id)
     ck_assert_str_eq(ins->value, "mx.faultline.example;\n\tiprev=fail reason=\"no PTR record\" "
                                  "policy.iprev=192.0.2.7;\n"
                                  "\tspf=pass smtp.mailfrom=sender@txt.dns.example;\n"
-                                 "\tspf=none reason=\"no SPF record\" smtp.helo=host.dns.example");
+                                 "\tspf=none reason=\"no SPF record\" smtp.helo=host.dns.example;\n\tdkim=none");
     ck_assert_uint_eq(fl_test_count_mods(eom, 'm', NULL), 0);
     fl_mc_session_clear(&s);
 }
@@ -104,7 +104,7 @@ START_TEST(verdict_line_and_record_written)
     ck_assert_msg(fl_daemon_wait_log(&shared,
                                      "4QVERDICT1: verdict action=accept fault=none "
                                      "client=[192.0.2.7] from=<alice@txt.dns.example> "
-                                     "checks=iprev:fail,spf:pass,spf:none",
+                                     "checks=iprev:fail,spf:pass,spf:none,dkim:none",
                                      3000),
                   "no verdict line in the log");
     json_t *v = verdict_for(&shared, "4QVERDICT1");
@@ -256,7 +256,8 @@ START_TEST(two_messages_on_one_connection_get_their_own_verdicts)
         snprintf(qid, sizeof(qid), "4QTWO%d", i);
         fl_mc_set_macro(mc, FL_MC_STAGE_MAIL, "i", qid);
         fl_mc_set_macro(mc, FL_MC_STAGE_EOM, "i", qid);
-        const char *from[] = {i ? "<second@example.com>" : "<first@example.com>", NULL};
+        const char *from[] = {i ? "<second@txt.dns.example>" : "<first@txt.dns.example>",
+                              NULL};
         const char *to[] = {"<r@example.net>", NULL};
         ck_assert(fl_mc_mail(mc, from, &r, &err) == 0);
         fl_mc_reply_clear(&r);
@@ -273,11 +274,11 @@ START_TEST(two_messages_on_one_connection_get_their_own_verdicts)
     fl_mc_quit(mc, &err);
     fl_mc_destroy(&mc);
     ck_assert(fl_daemon_wait_log(&shared, "4QTWO0: verdict action=accept fault=none "
-                                          "client=[192.0.2.10] from=<first@example.com> "
-                                          "checks=iprev:pass", 3000));
+                                          "client=[192.0.2.10] from=<first@txt.dns.example> "
+                                          "checks=iprev:pass,spf:pass,dkim:none", 3000));
     ck_assert(fl_daemon_wait_log(&shared, "4QTWO1: verdict action=accept fault=none "
-                                          "client=[192.0.2.10] from=<second@example.com> "
-                                          "checks=iprev:pass", 3000));
+                                          "client=[192.0.2.10] from=<second@txt.dns.example> "
+                                          "checks=iprev:pass,spf:pass,dkim:none", 3000));
 }
 END_TEST
 

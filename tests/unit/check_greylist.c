@@ -44,13 +44,14 @@ static bool got_is(const struct fl_greylist_decision *d, enum want w)
     case W_FIRST:
     case W_EARLY:
         return d->outcome == FL_GREYLIST_DEFER && d->reason_code != NULL &&
-               strcmp(d->reason_code, w == W_FIRST ? "greylist.first_seen"
-                                                   : "greylist.too_early") == 0;
+               strcmp(d->reason_code,
+                      w == W_FIRST ? "greylist.first_seen" : "greylist.too_early") == 0;
     case W_RETRY:
     case W_KNOWN:
         return d->outcome == FL_GREYLIST_PASS && d->retry_accepted == (w == W_RETRY);
     case W_AUTO:
-        return d->outcome == FL_GREYLIST_EXEMPT && d->exemption == FL_GREYLIST_EX_AUTO_ALLOWED;
+        return d->outcome == FL_GREYLIST_EXEMPT &&
+               d->exemption == FL_GREYLIST_EX_AUTO_ALLOWED;
     }
     return false;
 }
@@ -63,8 +64,8 @@ struct step {
 };
 
 #define MAX_STEPS 20
-#define A "alice@example.org"
-#define R "rcpt@example.net"
+#define A         "alice@example.org"
+#define R         "rcpt@example.net"
 
 struct scenario {
     const char *label;
@@ -163,13 +164,13 @@ START_TEST(test_scenario)
         struct fl_greylist_decision d;
         int rc = glf_decide(&f, st->ip, st->sender, st->rcpt, &d);
         ck_assert_msg(got_is(&d, st->want),
-                      "%s: step %zu (%s from %s): got %s/%s (%s), want %s", sc->label, i + 1,
-                      st->sender, st->ip, fl_greylist_outcome_name(d.outcome),
+                      "%s: step %zu (%s from %s): got %s/%s (%s), want %s", sc->label,
+                      i + 1, st->sender, st->ip, fl_greylist_outcome_name(d.outcome),
                       d.reason_code ? d.reason_code : "-",
                       fl_greylist_exemption_name(d.exemption), want_name(st->want));
         int want_rc = st->want == W_FIRST || st->want == W_EARLY ? 0 : 1;
-        ck_assert_msg(rc == want_rc, "%s: step %zu: returned %d, want %d", sc->label, i + 1, rc,
-                      want_rc);
+        ck_assert_msg(rc == want_rc, "%s: step %zu: returned %d, want %d", sc->label,
+                      i + 1, rc, want_rc);
         if (rc == 0 && st->retry_after >= 0)
             ck_assert_msg(d.retry_after == st->retry_after,
                           "%s: step %zu: retry_after %ld, want %ld", sc->label, i + 1,
@@ -188,8 +189,10 @@ struct exempt_row {
     enum fl_greylist_exemption want; /* EX_NONE: greylisted (first seen) */
 };
 
-#define Q(ip, name, sender, rcpt, spf, trusted, auth, dnswl) \
-    {ip, name, sender, rcpt, FL_GREYLIST_SPF_##spf, trusted, auth, dnswl}
+#define Q(ip, name, sender, rcpt, spf, trusted, auth, dnswl)                             \
+    {                                                                                    \
+        ip, name, sender, rcpt, FL_GREYLIST_SPF_##spf, trusted, auth, dnswl              \
+    }
 
 /* clang-format off */
 static const struct exempt_row exempt_rows[] = {
@@ -257,19 +260,22 @@ START_TEST(test_exemption)
     if (row->want == FL_GREYLIST_EX_NONE) {
         ck_assert_msg(rc == 0 && d.outcome == FL_GREYLIST_DEFER,
                       "%s: got %s (exemption %s), want a deferral", row->label,
-                      fl_greylist_outcome_name(d.outcome), fl_greylist_exemption_name(d.exemption));
+                      fl_greylist_outcome_name(d.outcome),
+                      fl_greylist_exemption_name(d.exemption));
     } else {
-        ck_assert_msg(rc == 1 && d.outcome == FL_GREYLIST_EXEMPT && d.exemption == row->want,
-                      "%s: got %s (exemption %s), want exempt %s", row->label,
-                      fl_greylist_outcome_name(d.outcome), fl_greylist_exemption_name(d.exemption),
-                      fl_greylist_exemption_name(row->want));
+        ck_assert_msg(
+            rc == 1 && d.outcome == FL_GREYLIST_EXEMPT && d.exemption == row->want,
+            "%s: got %s (exemption %s), want exempt %s", row->label,
+            fl_greylist_outcome_name(d.outcome), fl_greylist_exemption_name(d.exemption),
+            fl_greylist_exemption_name(row->want));
         /* An exemption leaves the store alone: the same triplet without
            the exemption is still first seen. */
-        if (row->want != FL_GREYLIST_EX_DISABLED && row->want != FL_GREYLIST_EX_NO_ADDRESS) {
+        if (row->want != FL_GREYLIST_EX_DISABLED &&
+            row->want != FL_GREYLIST_EX_NO_ADDRESS) {
             f.now += 600;
             rc = glf_decide(&f, "192.0.2.1", row->q.sender, row->q.rcpt, &d);
-            ck_assert_msg(d.outcome != FL_GREYLIST_PASS, "%s: the exempt message was stored",
-                          row->label);
+            ck_assert_msg(d.outcome != FL_GREYLIST_PASS,
+                          "%s: the exempt message was stored", row->label);
         }
     }
     glf_teardown(&f);
@@ -282,18 +288,20 @@ START_TEST(test_admin_allowed_client)
     glf_setup(&f, NULL);
     struct fl_buf err;
     fl_buf_init(&err);
-    ck_assert_msg(fl_greylist_allow(f.gl, f.cfg, "192.0.2.9", NULL, NULL, 0, &err) == 0, "%s",
-                  err.data);
+    ck_assert_msg(fl_greylist_allow(f.gl, f.cfg, "192.0.2.9", NULL, NULL, 0, &err) == 0,
+                  "%s", err.data);
     struct fl_greylist_decision d;
     glf_decide(&f, "192.0.2.200", A, R, &d);
-    ck_assert_msg(d.outcome == FL_GREYLIST_EXEMPT && d.exemption == FL_GREYLIST_EX_ADMIN_ALLOWED,
-                  "a client allowed with faultlinectl: got %s/%s, want exempt admin_allowed",
-                  fl_greylist_outcome_name(d.outcome), fl_greylist_exemption_name(d.exemption));
+    ck_assert_msg(
+        d.outcome == FL_GREYLIST_EXEMPT && d.exemption == FL_GREYLIST_EX_ADMIN_ALLOWED,
+        "a client allowed with faultlinectl: got %s/%s, want exempt admin_allowed",
+        fl_greylist_outcome_name(d.outcome), fl_greylist_exemption_name(d.exemption));
     f.now += 400 * DAY; /* no --for: never expires */
     glf_decide(&f, "192.0.2.200", A, R, &d);
     ck_assert_msg(d.exemption == FL_GREYLIST_EX_ADMIN_ALLOWED, "admin allow expired");
     ck_assert_msg(fl_greylist_allow(f.gl, f.cfg, "198.51.100.1", "s@example.org",
-                                    "r@example.net", HOUR, &err) == 0, "%s", err.data);
+                                    "r@example.net", HOUR, &err) == 0,
+                  "%s", err.data);
     glf_decide(&f, "198.51.100.7", "s@example.org", "r@example.net", &d);
     ck_assert_msg(d.outcome == FL_GREYLIST_PASS, "an allowed triplet: got %s, want pass",
                   fl_greylist_outcome_name(d.outcome));
@@ -363,8 +371,8 @@ START_TEST(test_normalize_sender)
     const struct norm_row *row = &sender_rows[_i];
     char out[FL_GREYLIST_ADDR_MAX];
     fl_greylist_normalize_sender(row->in, out, sizeof(out));
-    ck_assert_msg(strcmp(out, row->want) == 0, "%s: \"%s\" -> \"%s\", want \"%s\"", row->label,
-                  row->in, out, row->want);
+    ck_assert_msg(strcmp(out, row->want) == 0, "%s: \"%s\" -> \"%s\", want \"%s\"",
+                  row->label, row->in, out, row->want);
 }
 END_TEST
 
@@ -377,8 +385,9 @@ START_TEST(test_network)
         ck_assert_msg(rc < 0, "%s: \"%s\" accepted as %s", row->label, row->in, out);
         return;
     }
-    ck_assert_msg(rc == 0 && strcmp(out, row->want) == 0, "%s: \"%s\" -> \"%s\", want \"%s\"",
-                  row->label, row->in, rc == 0 ? out : "(error)", row->want);
+    ck_assert_msg(rc == 0 && strcmp(out, row->want) == 0,
+                  "%s: \"%s\" -> \"%s\", want \"%s\"", row->label, row->in,
+                  rc == 0 ? out : "(error)", row->want);
 }
 END_TEST
 
@@ -392,24 +401,28 @@ START_TEST(test_long_address_is_bounded)
     in[1600] = 'y';
     fl_greylist_normalize_rcpt(in, b, sizeof(b));
     ck_assert_msg(strlen(a) == FL_GREYLIST_ADDR_MAX - 1, "length %zu", strlen(a));
-    ck_assert_msg(strcmp(a, b) != 0, "two long addresses differing at the end collide: %s", a);
+    ck_assert_msg(strcmp(a, b) != 0,
+                  "two long addresses differing at the end collide: %s", a);
 }
 END_TEST
 
 START_TEST(test_record_codec)
 {
-    struct fl_greylist_record r = {GLF_T0, GLF_T0 + 5, GLF_T0 + 300, GLF_T0 + 35 * DAY, 3, 1, 7,
-                                   true, "2001:db8::/64"}, back;
+    struct fl_greylist_record r = {GLF_T0, GLF_T0 + 5, GLF_T0 + 300, GLF_T0 + 35 * DAY, 3,
+                                   1,      7,          true,         "2001:db8::/64"},
+                              back;
     char text[FL_GREYLIST_VALUE_MAX];
     size_t n = fl_greylist_record_encode(&r, text, sizeof(text));
-    ck_assert_msg(fl_greylist_record_parse(text, n, &back) == 0, "cannot parse \"%s\"", text);
+    ck_assert_msg(fl_greylist_record_parse(text, n, &back) == 0, "cannot parse \"%s\"",
+                  text);
     ck_assert_msg(r.first_seen == back.first_seen && r.last_seen == back.last_seen &&
                       r.passed_at == back.passed_at && r.expires == back.expires &&
                       r.deferred == back.deferred && r.early == back.early &&
                       r.passed == back.passed && r.admin == back.admin &&
                       strcmp(r.net, back.net) == 0,
                   "round trip of \"%s\" differs", text);
-    ck_assert_msg(fl_greylist_record_parse("1 2 3", 5, &back) < 0, "a short value parsed");
+    ck_assert_msg(fl_greylist_record_parse("1 2 3", 5, &back) < 0,
+                  "a short value parsed");
     ck_assert_msg(fl_greylist_record_parse("2 1 1 1 1 1 1 1 0 -", 19, &back) < 0,
                   "a value of another format version parsed");
 }
@@ -443,7 +456,8 @@ START_TEST(test_defer_result_and_verdict)
     ck_assert_str_eq(r.reason_code, "greylist.first_seen");
     ck_assert_str_eq(r.reason, "greylisted, please retry in 300 seconds");
     ck_assert_msg(strncmp(r.detail, "greylisted, please retry in 300 seconds", 39) == 0 &&
-                      strstr(r.detail, "deferred from 198.51.100.0/24 120 seconds ago") != NULL,
+                      strstr(r.detail, "deferred from 198.51.100.0/24 120 seconds ago") !=
+                          NULL,
                   "detail: %s", r.detail);
     ck_assert_str_eq(prop(&r, "client-net"), "192.0.2.0/24");
     ck_assert_str_eq(prop(&r, "mailfrom"), A);
@@ -523,38 +537,43 @@ START_TEST(test_store_not_open)
     glf_config(&f, "greylist_enable = no");
     rc = fl_greylist_decide(NULL, f.cfg, &q, &d);
     ck_assert_msg(rc == 1 && d.exemption == FL_GREYLIST_EX_DISABLED,
-                  "disabled without a store: got %s", fl_greylist_exemption_name(d.exemption));
+                  "disabled without a store: got %s",
+                  fl_greylist_exemption_name(d.exemption));
     glf_teardown(&f);
 }
 END_TEST
 
-/* --- sweep, expire, stats ------------------------------------------------------------- */
+/* --- sweep, expire, stats -------------------------------------------------------------
+ */
 
 START_TEST(test_sweep_and_expire)
 {
     struct gl_fixture f;
     glf_setup(&f, NULL);
     struct fl_greylist_decision d;
-    glf_decide(&f, "192.0.2.1", "old@example.org", R, &d);  /* never retried */
+    glf_decide(&f, "192.0.2.1", "old@example.org", R, &d); /* never retried */
     f.now += 3 * DAY;
-    glf_decide(&f, "192.0.2.1", "new@example.org", R, &d);  /* pending */
+    glf_decide(&f, "192.0.2.1", "new@example.org", R, &d); /* pending */
     struct fl_greylist_stats st;
     struct fl_buf err;
     fl_buf_init(&err);
     ck_assert(fl_greylist_stats(f.gl, &st, &err) == 0);
-    ck_assert_msg(st.triplets == 2 && st.pending == 1 && st.never_retried == 1 && st.pairs == 2,
-                  "stats: triplets %zu pending %zu never_retried %zu pairs %zu", st.triplets,
-                  st.pending, st.never_retried, st.pairs);
+    ck_assert_msg(st.triplets == 2 && st.pending == 1 && st.never_retried == 1 &&
+                      st.pairs == 2,
+                  "stats: triplets %zu pending %zu never_retried %zu pairs %zu",
+                  st.triplets, st.pending, st.never_retried, st.pairs);
     size_t removed = 9;
     ck_assert(fl_greylist_sweep(f.gl, &removed, &err) == 0);
-    ck_assert_msg(removed == 2, "sweep 3 days on: removed %zu, want 2 (the old triplet and pair)",
+    ck_assert_msg(removed == 2,
+                  "sweep 3 days on: removed %zu, want 2 (the old triplet and pair)",
                   removed);
     f.now += DAY; /* the new entry's window is not over yet */
     ck_assert(fl_greylist_expire(f.gl, &removed, &err) == 0);
     ck_assert_msg(removed == 0, "expire inside the window removed %zu", removed);
     f.now += DAY;
     ck_assert(fl_greylist_sweep(f.gl, &removed, &err) == 0);
-    ck_assert_msg(removed == 0, "the sweep keeps expired entries a day: removed %zu", removed);
+    ck_assert_msg(removed == 0, "the sweep keeps expired entries a day: removed %zu",
+                  removed);
     ck_assert(fl_greylist_expire(f.gl, &removed, &err) == 0);
     ck_assert_msg(removed == 2, "expire after the window: removed %zu, want 2", removed);
     ck_assert(fl_greylist_stats(f.gl, &st, &err) == 0);

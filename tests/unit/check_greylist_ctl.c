@@ -67,8 +67,7 @@ static int run_ctl(const char *conf, const char *args, char **out_r, char **err_
     char *out = calloc(1, cap);
     ck_assert(out != NULL);
     ssize_t n;
-    while ((n = read(pfd[0], out + len, cap - len - 1)) > 0 ||
-           (n < 0 && errno == EINTR))
+    while ((n = read(pfd[0], out + len, cap - len - 1)) > 0 || (n < 0 && errno == EINTR))
         len += n > 0 ? (size_t)n : 0;
     close(pfd[0]);
     int status;
@@ -182,8 +181,8 @@ static void run_steps(const char *store, struct gl_fixture *f)
         const struct ctl_step *st = &steps[i];
         char *out, *err;
         int rc = run_ctl(f->conf, st->args, &out, &err);
-        ck_assert_msg(rc == st->want_status, "%s: %s: exit %d, want %d; stderr: %s", store,
-                      st->label, rc, st->want_status, err);
+        ck_assert_msg(rc == st->want_status, "%s: %s: exit %d, want %d; stderr: %s",
+                      store, st->label, rc, st->want_status, err);
         for (size_t k = 0; k < 3 && st->want_out[k]; k++)
             ck_assert_msg(strstr(out, st->want_out[k]) != NULL,
                           "%s: %s: output lacks \"%s\"; output:\n%s", store, st->label,
@@ -193,7 +192,8 @@ static void run_steps(const char *store, struct gl_fixture *f)
                           "%s: %s: %zu lines, want %d; output:\n%s", store, st->label,
                           count_lines(out), st->want_lines, out);
         if (st->want_status >= 64)
-            ck_assert_msg(err[0] != '\0', "%s: %s: no message on stderr", store, st->label);
+            ck_assert_msg(err[0] != '\0', "%s: %s: no message on stderr", store,
+                          st->label);
         free(out);
         free(err);
     }
@@ -217,7 +217,8 @@ START_TEST(test_ctl_redis)
     ck_assert(fl_redisd_start(&r) == 0);
     struct gl_fixture f;
     char extra[200];
-    snprintf(extra, sizeof(extra), "greylist_store = redis\ngreylist_redis_server = %s", r.addr);
+    snprintf(extra, sizeof(extra), "greylist_store = redis\ngreylist_redis_server = %s",
+             r.addr);
     glf_setup(&f, extra);
     prepare(&f);
     run_steps("redis", &f);

@@ -28,8 +28,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define SHARED 150 /* triplets both processes decide on */
-#define OWN SHARED /* triplets each process decides on alone (interleaved) */
+#define SHARED 150    /* triplets both processes decide on */
+#define OWN    SHARED /* triplets each process decides on alone (interleaved) */
 
 static void write_all(int fd, const void *buf, size_t n)
 {
@@ -90,9 +90,11 @@ static void two_proc_child(struct gl_fixture *f, int me, int report_fd, int go_f
         if (rc < 0)
             rep.store_errors++;
         else if (shared)
-            rep.first_seen += strcmp(d.reason_code ? d.reason_code : "", "greylist.first_seen") == 0;
+            rep.first_seen +=
+                strcmp(d.reason_code ? d.reason_code : "", "greylist.first_seen") == 0;
         else
-            rep.own_errors += strcmp(d.reason_code ? d.reason_code : "", "greylist.first_seen") != 0;
+            rep.own_errors +=
+                strcmp(d.reason_code ? d.reason_code : "", "greylist.first_seen") != 0;
     }
     write_all(report_fd, "r", 1);
     char go;
@@ -134,20 +136,22 @@ START_TEST(test_two_processes_share_the_store)
     }
     char r;
     for (int k = 0; k < 2; k++)
-        ck_assert_msg(read_all(report[k][0], &r, 1), "child %d died before the barrier", k);
+        ck_assert_msg(read_all(report[k][0], &r, 1), "child %d died before the barrier",
+                      k);
     for (int k = 0; k < 2; k++)
         write_all(go[k][1], "g", 1);
     struct child_report rep[2];
     for (int k = 0; k < 2; k++) {
-        ck_assert_msg(read_all(report[k][0], &rep[k], sizeof(rep[k])), "child %d died", k);
+        ck_assert_msg(read_all(report[k][0], &rep[k], sizeof(rep[k])), "child %d died",
+                      k);
         int status;
         waitpid(pid[k], &status, 0);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d: status %d", k,
-                      status);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                      "child %d: status %d", k, status);
         ck_assert_msg(rep[k].store_errors == 0, "child %d: %d store errors", k,
                       rep[k].store_errors);
-        ck_assert_msg(rep[k].own_errors == 0, "child %d: %d own triplets not first seen", k,
-                      rep[k].own_errors);
+        ck_assert_msg(rep[k].own_errors == 0, "child %d: %d own triplets not first seen",
+                      k, rep[k].own_errors);
         ck_assert_msg(rep[k].other_passed == OWN,
                       "child %d sees %d of the other process's %d triplets", k,
                       rep[k].other_passed, OWN);
@@ -232,7 +236,8 @@ START_TEST(test_full_map_fails_open_with_a_clear_error)
                       strcmp(d.reason_code, "greylist.store_down") == 0,
                   "full map: got %s", fl_greylist_outcome_name(d.outcome));
     ck_assert_msg(strstr(d.error, "is full") && strstr(d.error, "greylist_lmdb_map_size"),
-                  "the error does not say the map is full and which setting: %s", d.error);
+                  "the error does not say the map is full and which setting: %s",
+                  d.error);
     ck_assert_msg(strstr(log, "greylist result=temperror reason=greylist.store_down "
                               "fault=receiver store=lmdb action=accept") != NULL,
                   "log line missing; log was: %s", log);
@@ -253,7 +258,8 @@ START_TEST(test_full_map_fails_open_with_a_clear_error)
     /* Earlier entries are all still there. */
     f.now += 300;
     rc = glf_decide(&f, "192.0.2.1", "fill0@example.org", "r@example.net", &d);
-    ck_assert_msg(rc == 1 && d.retry_accepted, "an entry written before the map filled is lost");
+    ck_assert_msg(rc == 1 && d.retry_accepted,
+                  "an entry written before the map filled is lost");
     glf_teardown(&f);
 }
 END_TEST
@@ -313,8 +319,8 @@ START_TEST(test_sweep_in_batches)
     struct fl_greylist_stats st;
     ck_assert(fl_greylist_stats(f.gl, &st, &err) == 0);
     ck_assert_msg(st.triplets == 300 && st.pending == 300 && st.pairs == 300,
-                  "left: %zu triplets (%zu pending), %zu pairs; want 300 each", st.triplets,
-                  st.pending, st.pairs);
+                  "left: %zu triplets (%zu pending), %zu pairs; want 300 each",
+                  st.triplets, st.pending, st.pairs);
     fl_buf_free(&err);
     glf_teardown(&f);
 }
@@ -327,7 +333,8 @@ START_TEST(test_missing_store_is_not_created_on_request)
     glf_config(&f, NULL);
     struct fl_buf err;
     fl_buf_init(&err);
-    ck_assert_msg(fl_greylist_open(f.cfg, NULL, FL_GREYLIST_OPEN_EXISTING, &f.gl, &err) < 0,
+    ck_assert_msg(fl_greylist_open(f.cfg, NULL, FL_GREYLIST_OPEN_EXISTING, &f.gl, &err) <
+                      0,
                   "opened a store that does not exist");
     ck_assert_msg(strstr(err.data, "no store at") != NULL, "error: %s", err.data);
     fl_buf_free(&err);

@@ -37,7 +37,8 @@ static void redis_setup(struct gl_fixture *f, const char *server, const char *ex
 {
     char text[1024];
     bool sets_timeout = extra != NULL && strstr(extra, "greylist_redis_timeout") != NULL;
-    snprintf(text, sizeof(text), "greylist_store = redis\ngreylist_redis_server = %s\n%s%s",
+    snprintf(text, sizeof(text),
+             "greylist_store = redis\ngreylist_redis_server = %s\n%s%s",
              server ? server : redisd.addr,
              sets_timeout ? "" : "greylist_redis_timeout = 300ms\n", extra ? extra : "");
     glf_setup(f, text);
@@ -55,19 +56,23 @@ START_TEST(test_two_clients_share_state)
     redis_setup(&a, NULL, NULL);
     redis_setup(&b, NULL, NULL);
     struct fl_greylist_decision d;
-    ck_assert_msg(glf_decide(&a, "192.0.2.1", "s@example.org", "r@example.net", &d) == 0 &&
-                      strcmp(d.reason_code, "greylist.first_seen") == 0,
-                  "MX a, first attempt: got %s %s", fl_greylist_outcome_name(d.outcome), d.error);
+    ck_assert_msg(
+        glf_decide(&a, "192.0.2.1", "s@example.org", "r@example.net", &d) == 0 &&
+            strcmp(d.reason_code, "greylist.first_seen") == 0,
+        "MX a, first attempt: got %s %s", fl_greylist_outcome_name(d.outcome), d.error);
     b.now = a.now + 100;
-    ck_assert_msg(glf_decide(&b, "192.0.2.2", "s@example.org", "r@example.net", &d) == 0 &&
-                      strcmp(d.reason_code, "greylist.too_early") == 0 && d.retry_after == 200,
-                  "MX b, retry after 100 s: got %s", fl_greylist_outcome_name(d.outcome));
+    ck_assert_msg(
+        glf_decide(&b, "192.0.2.2", "s@example.org", "r@example.net", &d) == 0 &&
+            strcmp(d.reason_code, "greylist.too_early") == 0 && d.retry_after == 200,
+        "MX b, retry after 100 s: got %s", fl_greylist_outcome_name(d.outcome));
     b.now = a.now + 300;
-    ck_assert_msg(glf_decide(&b, "192.0.2.3", "s@example.org", "r@example.net", &d) == 1 &&
-                      d.retry_accepted,
-                  "MX b, retry after the delay: got %s", fl_greylist_outcome_name(d.outcome));
+    ck_assert_msg(
+        glf_decide(&b, "192.0.2.3", "s@example.org", "r@example.net", &d) == 1 &&
+            d.retry_accepted,
+        "MX b, retry after the delay: got %s", fl_greylist_outcome_name(d.outcome));
     a.now += 400;
-    ck_assert_msg(glf_decide(&a, "192.0.2.1", "s@example.org", "r@example.net", &d) == 1 &&
+    ck_assert_msg(glf_decide(&a, "192.0.2.1", "s@example.org", "r@example.net", &d) ==
+                          1 &&
                       d.outcome == FL_GREYLIST_PASS && !d.retry_accepted,
                   "MX a, later: got %s", fl_greylist_outcome_name(d.outcome));
     glf_teardown(&a);
@@ -85,7 +90,8 @@ START_TEST(test_keys_carry_ttls)
     glf_decide(&f, "192.0.2.1", "s@example.org", "r@example.net", &d);
     redisContext *c = redisConnect("127.0.0.1", redisd.port);
     ck_assert(c != NULL && c->err == 0);
-    redisReply *r = redisCommand(c, "TTL %s", "t1:t 192.0.2.0/24 s@example.org r@example.net");
+    redisReply *r =
+        redisCommand(c, "TTL %s", "t1:t 192.0.2.0/24 s@example.org r@example.net");
     long long want = 2 * DAY + FL_GREYLIST_KEEP_EXPIRED;
     ck_assert_msg(r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer > want - 10 &&
                       r->integer <= want,
@@ -107,8 +113,8 @@ START_TEST(test_unix_socket)
     redis_setup(&f, server, NULL);
     struct fl_greylist_decision d;
     int rc = glf_decide(&f, "192.0.2.1", "s@example.org", "r@example.net", &d);
-    ck_assert_msg(rc == 0, "over %s: got %s (%s)", server, fl_greylist_outcome_name(d.outcome),
-                  d.error);
+    ck_assert_msg(rc == 0, "over %s: got %s (%s)", server,
+                  fl_greylist_outcome_name(d.outcome), d.error);
     glf_teardown(&f);
     fl_redisd_stop(&redisd);
 }
@@ -116,7 +122,7 @@ END_TEST
 
 /* --- concurrency ------------------------------------------------------------------ */
 
-#define THREADS 16
+#define THREADS  16
 #define TRIPLETS 40
 
 static _Thread_local time_t thread_now;
@@ -130,7 +136,7 @@ static time_t thread_clock(void *ctx)
 struct worker {
     struct gl_fixture *f;
     int index;
-    int first_seen[TRIPLETS]; /* 1 if this thread saw triplet i first */
+    int first_seen[TRIPLETS];  /* 1 if this thread saw triplet i first */
     time_t reported[TRIPLETS]; /* first-seen time its decision reported */
     int errors;
 };
@@ -187,7 +193,8 @@ START_TEST(test_concurrent_first_seen_keeps_one_time)
                 first = w[t].reported[i];
             }
         }
-        ck_assert_msg(firsts == 1, "triplet %d was first seen by %d threads, want 1", i, firsts);
+        ck_assert_msg(firsts == 1, "triplet %d was first seen by %d threads, want 1", i,
+                      firsts);
         for (int t = 0; t < THREADS; t++)
             ck_assert_msg(w[t].reported[i] == first,
                           "triplet %d: thread %d reports first seen at %lld, the first "
@@ -222,7 +229,8 @@ START_TEST(test_killed_redis_fails_open_then_recovers)
     char *log = glf_capture_end(&cap);
     ck_assert_msg(rc == -1 && d.outcome == FL_GREYLIST_STORE_ERROR &&
                       strcmp(d.reason_code, "greylist.store_down") == 0,
-                  "with Redis killed: got %s, want store_error", fl_greylist_outcome_name(d.outcome));
+                  "with Redis killed: got %s, want store_error",
+                  fl_greylist_outcome_name(d.outcome));
     ck_assert_msg(strstr(log, "reason=greylist.store_down fault=receiver store=redis "
                               "action=accept") != NULL,
                   "log line missing; log was: %s", log);
@@ -240,7 +248,8 @@ START_TEST(test_killed_redis_fails_open_then_recovers)
         glf_decide(&f, "192.0.2.1", "t@example.org", "r@example.net", &d);
         free(glf_capture_end(&cap));
     }
-    ck_assert_msg(fl_monotonic_ms() - t0 < 2000, "20 decisions against a dead Redis took %lld ms",
+    ck_assert_msg(fl_monotonic_ms() - t0 < 2000,
+                  "20 decisions against a dead Redis took %lld ms",
                   fl_monotonic_ms() - t0);
     ck_assert_msg(fl_redisd_restart(&redisd) == 0, "cannot restart redis-server");
     /* Waits out the reconnect backoff (at most 5 s). */
@@ -253,7 +262,8 @@ START_TEST(test_killed_redis_fails_open_then_recovers)
             pause_ms(20);
     }
     ck_assert_msg(rc == 0 && strcmp(d.reason_code, "greylist.first_seen") == 0,
-                  "after the restart: got %s (%s)", fl_greylist_outcome_name(d.outcome), d.error);
+                  "after the restart: got %s (%s)", fl_greylist_outcome_name(d.outcome),
+                  d.error);
     glf_teardown(&f);
     fl_redisd_stop(&redisd);
 }

@@ -21,12 +21,12 @@
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
 /* 2026-01-01T00:00:00Z: a fixed start, so expiries are easy to read. */
 #define GLF_T0 ((time_t)1767225600)
-#define MIN 60
-#define HOUR 3600
-#define DAY 86400
+#define MIN    60
+#define HOUR   3600
+#define DAY    86400
 
 struct gl_fixture {
-    char dir[256];  /* temp dir; the LMDB store is dir/store */
+    char dir[256]; /* temp dir; the LMDB store is dir/store */
     char store[300];
     char conf[300];
     struct fl_config *cfg;
@@ -76,8 +76,8 @@ static inline void glf_config(struct gl_fixture *f, const char *extra)
     FILE *fp = fopen(f->conf, "w");
     ck_assert_msg(fp != NULL, "cannot write %s", f->conf);
     bool sets_enable = extra != NULL && strstr(extra, "greylist_enable") != NULL;
-    fprintf(fp, "%sgreylist_lmdb_dir = %s\n%s\n", sets_enable ? "" : "greylist_enable = yes\n",
-            f->store, extra ? extra : "");
+    fprintf(fp, "%sgreylist_lmdb_dir = %s\n%s\n",
+            sets_enable ? "" : "greylist_enable = yes\n", f->store, extra ? extra : "");
     fclose(fp);
     struct fl_buf err;
     fl_buf_init(&err);
