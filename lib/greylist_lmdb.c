@@ -120,6 +120,18 @@ static int lmdb_open(const struct fl_config *cfg, unsigned int flags, void **be_
                  mdb_strerror(rc));
         goto fail;
     }
+    /* A marker record, written with this process's map size: LMDB keeps
+       the largest map size of the committing processes in the meta page,
+       so a process opened with a larger greylist_lmdb_map_size (say
+       faultlinectl after the store filled) grows the store for the running
+       daemon too (see adopt_larger_map). */
+    MDB_val mk = {1, "v"}, mv = {sizeof(FORMAT_MARK) - 1, FORMAT_MARK};
+    if (mdb_txn_begin(b->env, NULL, 0, &txn) == 0) {
+        if (mdb_put(txn, b->dbi, &mk, &mv, 0) == 0)
+            mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn); /* a full map: the first update says so */
+    }
     pthread_rwlock_init(&b->resize, NULL);
     *be_r = b;
     return 0;
@@ -161,12 +173,12 @@ static void end(struct lmdb_be *b)
     pthread_rwlock_unlock(&b->resize);
 }
 
-static int lmdb_update(void *be, struct fl_greylist_txn *t,
+/* One update in one write transaction.  Returns 0, an LMDB error code
+   (MDB_MAP_FULL: the caller may grow the map and retry), or -1 with err. */
+static int update_once(struct lmdb_be *b, struct fl_greylist_txn *t,
                        void (*apply)(struct fl_greylist_txn *t, void *ctx), void *ctx,
-                       time_t now, char *err, size_t errlen)
+                       char *err, size_t errlen)
 {
-    struct lmdb_be *b = be;
-    (void)now;
     MDB_txn *txn;
     int rc = begin(b, 0, &txn);
     if (rc != 0) {
@@ -192,7 +204,8 @@ static int lmdb_update(void *be, struct fl_greylist_txn *t,
             memset(&t->rec[i], 0, sizeof(t->rec[i]));
     }
     apply(t, ctx);
-    for (size_t i = 0; i < t->n && rc != MDB_MAP_FULL; i++) {
+    rc = 0;
+    for (size_t i = 0; i < t->n && rc == 0; i++) {
         MDB_val k = {strlen(t->keys[i]), t->keys[i]};
         if (t->del[i]) {
             rc = mdb_del(txn, b->dbi, &k, NULL);
@@ -203,26 +216,53 @@ static int lmdb_update(void *be, struct fl_greylist_txn *t,
             size_t n = fl_greylist_record_encode(&t->rec[i], text, sizeof(text));
             MDB_val v = {n, text};
             rc = mdb_put(txn, b->dbi, &k, &v, 0);
-        } else {
-            rc = 0;
         }
-        if (rc != 0)
-            break;
     }
     if (rc == 0)
         rc = mdb_txn_commit(txn);
     else
         mdb_txn_abort(txn);
     end(b);
+    return rc;
+}
+
+/* After MDB_MAP_FULL: if another process recorded a larger map size in
+   the meta page, map that much (no transaction may run meanwhile: the
+   write lock).  Returns true if the map grew. */
+static bool adopt_larger_map(struct lmdb_be *b)
+{
+    MDB_envinfo before, after;
+    pthread_rwlock_wrlock(&b->resize);
+    mdb_env_info(b->env, &before);
+    mdb_env_set_mapsize(b->env, 0); /* the size in the meta page */
+    mdb_env_info(b->env, &after);
+    bool grew = after.me_mapsize > before.me_mapsize;
+    if (grew)
+        b->map_size = (long long)after.me_mapsize;
+    else if (after.me_mapsize != before.me_mapsize)
+        mdb_env_set_mapsize(b->env, before.me_mapsize);
+    pthread_rwlock_unlock(&b->resize);
+    return grew;
+}
+
+static int lmdb_update(void *be, struct fl_greylist_txn *t,
+                       void (*apply)(struct fl_greylist_txn *t, void *ctx), void *ctx,
+                       time_t now, char *err, size_t errlen)
+{
+    struct lmdb_be *b = be;
+    (void)now;
+    int rc = update_once(b, t, apply, ctx, err, errlen);
+    if (rc == MDB_MAP_FULL && adopt_larger_map(b))
+        rc = update_once(b, t, apply, ctx, err, errlen);
     if (rc == MDB_MAP_FULL) {
         full_err(b, err, errlen);
         return -1;
     }
-    if (rc != 0) {
+    if (rc > 0 || rc < -1) {
         set_err(err, errlen, "write", rc);
         return -1;
     }
-    return 0;
+    return rc;
 }
 
 static int lmdb_scan(void *be, const char *prefix,
