@@ -105,9 +105,10 @@ const struct fl_setting fl_greylist_settings[FL_GREYLIST_SETTINGS_COUNT] = {
     {"greylist_lmdb_map_size", FL_SET_SIZE, "256M", 32 * 1024LL,
      64LL * 1024 * 1024 * 1024, NULL, OFF(greylist_lmdb_map_size), FL_SET_RESTART,
      "Largest size of the LMDB store (a sparse file; about 3000 triplets per megabyte, "
-     "so 256M holds about 750000). When it is full, decisions fail open and an error naming "
-     "this setting is logged: raise it (faultlinectl run with the new value grows the "
-     "store at once, the daemon follows), or run faultlinectl greylist expire.", NULL},
+     "so 256M holds about 750000). When it is full, decisions fail open and an error "
+     "naming this setting is logged: raise it (faultlinectl run with the new value "
+     "grows the store at once and the running daemon follows; a smaller value later "
+     "never shrinks it), or run faultlinectl greylist expire.", NULL},
     {"greylist_lmdb_sync", FL_SET_ENUM, "meta", 0, 0, "full|meta|none",
      OFF(greylist_lmdb_sync), FL_SET_RESTART,
      "How LMDB commits reach the disk. full: data and meta page flushed at every commit. "

@@ -12,8 +12,11 @@
    Environment flags: MDB_NOTLS (read transactions are not tied to a
    thread; session threads come and go), plus the sync mode of
    greylist_lmdb_sync.  MDB_MAP_FULL fails the update (the caller fails
-   open) with an error naming greylist_lmdb_map_size; MDB_MAP_RESIZED
-   (another process grew the map) is adopted and the update retried.
+   open) with an error naming greylist_lmdb_map_size, unless another
+   process has recorded a larger map size meanwhile (faultlinectl run with
+   a raised greylist_lmdb_map_size): then the map grows and the update is
+   retried.  MDB_MAP_RESIZED (another process wrote beyond our map) is
+   adopted likewise.
 
    Thread-safety: any thread; a read-write lock keeps transactions out
    while the map size is adopted.  Open the store once per process, after
@@ -34,6 +37,8 @@
    write transaction, so sessions wait for the writer lock only briefly. */
 #define SWEEP_EXAMINE 2000
 #define SWEEP_DELETE  500
+/* Value of the key "v" (not a record: scans and sweeps skip it). */
+#define FORMAT_MARK "faultline greylist store 1"
 
 struct lmdb_be {
     MDB_env *env;
@@ -386,6 +391,8 @@ static int lmdb_sweep(void *be, time_t cutoff, bool background, size_t *removed_
     mdb_reader_check(b->env, &dead);
     for (;;) {
         rc = sweep_batch(b, cutoff, resume, max_delete, removed_r, err, errlen);
+        if (rc == -2 && adopt_larger_map(b))
+            continue;
         if (rc == -2 && max_delete > 1) {
             /* Deleting needs free pages too (copy-on-write): on a full map,
                smaller batches, down to one record, may still fit. */

@@ -133,6 +133,9 @@ static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
     if (argv == NULL || argv[0] == NULL)
         return SMFIS_CONTINUE;
     char *rcpt = envelope_addr(argv[0]);
+    long long t0 = fl_monotonic_ms();
+    fl_outcome_note_queue_id(ctx, msg);
+    const struct fl_result *refused = fl_checks_on_rcpt(conn, rcpt);
     if ((long long)msg->nrcpts >= conn->cfg->max_recipients ||
         !fl_msg_charge(msg, conn->cfg, strlen(rcpt) + sizeof(char *))) {
         msg->rcpts_dropped++;
@@ -141,9 +144,6 @@ static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
         msg->rcpts = fl_realloc(msg->rcpts, (msg->nrcpts + 1) * sizeof(*msg->rcpts));
         msg->rcpts[msg->nrcpts++] = rcpt;
     }
-    long long t0 = fl_monotonic_ms();
-    fl_outcome_note_queue_id(ctx, msg);
-    const struct fl_result *refused = fl_checks_on_rcpt(conn);
     msg->work_ms += fl_monotonic_ms() - t0;
     if (refused == NULL)
         return SMFIS_CONTINUE;

@@ -4,6 +4,7 @@
 #include "milter/server.h"
 #include "lib/clock.h"
 #include "lib/dnsbl.h"
+#include "lib/greylist.h"
 #include "lib/log.h"
 #include "lib/spf.h"
 #include "lib/verdict.h"
@@ -127,10 +128,15 @@ void fl_checks_on_helo(struct fl_conn *conn)
 static const struct fl_result *refuse(struct fl_msg *msg, struct fl_result *r, int code,
                                       const char *dsn, const char *text)
 {
-    msg->rcpt_result = fl_malloc(sizeof(*msg->rcpt_result));
+    if (msg->rcpt_result != NULL) { /* an earlier recipient's (greylisting) */
+        fl_result_clear(msg->rcpt_result);
+        fl_verdict_clear(msg->rcpt_verdict);
+    } else {
+        msg->rcpt_result = fl_malloc(sizeof(*msg->rcpt_result));
+        msg->rcpt_verdict = fl_malloc(sizeof(*msg->rcpt_verdict));
+    }
     *msg->rcpt_result = *r;
     memset(r, 0, sizeof(*r));
-    msg->rcpt_verdict = fl_malloc(sizeof(*msg->rcpt_verdict));
     fl_verdict_decide(msg->rcpt_verdict, msg->rcpt_result, 1, NULL, false);
     if (code != 0 && dsn != NULL && text != NULL) {
         msg->rcpt_verdict->code = code;
@@ -152,7 +158,66 @@ static const struct fl_result *dnsbl_at_rcpt(struct fl_conn *conn)
     struct fl_result r;
     fl_result_copy(&r, &o->result);
     r.action = FL_ACTION_REJECT;
+    conn->msg->refuse_all = true;
     return refuse(conn->msg, &r, o->reply_code, o->reply_dsn, o->reply_text);
+}
+
+/* The SPF result of MAIL FROM as greylisting needs it, waiting for the
+   evaluation only when a greylist exemption depends on it. */
+static enum fl_greylist_spf spf_for_greylist(struct fl_conn *conn)
+{
+    const struct fl_config *cfg = conn->cfg;
+    struct fl_spf_job *job = conn->msg->spf[0];
+    if (job == NULL || (!cfg->greylist_spf_pass_exempt &&
+                        cfg->greylist_allow_sender_domains.count == 0))
+        return FL_GREYLIST_SPF_UNKNOWN;
+    const struct fl_result *r = fl_pooled_peek(job->pooled, conn->msg->deadline);
+    if (r == NULL)
+        return FL_GREYLIST_SPF_UNKNOWN;
+    return r->result == FL_RES_PASS ? FL_GREYLIST_SPF_PASS : FL_GREYLIST_SPF_NOT_PASS;
+}
+
+/* Greylisting of one recipient.  A deferral refuses only this recipient
+   (451 4.7.1); passes and store errors are reported at end of message. */
+static const struct fl_result *greylist_at_rcpt(struct fl_conn *conn, const char *rcpt)
+{
+    const struct fl_config *cfg = conn->cfg;
+    struct fl_msg *msg = conn->msg;
+    if (!cfg->greylist_enable)
+        return NULL;
+    bool dnswl = false;
+    if (conn->dnsbl != NULL)
+        dnswl = fl_dnsbl_finish(conn->dnsbl, msg->deadline)->allow_listed;
+    struct fl_greylist_query q = {
+        .client_ip = conn->ip,
+        .client_name = conn->iprev ? fl_iprev_name(conn->iprev) : NULL,
+        .sender = msg->mail_from ? msg->mail_from : "",
+        .rcpt = rcpt,
+        .spf = spf_for_greylist(conn),
+        .trusted = conn->skipped != NULL && strcmp(conn->skipped, "authenticated") != 0,
+        .authenticated = conn->skipped != NULL && strcmp(conn->skipped, "authenticated") == 0,
+        .dnswl = dnswl,
+    };
+    struct fl_greylist_decision d;
+    int rc = fl_greylist_decide(fl_srv.greylist, cfg, &q, &d);
+    if (d.outcome == FL_GREYLIST_EXEMPT && d.exemption == FL_GREYLIST_EX_DISABLED)
+        return NULL;
+    struct fl_result r;
+    fl_greylist_result(&d, &r);
+    if (rc != 0) {
+        /* pass, exemption or store error (fail open): one row per message */
+        bool seen = false;
+        for (size_t i = 0; i < msg->nresults; i++)
+            seen |= strcmp(msg->results[i].method, "greylist") == 0;
+        if (!seen)
+            fl_msg_add_result(msg, &r);
+        else
+            fl_result_clear(&r);
+        return NULL;
+    }
+    char text[256];
+    fl_greylist_reply(&d, text, sizeof(text));
+    return refuse(msg, &r, 451, "4.7.1", text);
 }
 
 void fl_checks_on_mail(struct fl_conn *conn)
@@ -177,25 +242,32 @@ void fl_checks_on_mail(struct fl_conn *conn)
     }
 }
 
-const struct fl_result *fl_checks_on_rcpt(struct fl_conn *conn)
+const struct fl_result *fl_checks_on_rcpt(struct fl_conn *conn, const char *rcpt)
 {
     struct fl_msg *msg = conn->msg;
-    if (msg->rcpt_result != NULL)
+    if (msg->refuse_all)
         return msg->rcpt_result; /* decided at an earlier RCPT */
+    if (conn->skipped != NULL)
+        return greylist_at_rcpt(conn, rcpt);
     if (conn->iprev != NULL)
         fl_iprev_advance(conn->iprev);
     const struct fl_result *refused = dnsbl_at_rcpt(conn);
-    if (refused != NULL || msg->nullmx == NULL)
+    if (refused != NULL)
         return refused;
-    struct fl_result r;
-    if (fl_nullmx_finish(msg->nullmx, conn->cfg, &r) == 0)
-        return NULL;
-    fl_nullmx_free(&msg->nullmx);
-    if (r.action != FL_ACTION_REJECT) {
-        fl_msg_add_result(msg, &r); /* marked: reported at end of message */
-        return NULL;
+    if (msg->nullmx != NULL) {
+        struct fl_result r;
+        if (fl_nullmx_finish(msg->nullmx, conn->cfg, &r) == 1) {
+            fl_nullmx_free(&msg->nullmx);
+            if (r.action == FL_ACTION_REJECT) {
+                msg->refuse_all = true;
+                return refuse(msg, &r, 0, NULL, NULL);
+            }
+            fl_msg_add_result(msg, &r); /* marked: reported at end of message */
+        } else {
+            fl_nullmx_free(&msg->nullmx);
+        }
     }
-    return refuse(msg, &r, 0, NULL, NULL);
+    return greylist_at_rcpt(conn, rcpt);
 }
 
 void fl_checks_on_header(struct fl_conn *conn, const char *name, const char *value)

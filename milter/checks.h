@@ -11,10 +11,11 @@
 void fl_checks_on_connect(struct fl_conn *conn);
 void fl_checks_on_helo(struct fl_conn *conn);
 void fl_checks_on_mail(struct fl_conn *conn);
-/* Decides what happens to one recipient.  Returns NULL to go on, or the
+/* Decides what happens to recipient rcpt.  Returns NULL to go on, or the
    result that refuses it now (owned by conn->msg; its verdict is in
-   conn->msg->rcpt_verdict). */
-const struct fl_result *fl_checks_on_rcpt(struct fl_conn *conn);
+   conn->msg->rcpt_verdict): a DNS listing or null MX refuses every
+   recipient, a greylist deferral only this one. */
+const struct fl_result *fl_checks_on_rcpt(struct fl_conn *conn, const char *rcpt);
 /* Header fields, end of headers and body chunks, as the MTA sends them
    (DKIM is fed while the message streams in). */
 void fl_checks_on_header(struct fl_conn *conn, const char *name, const char *value);

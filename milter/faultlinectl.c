@@ -61,9 +61,10 @@ void fl_ctl_usage(FILE *out)
 
 void fl_ctl_brief_usage(void)
 {
-    fprintf(stderr, "usage: faultlinectl [-c FILE] greylist list|allow|remove|stats|expire "
-                    "[OPTIONS]\n"
-                    "       (faultlinectl -h for the options and exit statuses)\n");
+    fprintf(stderr,
+            "usage: faultlinectl [-c FILE] greylist list|allow|remove|stats|expire "
+            "[OPTIONS]\n"
+            "       (faultlinectl -h for the options and exit statuses)\n");
 }
 
 int main(int argc, char **argv)

@@ -153,10 +153,12 @@ static void serve(void)
         char c;
         ssize_t n = read(signal_pipe[0], &c, 1);
         if (n < 0 && errno == EAGAIN) {
+            long long wait = fl_server_periodic();
             fd_set rfds;
             FD_ZERO(&rfds);
             FD_SET(signal_pipe[0], &rfds);
-            select(signal_pipe[0] + 1, &rfds, NULL, NULL, NULL);
+            struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000};
+            select(signal_pipe[0] + 1, &rfds, NULL, NULL, wait >= 0 ? &tv : NULL);
             continue;
         }
         if (n <= 0)
@@ -265,6 +267,15 @@ int main(int argc, char **argv)
             goto failed;
     } else if (geteuid() == 0) {
         fl_warn("running as root: set user in the configuration");
+    }
+    if (cfg->greylist_enable) {
+        /* After the switch: the store's files belong to the daemon's user.
+           A store that cannot open is logged; greylisting then fails open. */
+        struct fl_buf err;
+        fl_buf_init(&err);
+        if (fl_greylist_open(cfg, NULL, 0, &fl_srv.greylist, &err) < 0)
+            fl_error("greylist store: %s; greylisting fails open (accepts)", err.data);
+        fl_buf_free(&err);
     }
     sigset_t old_mask;
     block_signals(true, &old_mask);

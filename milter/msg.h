@@ -47,6 +47,7 @@ struct fl_msg {
     struct fl_result *rcpt_result;
     struct fl_verdict *rcpt_verdict;
     size_t rcpts_refused;
+    bool refuse_all; /* the decision holds for every recipient (DNSBL, null MX) */
     bool recorded;
     long long work_ms; /* time spent in our callbacks */
     struct fl_stage_time stages[FL_VERDICT_MAX_STAGES];

@@ -84,6 +84,18 @@ int fl_pooled_finish(struct fl_pooled *p, long long deadline_ms, struct fl_resul
     return ok;
 }
 
+const struct fl_result *fl_pooled_peek(struct fl_pooled *p, long long deadline_ms)
+{
+    if (p->job == NULL && !p->has_result)
+        run(p);
+    else if (p->job != NULL && !fl_job_wait(p->job, deadline_ms))
+        return NULL;
+    pthread_mutex_lock(&p->lock);
+    const struct fl_result *r = p->has_result && !p->taken ? &p->result : NULL;
+    pthread_mutex_unlock(&p->lock);
+    return r;
+}
+
 void fl_pooled_free(struct fl_pooled **pp)
 {
     struct fl_pooled *p = *pp;

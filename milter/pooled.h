@@ -19,6 +19,9 @@ struct fl_pooled *fl_pooled_start(struct fl_pool *pool,
 /* Waits until deadline_ms (monotonic).  Returns 1 and moves the result into
    out, or 0 if the work did not finish in time (out untouched). */
 int fl_pooled_finish(struct fl_pooled *p, long long deadline_ms, struct fl_result *out);
+/* Waits like fl_pooled_finish but leaves the result in place: returns it
+   (valid until fl_pooled_finish or fl_pooled_free), or NULL. */
+const struct fl_result *fl_pooled_peek(struct fl_pooled *p, long long deadline_ms);
 /* Releases the handle; work still running finishes on its own. */
 void fl_pooled_free(struct fl_pooled **p);
 

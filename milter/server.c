@@ -194,6 +194,7 @@ int fl_server_wait_idle(long long timeout_ms)
 void fl_server_teardown(void)
 {
     fl_pool_destroy(&fl_srv.pool);
+    fl_greylist_close(&fl_srv.greylist);
     fl_dkim_ctx_destroy(&fl_srv.dkim);
     fl_dns_destroy(&fl_srv.dns);
     pthread_mutex_lock(&verdict_lock);
@@ -204,4 +205,39 @@ void fl_server_teardown(void)
     verdict_path = NULL;
     pthread_mutex_unlock(&verdict_lock);
     fl_server_set_config(NULL);
+}
+
+long long fl_server_periodic(void)
+{
+    static long long next_sweep, next_probe;
+    struct fl_config *cfg = fl_server_config();
+    long long now = fl_monotonic_ms(), wait = -1;
+    if (fl_srv.greylist != NULL) {
+        if (now >= next_sweep) {
+            size_t removed = 0;
+            struct fl_buf err;
+            fl_buf_init(&err);
+            if (fl_greylist_sweep(fl_srv.greylist, &removed, &err) < 0)
+                fl_error("greylist sweep: %s", err.data);
+            else if (removed > 0)
+                fl_info("greylist sweep: removed %zu expired entries", removed);
+            fl_buf_free(&err);
+            next_sweep = now + cfg->greylist_sweep_interval;
+        }
+        wait = next_sweep - now;
+    }
+    if (cfg->dnsbl_probe_interval > 0 && fl_srv.dns != NULL) {
+        if (now >= next_probe) {
+            struct fl_dnsbl_lists *lists = fl_server_dnsbl_lists();
+            struct fl_dnsbl_list_health health[64];
+            if (lists != NULL)
+                fl_dnsbl_probe_lists(lists, fl_srv.dns, now + cfg->dns_timeout, health, 64);
+            fl_dnsbl_lists_unref(&lists);
+            next_probe = now + cfg->dnsbl_probe_interval;
+        }
+        long long w = next_probe - now;
+        wait = wait < 0 || w < wait ? w : wait;
+    }
+    fl_config_unref(&cfg);
+    return wait;
 }

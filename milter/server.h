@@ -10,6 +10,7 @@
 #include "lib/config.h"
 #include "lib/dns.h"
 #include "lib/dkim.h"
+#include "lib/greylist.h"
 #include "lib/dnsbl.h"
 #include "lib/pool.h"
 
@@ -19,6 +20,7 @@ struct fl_server {
     struct fl_pool *pool;
     struct fl_dns *dns;
     struct fl_dkim_ctx *dkim;
+    struct fl_greylist *greylist; /* NULL: greylisting off or its store failed */
 };
 
 extern struct fl_server fl_srv;
@@ -52,6 +54,10 @@ void fl_server_chown_verdict_log(unsigned int uid, unsigned int gid);
 /* Frees the process-wide state (pool, resolver, configuration, verdict
    log) at a clean stop, when no session is in flight any more. */
 void fl_server_teardown(void);
+
+/* Periodic work of the main thread (greylist sweep, DNS list probe).
+   Returns the milliseconds until it is due again (-1: never). */
+long long fl_server_periodic(void);
 
 void fl_server_session_begin(void);
 void fl_server_session_end(void);

@@ -1,4 +1,4 @@
-/* check_policy: the checks' policies through the real daemon -- DKIM, SPF
+/* check_policy: the checks' policies through the real daemon -- greylisting, DKIM, SPF
    (reject on fail with 550 5.7.23, Received-SPF) and the DNS lists
    (554 at RCPT naming the list, an error-coded list ignored and blamed on
    our side, rejection at end of message) -- with the zones of the test
@@ -217,6 +217,69 @@ START_TEST(dkim_signature_verifies_and_tampering_is_caught)
 }
 END_TEST
 
+/* Greylisting through the daemon: the first attempt is deferred at RCPT
+   with 451 4.7.1 and its verdict record; the retry after the (shortened)
+   delay is accepted; another recipient is decided on its own. */
+START_TEST(greylisting_defers_the_first_attempt_and_accepts_the_retry)
+{
+    struct fl_daemon d;
+    char extra[512];
+    fl_daemon_prepare(&d, NULL, NULL);
+    snprintf(extra, sizeof(extra),
+             "greylist_enable = yes\ngreylist_lmdb_dir = %s/greylist\ngreylist_delay = 1s\n",
+             d.dir);
+    fl_daemon_write_conf(&d, NULL, extra, true);
+    ck_assert(fl_daemon_start(&d) == 0);
+    struct fl_test_env env = {.client_ip = "192.0.2.2", .queue_id = "4QGREY1"};
+    struct fl_mc_session s;
+    fl_test_run(&d, &env, simple, &s);
+    const struct fl_mc_reply *rcpt = fl_test_reply(&s, FL_MC_STEP_RCPT);
+    ck_assert_msg(rcpt->code == 'y' && strncmp(rcpt->text, "451 4.7.1 ", 10) == 0 &&
+                      strstr(rcpt->text, "greylisted, please retry in"),
+                  "first attempt: %c %s", rcpt->code, rcpt->text ? rcpt->text : "");
+    fl_mc_session_clear(&s);
+    ck_assert(fl_daemon_wait_log(&d, "4QGREY1: verdict action=tempfail code=451 dsn=4.7.1 "
+                                     "fault=none",
+                                 3000));
+    usleep(1200 * 1000); /* the delay is 1 s */
+    env.queue_id = "4QGREY2";
+    fl_test_run(&d, &env, simple, &s);
+    const struct fl_mc_reply *eom = fl_test_reply(&s, FL_MC_STEP_EOM);
+    ck_assert_msg(eom != NULL && fl_test_count_mods(eom, 'i', NULL) == 1, "retry not accepted");
+    fl_mc_session_clear(&s);
+    ck_assert(fl_daemon_wait_log(&d, "4QGREY2: verdict action=accept", 3000));
+    ck_assert_int_eq(fl_daemon_stop(&d), 0);
+    fl_daemon_cleanup(&d);
+}
+END_TEST
+
+/* The store cannot be opened (a file where its directory should be):
+   greylisting fails open -- accepted, our fault logged -- never a 4xx. */
+START_TEST(greylist_store_down_fails_open)
+{
+    struct fl_daemon d;
+    char extra[512], path[400];
+    fl_daemon_prepare(&d, NULL, NULL);
+    snprintf(path, sizeof(path), "%s/notadir", d.dir);
+    FILE *f = fopen(path, "w");
+    fclose(f);
+    snprintf(extra, sizeof(extra), "greylist_enable = yes\ngreylist_lmdb_dir = %s\n", path);
+    fl_daemon_write_conf(&d, NULL, extra, true);
+    ck_assert(fl_daemon_start(&d) == 0);
+    struct fl_test_env env = {.client_ip = "192.0.2.2", .queue_id = "4QGREYDOWN"};
+    struct fl_mc_session s;
+    fl_test_run(&d, &env, simple, &s);
+    const struct fl_mc_reply *eom = fl_test_reply(&s, FL_MC_STEP_EOM);
+    ck_assert_msg(eom != NULL && fl_test_count_mods(eom, 'i', NULL) == 1,
+                  "a store failure refused the message");
+    fl_mc_session_clear(&s);
+    ck_assert(fl_daemon_wait_log(&d, "4QGREYDOWN: verdict action=accept", 3000));
+    ck_assert(fl_daemon_wait_log(&d, "greylist:temperror", 100));
+    ck_assert_int_eq(fl_daemon_stop(&d), 0);
+    fl_daemon_cleanup(&d);
+}
+END_TEST
+
 static Suite *policy_suite(void)
 {
     Suite *s = suite_create("policy");
@@ -229,6 +292,8 @@ static Suite *policy_suite(void)
     tcase_add_test(tc, error_coded_list_is_ignored_and_blamed_on_us);
     tcase_add_test(tc, listing_can_be_rejected_at_end_of_message);
     tcase_add_test(tc, dkim_signature_verifies_and_tampering_is_caught);
+    tcase_add_test(tc, greylisting_defers_the_first_attempt_and_accepts_the_retry);
+    tcase_add_test(tc, greylist_store_down_fails_open);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -9,9 +9,9 @@
      reported as done is in the store, and the store takes writes after it
      (LMDB's robust writer mutex is recovered).
    - A tiny map fills: the decision is a store error (fail-open) naming
-     greylist_lmdb_map_size, logged as greylist.store_down; a larger map
-     size grows the store with nothing lost; expiring old entries makes
-     room too.
+     greylist_lmdb_map_size, logged as greylist.store_down; another
+     process opening the store with a larger map size grows it for the
+     running one, nothing lost; expiring old entries makes room too.
    - The sweep removes exactly the expired records, batch after batch.
    Children open the store themselves after fork() (LMDB's rule) and
    report through pipes.  The fake clock is used throughout.  Run by
@@ -247,19 +247,57 @@ START_TEST(test_full_map_fails_open_with_a_clear_error)
     ck_assert_msg(r.action == FL_ACTION_ACCEPT && r.fault == FL_FAULT_RECEIVER,
                   "a full store must fail open");
     fl_result_clear(&r);
-    /* The remedy the error names: a larger greylist_lmdb_map_size grows the
-       store, and decisions work again. */
-    fl_greylist_close(&f.gl);
-    glf_config(&f, "greylist_lmdb_map_size = 1M");
-    glf_open(&f);
+    /* The remedy the error names, with the daemon still running: another
+       process (faultlinectl) opens the store with a larger
+       greylist_lmdb_map_size, and this process's next decision grows its
+       map and works, with nothing lost. */
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        struct gl_fixture g = f;
+        g.cfg = NULL;
+        g.gl = NULL;
+        snprintf(g.conf, sizeof(g.conf), "%s/bigger.conf", f.dir);
+        glf_config(&g, "greylist_lmdb_map_size = 1M");
+        struct fl_buf e;
+        fl_buf_init(&e);
+        _exit(fl_greylist_open(g.cfg, NULL, FL_GREYLIST_OPEN_EXISTING, &g.gl, &e) == 0
+                  ? 0
+                  : 1);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "the bigger open failed");
     rc = glf_decide(&f, "192.0.2.1", "after@example.org", "r@example.net", &d);
-    ck_assert_msg(rc == 0, "after raising the map size: got %s (%s), want a deferral",
+    ck_assert_msg(rc == 0, "after another process raised the map size: got %s (%s)",
                   fl_greylist_outcome_name(d.outcome), d.error);
-    /* Earlier entries are all still there. */
     f.now += 300;
     rc = glf_decide(&f, "192.0.2.1", "fill0@example.org", "r@example.net", &d);
     ck_assert_msg(rc == 1 && d.retry_accepted,
                   "an entry written before the map filled is lost");
+    glf_teardown(&f);
+}
+END_TEST
+
+START_TEST(test_larger_recorded_map_size_is_adopted)
+{
+    /* A store once opened with 1M records that size; a process configured
+       with 32k maps less, and on MDB_MAP_FULL adopts the recorded size
+       instead of failing. */
+    struct gl_fixture f;
+    glf_setup(&f, "greylist_lmdb_map_size = 1M");
+    fl_greylist_close(&f.gl);
+    glf_config(&f, "greylist_lmdb_map_size = 32k");
+    glf_open(&f);
+    struct fl_greylist_decision d;
+    for (int i = 0; i < 500; i++) {
+        char sender[64];
+        snprintf(sender, sizeof(sender), "grow%d@example.org", i);
+        int rc = glf_decide(&f, "192.0.2.1", sender, "r@example.net", &d);
+        ck_assert_msg(rc == 0, "triplet %d: got %s (%s)", i,
+                      fl_greylist_outcome_name(d.outcome), d.error);
+    }
     glf_teardown(&f);
 }
 END_TEST
@@ -350,6 +388,7 @@ static Suite *lmdb_suite(void)
     tcase_add_test(tc, test_two_processes_share_the_store);
     tcase_add_test(tc, test_kill_during_writes_loses_nothing_committed);
     tcase_add_test(tc, test_full_map_fails_open_with_a_clear_error);
+    tcase_add_test(tc, test_larger_recorded_map_size_is_adopted);
     tcase_add_test(tc, test_expire_makes_room_in_a_full_map);
     tcase_add_test(tc, test_sweep_in_batches);
     tcase_add_test(tc, test_missing_store_is_not_created_on_request);
