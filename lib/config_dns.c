@@ -44,7 +44,8 @@ const struct fl_setting fl_dns_settings[FL_DNS_SETTINGS_COUNT] = {
      "faultline resolves by itself from the root (recommended on a mail server: DNS lists "
      "refuse queries that come through public resolvers). The host's resolv.conf is never "
      "used. With forwarders, names in the documentation ranges (192.0.2.0/24 and the other "
-     "RFC 5737 nets, 2001:db8::/32) and under test. are asked too, not answered locally.", check_forwarder},
+     "RFC 5737 nets, 2001:db8::/32), the private reverse zones (RFC 1918) and test. are "
+     "asked too, not answered locally.", check_forwarder},
     {"dns_timeout", FL_SET_DURATION, "5s", 100, 60 * SEC, NULL, OFF(dns_timeout), FL_SET_RESTART,
      "Longest wait for one DNS answer. A query also ends at the message's deadline "
      "(message_deadline), whichever comes first; an unanswered query is a TIMEOUT for that "

@@ -10,6 +10,8 @@
    own verification is delayed to end-of-message (DKIM_LIBFLAGS_DELAYSIGPROC)
    and reads the answers through dkim_set_key_lookup, so fl_dkim_eoh never
    waits for DNS and fl_dkim_eom waits at most until the message deadline.
+   Signatures beyond dkim_max_signatures are never handed to libopendkim
+   (no body hash, no lookup): they are only reported, as dkim=policy.
 
    Thread-safety: one struct fl_dkim_ctx per process, shared by every
    thread (its DKIM_LIB is configured once and never changed).  A verifier
@@ -26,14 +28,16 @@
 #include "lib/result.h"
 
 /* Values of the enum settings (index into their "choices"). */
-enum fl_dkim_sha1 { /* dkim_rsa_sha1 = policy|fail|pass */
-                    FL_DKIM_SHA1_POLICY,
-                    FL_DKIM_SHA1_FAIL,
-                    FL_DKIM_SHA1_PASS,
+/* dkim_rsa_sha1 = policy|fail|pass */
+enum fl_dkim_sha1 {
+    FL_DKIM_SHA1_POLICY,
+    FL_DKIM_SHA1_FAIL,
+    FL_DKIM_SHA1_PASS,
 };
-enum fl_dkim_accept { /* dkim_body_length, dkim_testing_keys, dkim_added_headers */
-                      FL_DKIM_POLICY,
-                      FL_DKIM_ACCEPT,
+/* dkim_body_length, dkim_testing_keys, dkim_added_headers = policy|accept */
+enum fl_dkim_accept {
+    FL_DKIM_POLICY,
+    FL_DKIM_ACCEPT,
 };
 
 /* Largest dkim_clock_skew; libopendkim's own clock drift is set to it. */

@@ -209,6 +209,10 @@ int fl_dns_create(const struct fl_config *cfg, struct fl_dns **dns_r, const char
         /* The forwarder answers for the documentation ranges (RFC 5737,
            RFC 3849) and test. (RFC 6761) too: libunbound would otherwise
            answer them from built-in empty zones without asking it. */
+        /* ... and the private reverse zones (RFC 1918): an internal
+           client's PTR is the forwarder's business. */
+        rc |= set_opt(ctx, "unblock-lan-zones:", "yes", error_r);
+        rc |= set_opt(ctx, "insecure-lan-zones:", "yes", error_r);
         static const char *const ask_forwarder[] = {
             "2.0.192.in-addr.arpa", "100.51.198.in-addr.arpa", "113.0.203.in-addr.arpa",
             "8.b.d.0.1.0.0.2.ip6.arpa", "test"};

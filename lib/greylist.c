@@ -471,7 +471,10 @@ static void defer_result(const struct fl_greylist_decision *d, struct fl_result 
     fl_greylist_reply(d, reply, sizeof(reply));
     struct fl_buf detail;
     fl_buf_init(&detail);
-    fl_buf_puts(&detail, reply);
+    /* The verdict's reply is "<attribution text>: <detail>", and the
+       attribution text already says "greylisted", so the detail starts
+       with what to do. */
+    fl_buf_printf(&detail, "please retry in %ld seconds", d->retry_after);
     bool early =
         d->reason_code != NULL && strcmp(d->reason_code, "greylist.too_early") == 0;
     if (early)
@@ -480,18 +483,16 @@ static void defer_result(const struct fl_greylist_decision *d, struct fl_result 
                       "the sending server retries by itself)",
                       (long)(d->now - d->first_seen), d->delay, d->early);
     else
-        fl_buf_printf(
-            &detail,
-            " (first attempt from %s: a deliberate deferral; the sending server "
-            "retries by itself)",
-            d->net);
+        fl_buf_printf(&detail,
+                      " (first attempt from %s, deferred on purpose; the sending server "
+                      "retries by itself)",
+                      d->net);
     if (d->other_net[0] != '\0')
-        fl_buf_printf(
-            &detail,
-            "; the same sender and recipient were deferred from %s %ld seconds "
-            "ago: the sender's provider retries from another network of its pool "
-            "(greylist_allow_client_names can exempt it)",
-            d->other_net, d->other_net_age);
+        fl_buf_printf(&detail,
+                      "; the same sender and recipient were deferred from %s %ld "
+                      "seconds ago: the sender's provider retries from another network "
+                      "of its pool (greylist_allow_client_names can exempt it)",
+                      d->other_net, d->other_net_age);
     fl_result_init(out, "greylist", FL_RES_POLICY);
     fl_result_set_reason(out, d->reason_code, reply, detail.data);
     fl_buf_free(&detail);

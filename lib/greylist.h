@@ -168,9 +168,12 @@ int fl_greylist_decide(struct fl_greylist *gl, const struct fl_config *cfg,
    Authentication-Results header; PASS -> pass, EXEMPT -> skipped, DEFER ->
    policy with action tempfail, fault none, transient, reason_code
    greylist.first_seen or greylist.too_early; STORE_ERROR -> temperror,
-   greylist.store_down, fault receiver, action accept.  The detail starts
-   with the reply text (fl_greylist_reply) and goes on with what the sender
-   did; the props record the triplet and its timings. */
+   greylist.store_down, fault receiver, action accept.  A deferral's
+   reason (the AR comment) is the reply text of fl_greylist_reply; its
+   detail says "please retry in N seconds" and what the sender did (too
+   early, another network of its pool), so fl_verdict_decide's reply reads
+   "greylisted: a deliberate temporary deferral: please retry in 300
+   seconds (...)".  The props record the triplet and its timings. */
 void fl_greylist_result(const struct fl_greylist_decision *d, struct fl_result *out);
 /* The SMTP reply text of a DEFER: "greylisted, please retry in 300 seconds". */
 void fl_greylist_reply(const struct fl_greylist_decision *d, char *out, size_t outlen);

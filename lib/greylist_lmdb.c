@@ -19,8 +19,8 @@
    adopted likewise.
 
    Thread-safety: any thread; a read-write lock keeps transactions out
-   while the map size is adopted.  Open the store once per process, after
-   fork(). */
+   while the map size is adopted.  Open the store once per process (a
+   second open of the same directory fails), after fork(). */
 #include "lib/greylist_store.h"
 
 #include <errno.h>
@@ -45,6 +45,8 @@ struct lmdb_be {
     MDB_dbi dbi;
     pthread_rwlock_t resize; /* held for reading by every transaction */
     char dir[PATH_MAX];
+    dev_t dev; /* of dir: see register_env */
+    ino_t ino;
     long long map_size;
     bool nosync;
 };
@@ -62,6 +64,52 @@ static void full_err(const struct lmdb_be *b, char *err, size_t errlen)
         "greylist_lmdb_map_size (faultlinectl run with the new value grows the store at "
         "once) or run faultlinectl greylist expire",
         b->dir, b->map_size / 1024);
+}
+
+/* LMDB must not have one environment open twice in a process: closing
+   either copy drops the POSIX locks of both.  The stores open here, by the
+   directory's device and inode and the process that opened them (a child
+   after fork() opens its own; the parent's entries do not count). */
+struct open_env {
+    dev_t dev;
+    ino_t ino;
+    pid_t pid;
+    struct open_env *next;
+};
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct open_env *open_envs;
+
+/* Returns 0, or -1 if this process has the store open already. */
+static int register_env(dev_t dev, ino_t ino)
+{
+    pid_t me = getpid();
+    int rc = 0;
+    pthread_mutex_lock(&open_lock);
+    for (struct open_env *e = open_envs; e != NULL && rc == 0; e = e->next)
+        if (e->dev == dev && e->ino == ino && e->pid == me)
+            rc = -1;
+    struct open_env *e = rc == 0 ? malloc(sizeof(*e)) : NULL;
+    if (e != NULL) {
+        *e = (struct open_env){dev, ino, me, open_envs};
+        open_envs = e;
+    }
+    pthread_mutex_unlock(&open_lock);
+    return rc;
+}
+
+static void unregister_env(dev_t dev, ino_t ino)
+{
+    pid_t me = getpid();
+    pthread_mutex_lock(&open_lock);
+    for (struct open_env **p = &open_envs; *p != NULL; p = &(*p)->next) {
+        struct open_env *e = *p;
+        if (e->dev == dev && e->ino == ino && e->pid == me) {
+            *p = e->next;
+            free(e);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&open_lock);
 }
 
 static int lmdb_open(const struct fl_config *cfg, unsigned int flags, void **be_r,
@@ -85,11 +133,22 @@ static int lmdb_open(const struct fl_config *cfg, unsigned int flags, void **be_
         snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
         return -1;
     }
+    if (stat(dir, &st) != 0) {
+        snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (register_env(st.st_dev, st.st_ino) < 0) {
+        snprintf(err, errlen, "%s is already open in this process", dir);
+        return -1;
+    }
     struct lmdb_be *b = calloc(1, sizeof(*b));
     if (b == NULL) {
+        unregister_env(st.st_dev, st.st_ino);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    b->dev = st.st_dev;
+    b->ino = st.st_ino;
     snprintf(b->dir, sizeof(b->dir), "%s", dir);
     b->map_size = cfg->greylist_lmdb_map_size;
     unsigned int envflags = MDB_NOTLS;
@@ -142,6 +201,7 @@ static int lmdb_open(const struct fl_config *cfg, unsigned int flags, void **be_
     return 0;
 fail:
     mdb_env_close(b->env);
+    unregister_env(b->dev, b->ino);
     free(b);
     return -1;
 }
@@ -154,6 +214,7 @@ static void lmdb_close(void *be)
     if (b->nosync)
         mdb_env_sync(b->env, 1);
     mdb_env_close(b->env);
+    unregister_env(b->dev, b->ino);
     pthread_rwlock_destroy(&b->resize);
     free(b);
 }

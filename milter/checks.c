@@ -220,11 +220,27 @@ static const struct fl_result *greylist_at_rcpt(struct fl_conn *conn, const char
     return refuse(msg, &r, 451, "4.7.1", text);
 }
 
+/* DKIM for clients whose other checks are skipped (trusted networks,
+   SMTP AUTH) when dkim_skip_trusted / dkim_skip_authenticated say so. */
+static void dkim_for_skipped(struct fl_conn *conn)
+{
+    const struct fl_config *cfg = conn->cfg;
+    bool auth = strcmp(conn->skipped, "authenticated") == 0;
+    if (!cfg->dkim_enable || fl_srv.dkim == NULL ||
+        (auth ? cfg->dkim_skip_authenticated : cfg->dkim_skip_trusted))
+        return;
+    conn->msg->dkim = fl_dkim_new(fl_srv.dkim, cfg, conn->msg->deadline);
+}
+
 void fl_checks_on_mail(struct fl_conn *conn)
 {
     struct fl_msg *msg = conn->msg;
-    if (conn->skipped != NULL || fl_srv.dns == NULL)
+    if (fl_srv.dns == NULL)
         return;
+    if (conn->skipped != NULL) {
+        dkim_for_skipped(conn);
+        return;
+    }
     if (conn->iprev != NULL)
         fl_iprev_advance(conn->iprev);
     if (conn->dnsbl != NULL) {
@@ -278,23 +294,40 @@ void fl_checks_on_header(struct fl_conn *conn, const char *name, const char *val
 
 void fl_checks_on_eoh(struct fl_conn *conn)
 {
+    /* 1: the signatures need the body; 0: nothing to hash (unsigned) */
     if (conn->msg->dkim != NULL)
-        fl_dkim_eoh(conn->msg->dkim);
+        conn->msg->body_wanted = fl_dkim_eoh(conn->msg->dkim) == 1;
 }
 
 bool fl_checks_on_body(struct fl_conn *conn, const unsigned char *chunk, size_t len)
 {
-    if (conn->msg == NULL || conn->msg->dkim == NULL)
+    if (conn->msg == NULL || conn->msg->dkim == NULL || !conn->msg->body_wanted)
         return false;
     fl_dkim_body(conn->msg->dkim, chunk, len);
     return true;
 }
 
+/* DKIM results, in message order. */
+static void dkim_at_eom(struct fl_msg *msg)
+{
+    const struct fl_result *res;
+    size_t n;
+    fl_dkim_eom(msg->dkim, &res, &n);
+    for (size_t i = 0; i < n; i++) {
+        struct fl_result r;
+        fl_result_copy(&r, &res[i]);
+        fl_msg_add_result(msg, &r);
+    }
+}
+
 void fl_checks_on_eom(struct fl_conn *conn)
 {
     struct fl_msg *msg = conn->msg;
-    if (conn->skipped != NULL)
+    if (conn->skipped != NULL) {
+        if (msg->dkim != NULL)
+            dkim_at_eom(msg);
         return;
+    }
     if (conn->iprev != NULL) {
         struct fl_result r;
         fl_iprev_finish(conn->iprev, msg->deadline, &r);
@@ -324,16 +357,8 @@ void fl_checks_on_eom(struct fl_conn *conn)
         spf_finish(conn, msg->spf[i], &r);
         fl_msg_add_result(msg, &r);
     }
-    if (msg->dkim != NULL) {
-        const struct fl_result *res;
-        size_t n;
-        fl_dkim_eom(msg->dkim, &res, &n);
-        for (size_t i = 0; i < n; i++) {
-            struct fl_result r;
-            fl_result_copy(&r, &res[i]);
-            fl_msg_add_result(msg, &r);
-        }
-    }
+    if (msg->dkim != NULL)
+        dkim_at_eom(msg);
     if (msg->nullmx != NULL) {
         /* no RCPT consulted it (the MTA skipped the step): decide now */
         struct fl_result r;

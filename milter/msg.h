@@ -42,6 +42,7 @@ struct fl_msg {
     struct fl_nullmx *nullmx;
     struct fl_spf_job *spf[2]; /* MAIL FROM and HELO evaluations, or NULL */
     struct fl_dkim_verifier *dkim; /* fed headers and body as they come */
+    bool body_wanted;              /* a check reads the body */
     /* a decision taken at RCPT (e.g. null MX): its result and verdict, and
        whether the records for it were written */
     struct fl_result *rcpt_result;

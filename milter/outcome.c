@@ -50,7 +50,8 @@ void fl_outcome_record(struct fl_conn *conn, const struct fl_verdict *v)
     /* The result that refused recipients belongs to the record too. */
     size_t n = msg->nresults + (msg->rcpt_result != NULL);
     struct fl_result *all = fl_calloc(n ? n : 1, sizeof(*all));
-    memcpy(all, msg->results, msg->nresults * sizeof(*all));
+    if (msg->nresults > 0)
+        memcpy(all, msg->results, msg->nresults * sizeof(*all));
     if (msg->rcpt_result != NULL)
         all[msg->nresults] = *msg->rcpt_result;
     struct fl_verdict_facts f = {0};

@@ -455,7 +455,7 @@ START_TEST(test_defer_result_and_verdict)
                   fl_action_name(r.action), fl_fault_name(r.fault));
     ck_assert_str_eq(r.reason_code, "greylist.first_seen");
     ck_assert_str_eq(r.reason, "greylisted, please retry in 300 seconds");
-    ck_assert_msg(strncmp(r.detail, "greylisted, please retry in 300 seconds", 39) == 0 &&
+    ck_assert_msg(strncmp(r.detail, "please retry in 300 seconds (", 29) == 0 &&
                       strstr(r.detail, "deferred from 198.51.100.0/24 120 seconds ago") !=
                           NULL,
                   "detail: %s", r.detail);
@@ -471,6 +471,11 @@ START_TEST(test_defer_result_and_verdict)
                       strcmp(v.dsn, "4.7.1") == 0 && v.fault == FL_FAULT_NONE,
                   "verdict: %s %d %s fault=%s", fl_action_name(v.action), v.code, v.dsn,
                   fl_fault_name(v.fault));
+    ck_assert_msg(strncmp(v.text,
+                          "greylisted: a deliberate temporary deferral: please retry in "
+                          "300 seconds (first attempt from 192.0.2.0/24",
+                          104) == 0,
+                  "reply text: %s", v.text);
     fl_verdict_clear(&v);
     fl_result_clear(&r);
 

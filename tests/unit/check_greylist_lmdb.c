@@ -261,9 +261,11 @@ START_TEST(test_full_map_fails_open_with_a_clear_error)
         glf_config(&g, "greylist_lmdb_map_size = 1M");
         struct fl_buf e;
         fl_buf_init(&e);
-        _exit(fl_greylist_open(g.cfg, NULL, FL_GREYLIST_OPEN_EXISTING, &g.gl, &e) == 0
-                  ? 0
-                  : 1);
+        int orc = fl_greylist_open(g.cfg, NULL, FL_GREYLIST_OPEN_EXISTING, &g.gl, &e);
+        fl_greylist_close(&g.gl);
+        fl_config_unref(&g.cfg);
+        fl_buf_free(&e);
+        _exit(orc == 0 ? 0 : 1);
     }
     int status;
     waitpid(pid, &status, 0);
@@ -380,6 +382,30 @@ START_TEST(test_missing_store_is_not_created_on_request)
 }
 END_TEST
 
+START_TEST(test_second_open_in_one_process_is_refused)
+{
+    /* Two environments on one LMDB file in one process would drop each
+       other's locks on close: the second open fails instead, and works
+       again once the first is closed. */
+    struct gl_fixture f;
+    glf_setup(&f, NULL);
+    struct fl_greylist *again = NULL;
+    struct fl_buf err;
+    fl_buf_init(&err);
+    ck_assert_msg(fl_greylist_open(f.cfg, NULL, 0, &again, &err) < 0,
+                  "the store was opened twice in one process");
+    ck_assert_msg(strstr(err.data, "already open in this process") != NULL, "error: %s",
+                  err.data);
+    fl_greylist_close(&f.gl);
+    fl_buf_reset(&err);
+    ck_assert_msg(fl_greylist_open(f.cfg, NULL, 0, &again, &err) == 0,
+                  "reopen after close: %s", err.data);
+    fl_greylist_close(&again);
+    fl_buf_free(&err);
+    glf_teardown(&f);
+}
+END_TEST
+
 static Suite *lmdb_suite(void)
 {
     Suite *s = suite_create("greylist_lmdb");
@@ -392,6 +418,7 @@ static Suite *lmdb_suite(void)
     tcase_add_test(tc, test_expire_makes_room_in_a_full_map);
     tcase_add_test(tc, test_sweep_in_batches);
     tcase_add_test(tc, test_missing_store_is_not_created_on_request);
+    tcase_add_test(tc, test_second_open_in_one_process_is_refused);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -10,14 +10,13 @@
    suite's results and, when the suite gives an explanation, the exp=
    text must equal it ("DEFAULT": none from the record).
 
-   Pass count: 201 of 203.  (libspf2 1.2.10 as Debian ships it, called
+   Pass count: 203 of 203.  (libspf2 1.2.10 as Debian ships it, called
    the usual way -- SPF_request_query_mailfrom through the same DNS layer
-   -- passes 88 of 203 in this harness.)  The two failures, both
-   environmental (see expected_failures):
-     p-macro-ip4-valid, p-macro-multiple: the %{p} macro of a client in
-       192.168.0.0/16 needs its PTR record, and libunbound answers that
-       RFC 1918 reverse zone locally; with the private reverse zones
-       forwarded (a lib/dns option) both pass: 203 of 203.
+   -- passes 88 of 203 in this harness.)  The last two to pass,
+   p-macro-ip4-valid and p-macro-multiple, needed the PTR record of a
+   client in 192.168.0.0/16: lib/dns forwards the private reverse zones
+   when dns_forwarders is set (unblock-lan-zones), where libunbound would
+   otherwise answer them locally with NXDOMAIN.
    What makes the difference to plain libspf2 (lib/dns_spf.c,
    lib/spf_record.c, lib/spf_macro.c, lib/spf.c): records checked against
    the ABNF before libspf2 compiles them; modifiers with '.', '-', '_'
@@ -55,17 +54,8 @@ struct expected_failure {
     const char *reason;
 };
 
-/* clang-format off */
-#define PRIVATE_PTR                                                                   \
-    "the client is in 192.168.0.0/16: libunbound answers that RFC 1918 reverse zone " \
-    "itself with NXDOMAIN, so the PTR query never reaches the test server and %{p} "  \
-    "is \"unknown\"; passes once lib/dns forwards the private reverse zones too "     \
-    "(unblock-lan-zones: yes, insecure-lan-zones: yes with dns_forwarders)"
-/* clang-format on */
-
+/* None left; a row added here must say why. */
 static const struct expected_failure expected_failures[] = {
-    {"p-macro-ip4-valid", PRIVATE_PTR},
-    {"p-macro-multiple", PRIVATE_PTR},
     {NULL, NULL},
 };
 
