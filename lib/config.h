@@ -110,6 +110,8 @@ struct fl_config {
     int dkim_testing_keys;
     int dkim_fail_action;
 
+    /* DMARC (lib/config_dmarc.c) */
+
     /* Greylisting (lib/config_greylist.c) */
     bool greylist_enable;
     int greylist_store; /* enum fl_greylist_store_type (lib/greylist.h) */

@@ -160,6 +160,7 @@ const struct fl_setting_group fl_setting_groups[] = {
     {"DNS lists: DNSBL, DNSWL, RHSBL", fl_dnsbl_settings, FL_DNSBL_SETTINGS_COUNT},
     /* DKIM group: */
     {"DKIM", fl_dkim_settings, FL_DKIM_SETTINGS_COUNT},
+    /* DMARC group: */
     /* Greylisting group: */
     {"Greylisting", fl_greylist_settings, FL_GREYLIST_SETTINGS_COUNT},
 };

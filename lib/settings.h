@@ -60,6 +60,7 @@ extern const struct fl_setting fl_dnsbl_settings[FL_DNSBL_SETTINGS_COUNT];
 /* DKIM (lib/config_dkim.c): */
 #define FL_DKIM_SETTINGS_COUNT 11
 extern const struct fl_setting fl_dkim_settings[FL_DKIM_SETTINGS_COUNT];
+/* DMARC (lib/config_dmarc.c): */
 /* Greylisting (lib/config_greylist.c): */
 #define FL_GREYLIST_SETTINGS_COUNT 26
 extern const struct fl_setting fl_greylist_settings[FL_GREYLIST_SETTINGS_COUNT];
