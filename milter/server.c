@@ -105,6 +105,17 @@ int fl_server_reload(void)
     fl_buf_free(&errors);
     fl_server_apply_log(cfg);
     fl_server_open_verdict_log(cfg);
+    if (cfg->greylist_enable && __atomic_load_n(&fl_srv.greylist, __ATOMIC_ACQUIRE) == NULL) {
+        /* greylisting switched on by this reload: open its store now */
+        struct fl_greylist *gl = NULL;
+        struct fl_buf err;
+        fl_buf_init(&err);
+        if (fl_greylist_open(cfg, NULL, 0, &gl, &err) < 0)
+            fl_error("reload: greylist store: %s; greylisting fails open (accepts)", err.data);
+        else
+            __atomic_store_n(&fl_srv.greylist, gl, __ATOMIC_RELEASE);
+        fl_buf_free(&err);
+    }
     fl_server_set_snapshot(cfg, lists);
     fl_info("configuration reloaded from %s", fl_srv.config_path ? fl_srv.config_path
                                                                   : "(embedded defaults)");
