@@ -60,6 +60,8 @@ struct fl_config {
 
     /* Verdict (lib/config_core.c) */
     char *verdict_log;
+    char *stats_file;
+    long long stats_interval;
 
     /* DNS (lib/config_dns.c) */
     struct fl_strlist dns_forwarders;

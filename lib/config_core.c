@@ -141,6 +141,12 @@ static const struct fl_setting policy_settings[] = {
 };
 
 static const struct fl_setting verdict_settings[] = {
+    {"stats_file", FL_SET_STRING, "/run/faultline/stats.json", 0, 0, NULL, OFF(stats_file), 0,
+     "File the daemon rewrites every stats_interval with its counters: DNS queries by status "
+     "and latency, and per DNS list the queries, listings, error codes, timeouts and "
+     "failures. `faultlinectl stats` shows it. Empty: not written.", NULL},
+    {"stats_interval", FL_SET_DURATION, "10s", 1000, 3600 * SEC, NULL, OFF(stats_interval), 0,
+     "How often stats_file is rewritten.", NULL},
     {"verdict_log", FL_SET_STRING, "", 0, 0, NULL, OFF(verdict_log), 0,
      "File to append one JSON verdict record per message to, or - for standard output. "
      "Empty: no JSON records (the one-line syslog summary is always written).", NULL},

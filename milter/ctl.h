@@ -24,5 +24,7 @@ void fl_ctl_brief_usage(void);
 /* Runs "greylist SUBCOMMAND ARGS..." (argv[0] is the subcommand) with the
    loaded configuration.  Returns an exit status. */
 int fl_ctl_greylist(const struct fl_config *cfg, int argc, char **argv);
+/* `stats`: prints the daemon's counters from stats_file. */
+int fl_ctl_stats(const struct fl_config *cfg, int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@ void fl_ctl_usage(FILE *out)
 {
     fprintf(out,
         "usage: faultlinectl [-c FILE] greylist COMMAND [OPTIONS]\n"
+        "       faultlinectl [-c FILE] stats\n"
         "       faultlinectl -h | -V\n"
         "\n"
         "  -c FILE  configuration file (default %s\n"
@@ -62,7 +63,7 @@ void fl_ctl_usage(FILE *out)
 void fl_ctl_brief_usage(void)
 {
     fprintf(stderr,
-            "usage: faultlinectl [-c FILE] greylist list|allow|remove|stats|expire "
+            "usage: faultlinectl [-c FILE] stats | greylist list|allow|remove|stats|expire "
             "[OPTIONS]\n"
             "       (faultlinectl -h for the options and exit statuses)\n");
 }
@@ -96,12 +97,13 @@ int main(int argc, char **argv)
         return FL_CTL_USAGE;
     }
     const char *command = argv[optind];
-    if (strcmp(command, "greylist") != 0) {
+    bool stats = strcmp(command, "stats") == 0;
+    if (!stats && strcmp(command, "greylist") != 0) {
         fprintf(stderr, "faultlinectl: unknown command \"%s\"\n", command);
         fl_ctl_brief_usage();
         return FL_CTL_USAGE;
     }
-    if (optind + 1 >= argc) {
+    if (!stats && optind + 1 >= argc) {
         fprintf(stderr, "faultlinectl: greylist: no subcommand given\n");
         fl_ctl_brief_usage();
         return FL_CTL_USAGE;
@@ -118,7 +120,8 @@ int main(int argc, char **argv)
         return FL_CTL_CONFIG;
     }
     fl_buf_free(&errors);
-    int rc = fl_ctl_greylist(cfg, argc - optind - 1, argv + optind + 1);
+    int rc = stats ? fl_ctl_stats(cfg, argc - optind - 1, argv + optind + 1)
+                   : fl_ctl_greylist(cfg, argc - optind - 1, argv + optind + 1);
     fl_config_unref(&cfg);
     return rc;
 }

@@ -4,10 +4,12 @@
 #include "lib/log.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 struct fl_server fl_srv;
@@ -218,11 +220,84 @@ void fl_server_teardown(void)
     fl_server_set_config(NULL);
 }
 
+/* Rewrites stats_file (atomically: a temp file renamed over it). */
+static void write_stats(const struct fl_config *cfg)
+{
+    static bool warned;
+    if (*cfg->stats_file == '\0')
+        return;
+    json_t *o = json_object();
+    json_object_set_new(o, "time", json_integer((json_int_t)time(NULL)));
+    json_object_set_new(o, "pid", json_integer((json_int_t)getpid()));
+    pthread_mutex_lock(&session_lock);
+    json_object_set_new(o, "sessions", json_integer(sessions));
+    pthread_mutex_unlock(&session_lock);
+    if (fl_srv.dns != NULL) {
+        struct fl_dns_stats st;
+        fl_dns_stats(fl_srv.dns, &st);
+        json_t *d = json_object();
+        json_object_set_new(d, "queries", json_integer((json_int_t)st.queries));
+        json_object_set_new(d, "answered_fast", json_integer((json_int_t)st.answered_fast));
+        json_t *status = json_object();
+        for (int i = FL_DNS_OK; i <= FL_DNS_LOCAL; i++)
+            json_object_set_new(status, fl_dns_status_name((enum fl_dns_status)i),
+                                json_integer((json_int_t)st.status[i]));
+        json_object_set_new(d, "status", status);
+        json_t *lat = json_array();
+        for (int i = 0; i < FL_DNS_LATENCY_BUCKETS; i++) {
+            json_t *b = json_object();
+            if (i < FL_DNS_LATENCY_BUCKETS - 1)
+                json_object_set_new(b, "below_ms", json_integer(fl_dns_latency_bounds[i]));
+            json_object_set_new(b, "count", json_integer((json_int_t)st.latency[i]));
+            json_array_append_new(lat, b);
+        }
+        json_object_set_new(d, "latency", lat);
+        json_object_set_new(o, "dns", d);
+    }
+    struct fl_dnsbl_lists *lists = fl_server_dnsbl_lists();
+    json_t *arr = json_array();
+    if (lists != NULL) {
+        struct fl_dnsbl_list_stats ls[128];
+        size_t n = fl_dnsbl_stats(lists, ls, 128);
+        for (size_t i = 0; i < n && i < 128; i++) {
+            json_t *l = json_object();
+            json_object_set_new(l, "zone", json_string(ls[i].zone));
+            json_object_set_new(l, "domain_list", json_boolean(ls[i].domain_list));
+            json_object_set_new(l, "disabled", json_boolean(ls[i].disabled));
+            json_object_set_new(l, "queries", json_integer((json_int_t)ls[i].queries));
+            json_object_set_new(l, "listed", json_integer((json_int_t)ls[i].listed));
+            json_object_set_new(l, "not_listed", json_integer((json_int_t)ls[i].not_listed));
+            json_object_set_new(l, "error_codes", json_integer((json_int_t)ls[i].error_codes));
+            json_object_set_new(l, "timeouts", json_integer((json_int_t)ls[i].timeouts));
+            json_object_set_new(l, "failures", json_integer((json_int_t)ls[i].failures));
+            json_array_append_new(arr, l);
+        }
+    }
+    fl_dnsbl_lists_unref(&lists);
+    json_object_set_new(o, "dnsbl", arr);
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", cfg->stats_file);
+    if (json_dump_file(o, tmp, JSON_COMPACT) != 0 || rename(tmp, cfg->stats_file) != 0) {
+        if (!warned)
+            fl_warn("stats_file %s: cannot write it: %s", cfg->stats_file, strerror(errno));
+        warned = true;
+        unlink(tmp);
+    }
+    json_decref(o);
+}
+
 long long fl_server_periodic(void)
 {
-    static long long next_sweep, next_probe;
+    static long long next_sweep, next_probe, next_stats;
     struct fl_config *cfg = fl_server_config();
     long long now = fl_monotonic_ms(), wait = -1;
+    if (*cfg->stats_file) {
+        if (now >= next_stats) {
+            write_stats(cfg);
+            next_stats = now + cfg->stats_interval;
+        }
+        wait = next_stats - now;
+    }
     if (fl_srv.greylist != NULL) {
         if (now >= next_sweep) {
             size_t removed = 0;
@@ -235,7 +310,8 @@ long long fl_server_periodic(void)
             fl_buf_free(&err);
             next_sweep = now + cfg->greylist_sweep_interval;
         }
-        wait = next_sweep - now;
+        long long w = next_sweep - now;
+        wait = wait < 0 || w < wait ? w : wait;
     }
     if (cfg->dnsbl_probe_interval > 0 && fl_srv.dns != NULL) {
         if (now >= next_probe) {

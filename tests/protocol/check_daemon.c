@@ -93,10 +93,10 @@ START_TEST(flags_version_defaults_check)
     fl_daemon_write_conf(&d, NULL, "on_internal_error = maybe\nsocket_mod = 0600\n", true);
     ck_assert_int_eq(run_flags(args, out, sizeof(out)), 2);
     char want[512];
-    /* the base configuration has 7 lines, and 3 more for the test DNS server */
-    snprintf(want, sizeof(want), "%s:11: error: on_internal_error = maybe: expected one of accept|tempfail", d.conf);
+    /* the base configuration has 9 lines, and 3 more for the test DNS server */
+    snprintf(want, sizeof(want), "%s:13: error: on_internal_error = maybe: expected one of accept|tempfail", d.conf);
     ck_assert_msg(strstr(out, want) != NULL, "got: %s", out);
-    snprintf(want, sizeof(want), "%s:12: error: unknown key \"socket_mod\" (did you mean "
+    snprintf(want, sizeof(want), "%s:14: error: unknown key \"socket_mod\" (did you mean "
              "\"socket_mode\"?)", d.conf);
     ck_assert_msg(strstr(out, want) != NULL, "got: %s", out);
     fl_daemon_cleanup(&d);

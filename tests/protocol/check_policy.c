@@ -111,6 +111,23 @@ START_TEST(listed_client_is_refused_at_rcpt_naming_the_list)
     ck_assert(fl_daemon_wait_log(&d, "4QLISTED: verdict action=reject code=554 dsn=5.7.1 "
                                      "fault=sender reason=dnsbl.listed",
                                  3000));
+    /* the admin tool shows the list's counters (stats_interval = 1s) */
+    const char *top = getenv("top_builddir");
+    char cmd[1024], out[4096] = "";
+    snprintf(cmd, sizeof(cmd), "%s/milter/faultlinectl -c %s stats 2>&1", top ? top : ".",
+             d.conf);
+    bool seen = false;
+    for (int i = 0; i < 40 && !seen; i++) {
+        usleep(100 * 1000);
+        FILE *p = popen(cmd, "r");
+        size_t n = fread(out, 1, sizeof(out) - 1, p);
+        out[n] = '\0';
+        pclose(p);
+        /* zone, kind ip, 1 query, 1 listing */
+        seen = strstr(out, "zen.dnsbl.example") != NULL && strstr(out, " ip ") != NULL &&
+               strstr(out, "        1        1 ") != NULL;
+    }
+    ck_assert_msg(seen, "faultlinectl stats:\n%s", out);
     finish(&d, &s);
 }
 END_TEST

@@ -54,8 +54,9 @@ void fl_daemon_write_conf(struct fl_daemon *d, const char *socket_spec, const ch
     if (with_base)
         fprintf(f,
                 "socket = %s\nuser =\nlog = stderr\nlog_level = debug\n"
-                "authserv_id = mx.faultline.example\nverdict_log = %s\npidfile = %s\n",
-                d->socket, d->verdicts, d->pidfile);
+                "authserv_id = mx.faultline.example\nverdict_log = %s\npidfile = %s\n"
+                "stats_file = %s/stats.json\nstats_interval = 1s\n",
+                d->socket, d->verdicts, d->pidfile, d->dir);
     if (with_base)
         fputs(dns_conf, f);
     if (extra)
