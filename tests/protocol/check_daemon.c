@@ -221,6 +221,8 @@ START_TEST(stale_socket_is_removed_but_other_files_are_not)
     close(fd);
     ck_assert(fl_daemon_start(&d) == 0);
     ck_assert(fl_daemon_wait_log(&d, "removed stale socket", 1000));
+    /* the socket accepts before its mode is set: wait for the start line */
+    ck_assert(fl_daemon_wait_log(&d, "listening on", 20000));
     struct stat st;
     ck_assert(stat(path, &st) == 0);
     ck_assert_msg((st.st_mode & 07777) == 0660, "socket mode %o", st.st_mode & 07777);
@@ -255,6 +257,7 @@ START_TEST(unix_socket_mode_is_configurable)
     struct fl_daemon d;
     fl_daemon_prepare(&d, NULL, "socket_mode = 0600\n");
     ck_assert(fl_daemon_start(&d) == 0);
+    ck_assert(fl_daemon_wait_log(&d, "listening on", 20000));
     struct stat st;
     ck_assert(stat(d.socket + 5, &st) == 0);
     ck_assert_msg((st.st_mode & 07777) == 0600, "socket mode %o", st.st_mode & 07777);
