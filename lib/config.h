@@ -113,6 +113,16 @@ struct fl_config {
     int dkim_fail_action;
 
     /* DMARC (lib/config_dmarc.c) */
+    bool dmarc_enable;
+    bool dmarc_skip_trusted;
+    bool dmarc_skip_authenticated;
+    int dmarc_reject_action;     /* enum fl_dmarc_reject_action (lib/dmarc.h) */
+    int dmarc_quarantine_action; /* enum fl_dmarc_quarantine_action (lib/dmarc.h) */
+    char *dmarc_quarantine_header;
+    int dmarc_temperror_action;     /* FL_ON_ERROR_ACCEPT or FL_ON_ERROR_TEMPFAIL */
+    int dmarc_from_missing_action;  /* enum fl_mark_or_reject */
+    int dmarc_from_multiple_action; /* enum fl_mark_or_reject */
+    struct fl_strlist dmarc_override_domains;
 
     /* Greylisting (lib/config_greylist.c) */
     bool greylist_enable;

@@ -167,6 +167,7 @@ const struct fl_setting_group fl_setting_groups[] = {
     /* DKIM group: */
     {"DKIM", fl_dkim_settings, FL_DKIM_SETTINGS_COUNT},
     /* DMARC group: */
+    {"DMARC", fl_dmarc_settings, FL_DMARC_SETTINGS_COUNT},
     /* Greylisting group: */
     {"Greylisting", fl_greylist_settings, FL_GREYLIST_SETTINGS_COUNT},
 };

@@ -89,6 +89,10 @@ int fl_dmarc_record_parse(const char *txt, size_t len, struct fl_dmarc_record *r
 
 const char *fl_dmarc_policy_name(enum fl_dmarc_policy p);
 
+/* RFC 9990 PolicyOverrideType values a dmarc_override_domains entry may
+   name (NULL-terminated; the first is the default). */
+extern const char *const fl_dmarc_override_types[];
+
 /* What a set of From headers yields (RFC 5322 3.6.2, RFC 6854). */
 enum fl_dmarc_from_status {
     FL_DMARC_FROM_OK,          /* exactly one Author Domain */

@@ -61,6 +61,8 @@ extern const struct fl_setting fl_dnsbl_settings[FL_DNSBL_SETTINGS_COUNT];
 #define FL_DKIM_SETTINGS_COUNT 11
 extern const struct fl_setting fl_dkim_settings[FL_DKIM_SETTINGS_COUNT];
 /* DMARC (lib/config_dmarc.c): */
+#define FL_DMARC_SETTINGS_COUNT 10
+extern const struct fl_setting fl_dmarc_settings[FL_DMARC_SETTINGS_COUNT];
 /* Greylisting (lib/config_greylist.c): */
 #define FL_GREYLIST_SETTINGS_COUNT 26
 extern const struct fl_setting fl_greylist_settings[FL_GREYLIST_SETTINGS_COUNT];

@@ -366,6 +366,28 @@ START_TEST(iprev_temperror_is_attributed_by_the_resolver_probe)
 }
 END_TEST
 
+/* A PTR query that is never answered: iprev=temperror within dns_timeout
+   (2 s in these tests), and the message is accepted. */
+START_TEST(iprev_timeout_is_a_temperror_not_a_hang)
+{
+    fl_dnsd_set_faults(&dnsd, "25.2.0.192.in-addr.arpa ANY drop\n");
+    struct fl_mc_session s;
+    struct fl_test_env env = {.client_ip = "192.0.2.25", .queue_id = "4QIPREVDROP"};
+    fl_test_run(&shared, &env, simple, &s);
+    fl_dnsd_set_faults(&dnsd, NULL);
+    const struct fl_mc_mod *ins;
+    ck_assert_uint_eq(fl_test_count_mods(fl_test_reply(&s, FL_MC_STEP_EOM), 'i', &ins), 1);
+    ck_assert_msg(strstr(ins->value, "iprev=temperror") != NULL, "%s", ins->value);
+    fl_mc_session_clear(&s);
+    json_t *v = verdict_for(&shared, "4QIPREVDROP");
+    json_t *check = json_array_get(json_object_get(v, "checks"), 0);
+    const char *detail = json_string_value(json_object_get(check, "detail"));
+    ck_assert_msg(strstr(detail, "TIMEOUT for 25.2.0.192.in-addr.arpa/PTR") != NULL, "%s",
+                  detail);
+    json_decref(v);
+}
+END_TEST
+
 /* --- tests with their own daemon configuration ------------------------ */
 
 START_TEST(iprev_reject_policy_refuses_with_its_reason)
@@ -456,6 +478,7 @@ static Suite *protocol_suite(void)
                         (int)(sizeof(iprev_rows) / sizeof(iprev_rows[0])));
     tcase_add_test(tc, null_mx_sender_is_refused_at_rcpt);
     tcase_add_test(tc, iprev_temperror_is_attributed_by_the_resolver_probe);
+    tcase_add_test(tc, iprev_timeout_is_a_temperror_not_a_hang);
     suite_add_tcase(s, tc);
     TCase *own = tcase_create("own daemon");
     tcase_set_timeout(own, 120);
