@@ -144,9 +144,9 @@ smtpd_authorized_xclient_hosts = 127.0.0.0/8
 smtpd_banner = \$myhostname ESMTP faultline-e2e
 
 # Every delivery goes to smtp-sink.
-relayhost = [127.0.0.1]:$PF_SINK_PORT
-default_transport = smtp:[127.0.0.1]:$PF_SINK_PORT
-relay_transport = smtp:[127.0.0.1]:$PF_SINK_PORT
+relayhost = [127.0.0.1]:${PF_NEXT_HOP_PORT:-$PF_SINK_PORT}
+default_transport = smtp:[127.0.0.1]:${PF_NEXT_HOP_PORT:-$PF_SINK_PORT}
+relay_transport = smtp:[127.0.0.1]:${PF_NEXT_HOP_PORT:-$PF_SINK_PORT}
 smtp_tls_security_level = none
 smtpd_tls_security_level = none
 
@@ -194,6 +194,9 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 EOF
 }
 
+# pf_start DIR MILTER_SPEC: a private instance delivering to its own
+# smtp-sink -- or, with PF_NEXT_HOP_PORT set, relaying everything to another
+# SMTP server on 127.0.0.1 at that port (e.g. a second private instance).
 pf_start() {
 	local dir=${1:-} milter=${2:-}
 	if [ -z "$dir" ]; then
