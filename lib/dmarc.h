@@ -148,7 +148,7 @@ struct fl_dmarc_report {
     enum fl_dmarc_policy policy;  /* the published policy chosen (before t=y) */
     enum fl_dmarc_policy disposition; /* applied (t=y, override, settings) */
     const char *override;         /* RFC 9990 PolicyOverrideType, or NULL */
-    char override_comment[256];
+    char override_comment[640];
     bool dkim_aligned, spf_aligned; /* policy_evaluated dkim / spf */
     struct {
         char domain[256];
@@ -162,7 +162,7 @@ struct fl_dmarc_report {
     const char *spf_scope;        /* "mfrom" (RFC 9990), or NULL without SPF */
     bool add_header;              /* dmarc_quarantine_action = header applied */
     char header_name[64];         /* then: add "header_name: header_value" */
-    char header_value[300];
+    char header_value[320];
 };
 
 struct fl_dmarc;

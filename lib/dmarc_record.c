@@ -26,20 +26,26 @@ static void skip_wsp(struct cursor *c)
         c->p++;
 }
 
-static void problem(struct fl_dmarc_record *rec, const char *fmt, const char *a,
-                    const char *b, size_t blen)
+/* Appends "what tag=value" (value NULL: "what tag"; tag "": "what \"value\"")
+   to rec->problems, keeping only printable ASCII of the record text. */
+static void problem(struct fl_dmarc_record *rec, const char *what, const char *tag,
+                    const char *val, size_t vlen)
 {
     size_t used = strlen(rec->problems);
     if (used + 4 >= sizeof(rec->problems))
         return;
-    char tail[128];
-    /* b is record text: only printable ASCII reaches the report. */
     char clean[48];
     size_t n = 0;
-    for (size_t i = 0; b != NULL && i < blen && n + 1 < sizeof(clean); i++)
-        clean[n++] = (b[i] >= 0x20 && b[i] < 0x7f) ? b[i] : '?';
+    for (size_t i = 0; val != NULL && i < vlen && n + 1 < sizeof(clean); i++)
+        clean[n++] = (val[i] >= 0x20 && val[i] < 0x7f) ? val[i] : '?';
     clean[n] = '\0';
-    snprintf(tail, sizeof(tail), fmt, a, clean);
+    char tail[128];
+    if (val == NULL)
+        snprintf(tail, sizeof(tail), "%s %s", what, tag);
+    else if (*tag == '\0')
+        snprintf(tail, sizeof(tail), "%s \"%s\"", what, clean);
+    else
+        snprintf(tail, sizeof(tail), "%s %s=%s", what, tag, clean);
     snprintf(rec->problems + used, sizeof(rec->problems) - used, "%s%s", used ? "; " : "",
              tail);
 }
@@ -141,7 +147,7 @@ static void set_policy(struct fl_dmarc_record *rec, const char *tag, enum fl_dma
     *dst = parse_policy(v, n);
     if (*dst == FL_DMARC_POLICY_ABSENT) {
         *invalid = true;
-        problem(rec, "bad value %s=%s", tag, v, n);
+        problem(rec, "bad value", tag, v, n);
     }
 }
 
@@ -153,7 +159,7 @@ static void set_flag(struct fl_dmarc_record *rec, const char *tag, bool *dst, co
     else if (value_is(v, n, no))
         *dst = false;
     else
-        problem(rec, "bad value %s=%s", tag, v, n);
+        problem(rec, "bad value", tag, v, n);
 }
 
 static void apply_tag(struct fl_dmarc_record *rec, unsigned int bit, const char *name,
@@ -186,27 +192,27 @@ static void apply_tag(struct fl_dmarc_record *rec, unsigned int bit, const char 
         else if (value_is(v, n, "u"))
             rec->psd = FL_DMARC_PSD_U;
         else
-            problem(rec, "bad value %s=%s", name, v, n);
+            problem(rec, "bad value", name, v, n);
         break;
     case TAG_FO:
         if (fo_valid(v, n))
             copy_text(rec->fo, sizeof(rec->fo), v, n);
         else
-            problem(rec, "bad value %s=%s", name, v, n);
+            problem(rec, "bad value", name, v, n);
         break;
     case TAG_RUA:
         copy_text(rec->rua, sizeof(rec->rua), v, n);
         rec->rua_valid = urilist_valid(v, n);
         if (!rec->rua_valid)
-            problem(rec, "no valid URI in %s=%s", name, v, n);
+            problem(rec, "no valid URI in", name, v, n);
         break;
     case TAG_RUF:
         copy_text(rec->ruf, sizeof(rec->ruf), v, n);
         if (!urilist_valid(v, n))
-            problem(rec, "no valid URI in %s=%s", name, v, n);
+            problem(rec, "no valid URI in", name, v, n);
         break;
     case TAG_PCT: {
-        /* RFC 9989 7.? "Removal of the pct Tag": historic; recorded only. */
+        /* RFC 9989 "Removal of the pct Tag": historic; recorded only. */
         int val = 0;
         bool ok = n > 0 && n <= 3;
         for (size_t i = 0; ok && i < n; i++) {
@@ -216,11 +222,11 @@ static void apply_tag(struct fl_dmarc_record *rec, unsigned int bit, const char 
         if (ok && val <= 100)
             rec->pct = val;
         else
-            problem(rec, "bad value %s=%s", name, v, n);
+            problem(rec, "bad value", name, v, n);
         break;
     }
     default: /* a second v= */
-        problem(rec, "misplaced tag %s%s", name, NULL, 0);
+        problem(rec, "misplaced tag", name, NULL, 0);
         break;
     }
 }
@@ -278,7 +284,7 @@ int fl_dmarc_record_parse(const char *txt, size_t len, struct fl_dmarc_record *r
         if (c.p >= c.end)
             break;
         if (!next_tag(&c, &name, &nlen, &val, &vlen)) {
-            problem(rec, "syntax error near \"%s%s\"", "", name,
+            problem(rec, "syntax error near", "", name,
                     (size_t)(c.p - name) < 24 ? (size_t)(c.p - name) : 24);
             continue;
         }
@@ -297,12 +303,12 @@ int fl_dmarc_record_parse(const char *txt, size_t len, struct fl_dmarc_record *r
         if (bit == 0)
             continue; /* unknown (or historic rf, ri): ignored */
         if (seen & bit) {
-            problem(rec, "duplicate tag %s%s", lname, NULL, 0);
+            problem(rec, "duplicate tag", lname, NULL, 0);
             continue;
         }
         seen |= bit;
         if (!printable) {
-            problem(rec, "bad value %s=%s", lname, val, vlen);
+            problem(rec, "bad value", lname, val, vlen);
             if (bit == TAG_P || bit == TAG_SP || bit == TAG_NP)
                 *(bit == TAG_P ? &rec->p_invalid
                                : bit == TAG_SP ? &rec->sp_invalid : &rec->np_invalid) = true;

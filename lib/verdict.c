@@ -1,6 +1,7 @@
 /* verdict: see verdict.h. */
 #include "lib/verdict.h"
 #include "lib/attribution.h"
+#include "lib/dmarc.h"
 #include "lib/sanitize.h"
 #include "lib/xalloc.h"
 
@@ -206,6 +207,11 @@ void fl_verdict_json(struct fl_buf *out, const struct fl_verdict_facts *f,
     for (size_t i = 0; i < f->nstages; i++)
         json_object_set_new(stages, f->stages[i].stage, json_integer(f->stages[i].ms));
     json_object_set_new(o, "elapsed_ms", stages);
+    if (f->dmarc != NULL) {
+        json_t *d = json_object();
+        fl_dmarc_report_json(f->dmarc, d);
+        json_object_set_new(o, "dmarc", d);
+    }
     json_object_set_new(o, "work_ms", json_integer(f->work_ms));
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     fl_buf_puts(out, s);

@@ -15,6 +15,8 @@
 #include "lib/buf.h"
 #include "lib/result.h"
 
+struct fl_dmarc_report;
+
 struct fl_verdict {
     enum fl_action action;
     int code;          /* SMTP reply code (250 when accepted) */
@@ -51,6 +53,8 @@ struct fl_verdict_facts {
     struct fl_stage_time stages[FL_VERDICT_MAX_STAGES];
     size_t nstages;
     long work_ms; /* time spent inside faultline for this message */
+    /* DMARC's aggregate-report data (RFC 9990), or NULL */
+    const struct fl_dmarc_report *dmarc;
 };
 
 /* Decides from results.  internal_error (NULL if none) is the reason code

@@ -291,6 +291,12 @@ static sfsistat on_eom(SMFICTX *ctx)
                 ok = false;
             fl_buf_free(&ar);
         }
+        const struct fl_dmarc_report *dr =
+            msg->dmarc_done ? fl_dmarc_report(msg->dmarc) : NULL;
+        if (dr != NULL && dr->add_header &&
+            smfi_addheader(ctx, (char *)dr->header_name, (char *)dr->header_value) !=
+                MI_SUCCESS)
+            ok = false;
         if (v.action == FL_ACTION_QUARANTINE &&
             smfi_quarantine(ctx, v.text ? v.text : "faultline") != MI_SUCCESS)
             ok = false;

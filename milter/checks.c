@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* The domain of an envelope address, or NULL (null sender, no @). */
 static const char *addr_domain(const char *addr)
@@ -253,6 +254,13 @@ void fl_checks_on_mail(struct fl_conn *conn)
     msg->nullmx = fl_nullmx_start(fl_srv.dns, addr_domain(msg->mail_from), msg->deadline);
     if (conn->cfg->dkim_enable && fl_srv.dkim != NULL)
         msg->dkim = fl_dkim_new(fl_srv.dkim, conn->cfg, msg->deadline);
+    if (fl_dmarc_wanted(conn->cfg, false, false)) {
+        msg->dmarc = fl_dmarc_new(fl_srv.dns, conn->cfg, msg->deadline);
+        /* the MAIL FROM domain is likely an identifier: its walk can start */
+        const char *dom = addr_domain(msg->mail_from);
+        if (dom != NULL)
+            fl_dmarc_hint(msg->dmarc, dom);
+    }
     if (fl_spf_wanted(conn->cfg, false, false)) {
         msg->spf[0] = spf_start(conn, FL_SPF_MAILFROM);
         if (conn->cfg->spf_check_helo && conn->helo && *conn->helo)
@@ -290,12 +298,27 @@ const struct fl_result *fl_checks_on_rcpt(struct fl_conn *conn, const char *rcpt
 
 void fl_checks_on_header(struct fl_conn *conn, const char *name, const char *value)
 {
-    if (conn->msg->dkim != NULL)
-        fl_dkim_header(conn->msg->dkim, name, value);
+    struct fl_msg *msg = conn->msg;
+    if (msg->dkim != NULL)
+        fl_dkim_header(msg->dkim, name, value);
+    if (strcasecmp(name, "From") == 0) {
+        if (msg->dmarc != NULL)
+            fl_dmarc_from_header(msg->dmarc, value);
+        /* the From domain for the domain lists (RHSBL "from" identity) */
+        if (conn->dnsbl != NULL) {
+            const char *vals[1] = {value};
+            char domain[256];
+            if (fl_dmarc_from_parse(vals, 1, domain, sizeof(domain), NULL, NULL) ==
+                FL_DMARC_FROM_OK)
+                fl_dnsbl_check_domain(conn->dnsbl, FL_DNSBL_ID_FROM, domain, msg->deadline);
+        }
+    }
 }
 
 void fl_checks_on_eoh(struct fl_conn *conn)
 {
+    if (conn->msg->dmarc != NULL)
+        fl_dmarc_eoh(conn->msg->dmarc);
     /* 1: the signatures need the body; 0: nothing to hash (unsigned) */
     if (conn->msg->dkim != NULL)
         conn->msg->body_wanted = fl_dkim_eoh(conn->msg->dkim) == 1;
@@ -320,6 +343,30 @@ static void dkim_at_eom(struct fl_msg *msg)
         fl_result_copy(&r, &res[i]);
         fl_msg_add_result(msg, &r);
     }
+}
+
+/* DMARC from the SPF (MAIL FROM) and DKIM results already collected. */
+static void dmarc_at_eom(struct fl_msg *msg)
+{
+    struct fl_dmarc_inputs in = {0};
+    for (size_t i = 0; i < msg->nresults; i++) {
+        const struct fl_result *r = &msg->results[i];
+        if (strcmp(r->method, "spf") != 0)
+            continue;
+        for (size_t j = 0; j < r->nprops; j++) {
+            if (strcmp(r->props[j].property, "mailfrom") == 0) {
+                in.spf_mailfrom = r;
+                in.mail_from_domain = addr_domain(r->props[j].value);
+            }
+        }
+    }
+    if (msg->dkim != NULL)
+        in.nsigs = fl_dkim_signatures(msg->dkim, &in.sigs);
+    struct fl_result r;
+    memset(&r, 0, sizeof(r));
+    fl_dmarc_eom(msg->dmarc, &in, &r);
+    fl_msg_add_result(msg, &r);
+    msg->dmarc_done = true;
 }
 
 void fl_checks_on_eom(struct fl_conn *conn)
@@ -361,6 +408,8 @@ void fl_checks_on_eom(struct fl_conn *conn)
     }
     if (msg->dkim != NULL)
         dkim_at_eom(msg);
+    if (msg->dmarc != NULL)
+        dmarc_at_eom(msg);
     if (msg->nullmx != NULL) {
         /* no RCPT consulted it (the MTA skipped the step): decide now */
         struct fl_result r;

@@ -59,6 +59,7 @@ void fl_msg_free(struct fl_msg **msgp)
     free(msg->queue_id);
     fl_nullmx_free(&msg->nullmx);
     fl_dkim_free(&msg->dkim);
+    fl_dmarc_free(&msg->dmarc);
     fl_spf_job_free(&msg->spf[0]);
     fl_spf_job_free(&msg->spf[1]);
     if (msg->rcpt_result != NULL) {

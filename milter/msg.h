@@ -11,6 +11,7 @@
 #include "lib/authres.h"
 #include "lib/config.h"
 #include "lib/dkim.h"
+#include "lib/dmarc.h"
 #include "lib/iprev.h"
 #include "lib/nullmx.h"
 #include "lib/result.h"
@@ -43,6 +44,8 @@ struct fl_msg {
     struct fl_spf_job *spf[2]; /* MAIL FROM and HELO evaluations, or NULL */
     struct fl_dkim_verifier *dkim; /* fed headers and body as they come */
     bool body_wanted;              /* a check reads the body */
+    struct fl_dmarc *dmarc;        /* From headers collected, walk started at EOH */
+    bool dmarc_done;               /* evaluated: its report is valid */
     /* a decision taken at RCPT (e.g. null MX): its result and verdict, and
        whether the records for it were written */
     struct fl_result *rcpt_result;

@@ -71,6 +71,7 @@ void fl_outcome_record(struct fl_conn *conn, const struct fl_verdict *v)
     memcpy(f.stages, msg->stages, sizeof(f.stages));
     f.nstages = msg->nstages;
     f.work_ms = (long)msg->work_ms;
+    f.dmarc = msg->dmarc_done ? fl_dmarc_report(msg->dmarc) : NULL;
     struct fl_buf line;
     fl_buf_init(&line);
     fl_verdict_summary(&line, &f, all, n, v);

@@ -281,10 +281,13 @@ check(r.rcode() == dns.rcode.NOERROR and not r.answer and has_soa(r, "dns.exampl
 r = udp("ent.dns.example", "A")
 check(r.rcode() == dns.rcode.NOERROR and not r.answer and has_soa(r, "dns.example"),
       "empty non-terminal is NODATA, not NXDOMAIN", r)
-r = udp("nowhere.example", "A")
+r = udp("nowhere.org", "A")
 check(r.rcode() == dns.rcode.REFUSED and not r.answer, "name in no zone: REFUSED", r)
-r = udp("example", "A")
-check(r.rcode() == dns.rcode.REFUSED, "parent of our zones: REFUSED", r)
+r = udp(".", "NS")
+check(r.rcode() == dns.rcode.REFUSED, "parent of our zones (the root): REFUSED", r)
+r = udp("nowhere.example", "A")
+check(r.rcode() == dns.rcode.NXDOMAIN and has_soa(r, "example"),
+      "under the example. TLD zone: NXDOMAIN", r)
 
 # --- zones, CNAMEs, wildcards ------------------------------------------------
 r = udp("cname1.dns.example", "A")

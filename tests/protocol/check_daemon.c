@@ -23,7 +23,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
-static const char *simple = "From: a@example.com\nSubject: s\n\nbody\n";
+static const char *simple = "From: a@dns.example\nSubject: s\n\nbody\n";
 
 static void msleep(int ms)
 {
@@ -61,7 +61,8 @@ static int run_flags(const char *args, char *out, size_t outlen)
 #define AR_PASS(id)                                                                         \
     id ";\n\tiprev=pass policy.iprev=192.0.2.2;\n"                                            \
        "\tspf=pass smtp.mailfrom=sender@txt.dns.example;\n"                                      \
-       "\tspf=none reason=\"no SPF record\" smtp.helo=host.dns.example;\n\tdkim=none"
+       "\tspf=none reason=\"no SPF record\" smtp.helo=host.dns.example;\n\tdkim=none;\n"     \
+       "\tdmarc=none reason=\"no DMARC record for dns.example\"\n\theader.from=dns.example"
 
 static const char *ar_value(struct fl_daemon *d, struct fl_mc_session *s)
 {
@@ -165,6 +166,8 @@ START_TEST(sigterm_lets_inflight_session_finish)
     fl_daemon_signal(&d, SIGTERM);
     ck_assert(fl_daemon_wait_log(&d, "stopping: no new connections", 5000));
     ck_assert(fl_daemon_alive(&d));
+    ck_assert(fl_mc_header(mc, "From", " a@dns.example", &r, &err) == 0);
+    fl_mc_reply_clear(&r);
     ck_assert(fl_mc_header(mc, "Subject", " x", &r, &err) == 0);
     fl_mc_reply_clear(&r);
     ck_assert(fl_mc_eoh(mc, &r, &err) == 0);
@@ -429,15 +432,5 @@ static Suite *daemon_suite(void)
 
 int main(void)
 {
-    /* Every daemon of these tests resolves through the test DNS server. */
-    struct fl_dnsd dnsd;
-    if (fl_dnsd_start(&dnsd, NULL, NULL) < 0)
-        return 1;
-    fl_daemon_use_dns(dnsd.addr);
-    SRunner *sr = srunner_create(daemon_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    fl_dnsd_stop(&dnsd);
-    return failed == 0 ? 0 : 1;
+    return fl_test_main(daemon_suite(), NULL);
 }

@@ -317,14 +317,5 @@ static Suite *policy_suite(void)
 
 int main(void)
 {
-    struct fl_dnsd dnsd;
-    if (fl_dnsd_start(&dnsd, NULL, NULL) < 0)
-        return 1;
-    fl_daemon_use_dns(dnsd.addr);
-    SRunner *sr = srunner_create(policy_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    fl_dnsd_stop(&dnsd);
-    return failed == 0 ? 0 : 1;
+    return fl_test_main(policy_suite(), NULL);
 }

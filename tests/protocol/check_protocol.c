@@ -69,7 +69,7 @@ static json_t *verdict_for(struct fl_daemon *d, const char *qid)
 }
 
 static const char *simple =
-    "From: Alice <alice@example.com>\nTo: bob@example.net\nSubject: hi\n"
+    "From: Alice <alice@dns.example>\nTo: bob@example.net\nSubject: hi\n"
     "Message-ID: <m1@example.com>\n\nHello.\n";
 
 START_TEST(ar_header_inserted_first_with_our_id)
@@ -88,7 +88,9 @@ START_TEST(ar_header_inserted_first_with_our_id)
     ck_assert_str_eq(ins->value, "mx.faultline.example;\n\tiprev=fail reason=\"no PTR record\" "
                                  "policy.iprev=192.0.2.7;\n"
                                  "\tspf=pass smtp.mailfrom=sender@txt.dns.example;\n"
-                                 "\tspf=none reason=\"no SPF record\" smtp.helo=host.dns.example;\n\tdkim=none");
+                                 "\tspf=none reason=\"no SPF record\" smtp.helo=host.dns.example;\n\tdkim=none;\n"
+                                 "\tdmarc=none reason=\"no DMARC record for dns.example\"\n"
+                                 "\theader.from=dns.example");
     ck_assert_uint_eq(fl_test_count_mods(eom, 'm', NULL), 0);
     fl_mc_session_clear(&s);
 }
@@ -104,7 +106,7 @@ START_TEST(verdict_line_and_record_written)
     ck_assert_msg(fl_daemon_wait_log(&shared,
                                      "4QVERDICT1: verdict action=accept fault=none "
                                      "client=[192.0.2.7] from=<alice@txt.dns.example> "
-                                     "checks=iprev:fail,spf:pass,spf:none,dkim:none",
+                                     "checks=iprev:fail,spf:pass,spf:none,dkim:none,dmarc:none",
                                      3000),
                   "no verdict line in the log");
     json_t *v = verdict_for(&shared, "4QVERDICT1");
@@ -263,6 +265,8 @@ START_TEST(two_messages_on_one_connection_get_their_own_verdicts)
         fl_mc_reply_clear(&r);
         ck_assert(fl_mc_rcpt(mc, to, &r, &err) == 0);
         fl_mc_reply_clear(&r);
+        ck_assert(fl_mc_header(mc, "From", " a@dns.example", &r, &err) == 0);
+        fl_mc_reply_clear(&r);
         ck_assert(fl_mc_header(mc, "Subject", " x", &r, &err) == 0);
         fl_mc_reply_clear(&r);
         ck_assert(fl_mc_eoh(mc, &r, &err) == 0);
@@ -275,10 +279,10 @@ START_TEST(two_messages_on_one_connection_get_their_own_verdicts)
     fl_mc_destroy(&mc);
     ck_assert(fl_daemon_wait_log(&shared, "4QTWO0: verdict action=accept fault=none "
                                           "client=[192.0.2.10] from=<first@txt.dns.example> "
-                                          "checks=iprev:pass,spf:pass,dkim:none", 3000));
+                                          "checks=iprev:pass,spf:pass,dkim:none,dmarc:none", 3000));
     ck_assert(fl_daemon_wait_log(&shared, "4QTWO1: verdict action=accept fault=none "
                                           "client=[192.0.2.10] from=<second@txt.dns.example> "
-                                          "checks=iprev:pass,spf:pass,dkim:none", 3000));
+                                          "checks=iprev:pass,spf:pass,dkim:none,dmarc:none", 3000));
 }
 END_TEST
 
@@ -491,14 +495,5 @@ static Suite *protocol_suite(void)
 
 int main(void)
 {
-    /* Every daemon of these tests resolves through the test DNS server. */
-    if (fl_dnsd_start(&dnsd, NULL, NULL) < 0)
-        return 1;
-    fl_daemon_use_dns(dnsd.addr);
-    SRunner *sr = srunner_create(protocol_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    fl_dnsd_stop(&dnsd);
-    return failed == 0 ? 0 : 1;
+    return fl_test_main(protocol_suite(), &dnsd);
 }

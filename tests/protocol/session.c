@@ -1,5 +1,6 @@
 /* session: see session.h. */
 #include "tests/protocol/session.h"
+#include "tests/dns_server.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -67,4 +68,19 @@ size_t fl_test_count_mods(const struct fl_mc_reply *r, char type, const struct f
         n++;
     }
     return n;
+}
+
+int fl_test_main(Suite *suite, struct fl_dnsd *dnsd_r)
+{
+    struct fl_dnsd local;
+    struct fl_dnsd *dnsd = dnsd_r ? dnsd_r : &local;
+    if (fl_dnsd_start(dnsd, NULL, NULL) < 0)
+        return 1;
+    fl_daemon_use_dns(dnsd->addr);
+    SRunner *sr = srunner_create(suite);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    fl_dnsd_stop(dnsd);
+    return failed == 0 ? 0 : 1;
 }

@@ -6,6 +6,8 @@
 #include "tests/milter_client.h"
 #include "tests/protocol/daemon.h"
 
+#include <check.h>
+
 struct fl_test_env {
     const char *client_ip; /* default 192.0.2.7 (not trusted) */
     const char *client_name;
@@ -27,5 +29,11 @@ void fl_test_run_file(struct fl_daemon *d, const struct fl_test_env *env, const 
 const struct fl_mc_reply *fl_test_reply(const struct fl_mc_session *s, enum fl_mc_step step);
 /* Number of modifications of type in r (and the first one in *first_r). */
 size_t fl_test_count_mods(const struct fl_mc_reply *r, char type, const struct fl_mc_mod **first_r);
+
+/* Runs suite with a test DNS server that every daemon of the suite uses
+   (stored in *dnsd_r when not NULL, for tests that inject faults).
+   Returns main's exit status. */
+struct fl_dnsd;
+int fl_test_main(Suite *suite, struct fl_dnsd *dnsd_r);
 
 #endif

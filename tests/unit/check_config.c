@@ -538,7 +538,7 @@ struct kv {
     const char *key, *want;
 };
 
-#define MAX_KV 96
+#define MAX_KV 160
 
 struct good_row {
     const char *label;
@@ -621,6 +621,16 @@ static const struct good_row good_rows[] = {
       {"dkim_added_headers", "accept"},
       {"dkim_testing_keys", "policy"},
       {"dkim_fail_action", "reject"},
+      {"dmarc_enable", "no"},
+      {"dmarc_skip_trusted", "no"},
+      {"dmarc_skip_authenticated", "no"},
+      {"dmarc_reject_action", "reject"},
+      {"dmarc_quarantine_action", "quarantine"},
+      {"dmarc_quarantine_header", "X-Spam-Quarantine"},
+      {"dmarc_temperror_action", "tempfail"},
+      {"dmarc_from_missing_action", "mark"},
+      {"dmarc_from_multiple_action", "mark"},
+      {"dmarc_override_domains", "lists.example.org:mailing_list, partner.example.net"},
       {"greylist_enable", "yes"},
       {"greylist_store", "redis"},
       {"greylist_lmdb_dir", "/var/lib/faultline/gl"},
