@@ -69,6 +69,7 @@ greylist_enable = yes
 greylist_lmdb_dir = $T/greylist
 greylist_delay = 2s
 greylist_allow_clients = 198.51.100.7, 192.0.2.2, 192.0.2.7, 192.0.2.21
+dmarc_reject_action = reject
 EOF
 "$FAULTLINE" -f -c "$T/faultline.conf" </dev/null >"$T/faultline.out" 2>"$T/faultline.log" &
 FL_PID=$!
@@ -109,6 +110,24 @@ if pf_send alice@txt.dns.example bob@faultline.example "$T/signed.eml" 192.0.2.2
 	pass "SPF and DKIM pass accepted"
 else
 	fail "SPF and DKIM pass not accepted"
+	cat "$PF_LAST_TRANSCRIPT"
+fi
+
+# ---- DMARC --------------------------------------------------------------------
+m=$(plain x@reject.dmarc.example "dmarc fail" dmarc-fail@e2e)
+if ! pf_send x@aligned.dns.example bob@faultline.example "$m" 192.0.2.2 host.dns.example &&
+	transcript_has "550 5.7.26" && transcript_has "reject.dmarc.example"; then
+	pass "DMARC p=reject failure (From reject.dmarc.example) refused with 550 5.7.26"
+else
+	fail "DMARC p=reject failure not refused"
+	cat "$PF_LAST_TRANSCRIPT"
+fi
+m=$(plain x@aligned.dns.example "dmarc pass" dmarc-pass@e2e)
+if pf_send x@aligned.dns.example bob@faultline.example "$m" 192.0.2.2 host.dns.example; then
+	delivered=$((delivered + 1))
+	pass "DMARC pass (aligned SPF) accepted"
+else
+	fail "DMARC pass not accepted"
 	cat "$PF_LAST_TRANSCRIPT"
 fi
 
@@ -182,6 +201,9 @@ spf = [r for r in recs if r["client"]["ip"] == "198.51.100.7"]
 assert spf and spf[-1]["action"] == "reject" and spf[-1]["fault"] == "sender", spf
 grey = [r for r in recs if r["client"]["ip"] == "192.0.2.50"]
 assert [r["action"] for r in grey] == ["tempfail", "accept"], [r["action"] for r in grey]
+dm = [r for r in recs if r.get("message_id") == "<dmarc-pass@e2e>"]
+assert dm and any(c["method"] == "dmarc" and c["result"] == "pass" for c in dm[-1]["checks"]), dm
+assert "dmarc" in dm[-1], "no DMARC aggregate-report data in the record"
 PYEOF
 	pass "verdict records: error-coded list blamed on us, SPF fail on the sender, greylist tempfail then accept"
 else

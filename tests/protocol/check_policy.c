@@ -297,6 +297,61 @@ START_TEST(greylist_store_down_fails_open)
 }
 END_TEST
 
+/* DMARC: an aligned SPF pass passes; a From domain with p=reject that
+   neither SPF nor DKIM aligns with is refused with 550 5.7.26 naming it,
+   and the verdict carries the aggregate-report data. */
+START_TEST(dmarc_pass_and_reject)
+{
+    struct fl_daemon d;
+    /* the default downgrades p=reject to a quarantine header */
+    fl_daemon_prepare(&d, NULL, "dmarc_reject_action = reject\n");
+    ck_assert(fl_daemon_start(&d) == 0);
+    struct fl_mc_session s;
+    struct fl_test_env env = {.client_ip = "192.0.2.2", .sender = "x@aligned.dns.example",
+                              .queue_id = "4QDMARCPASS"};
+    fl_test_run(&d, &env, "From: x@aligned.dns.example\nSubject: s\n\nbody\n", &s);
+    const struct fl_mc_mod *ins;
+    ck_assert_uint_eq(fl_test_count_mods(fl_test_reply(&s, FL_MC_STEP_EOM), 'i', &ins), 1);
+    ck_assert_msg(strstr(ins->value, "dmarc=pass") &&
+                      strstr(ins->value, "header.from=aligned.dns.example"),
+                  "%s", ins->value);
+    fl_mc_session_clear(&s);
+    env.queue_id = "4QDMARCFAIL";
+    fl_test_run(&d, &env, "From: x@reject.dmarc.example\nSubject: s\n\nbody\n", &s);
+    const struct fl_mc_reply *eom = fl_test_reply(&s, FL_MC_STEP_EOM);
+    ck_assert_msg(eom->code == 'y' && strncmp(eom->text, "550 5.7.26 ", 11) == 0 &&
+                      strstr(eom->text, "reject.dmarc.example"),
+                  "eom: %c %s", eom->code, eom->text ? eom->text : "");
+    fl_mc_session_clear(&s);
+    ck_assert(fl_daemon_wait_log(&d, "4QDMARCFAIL: verdict action=reject code=550 dsn=5.7.26 "
+                                     "fault=sender",
+                                 3000));
+    char *text = fl_daemon_read(d.verdicts);
+    ck_assert_msg(strstr(text, "\"dmarc\":{") != NULL, "no DMARC report data: %s", text);
+    free(text);
+    ck_assert_int_eq(fl_daemon_stop(&d), 0);
+    fl_daemon_cleanup(&d);
+}
+END_TEST
+
+/* By default p=reject is downgraded: accepted with a quarantine header. */
+START_TEST(dmarc_reject_is_downgraded_by_default)
+{
+    struct fl_daemon d;
+    struct fl_mc_session s;
+    struct fl_test_env env = {.client_ip = "192.0.2.2", .sender = "x@aligned.dns.example"};
+    fl_daemon_prepare(&d, NULL, NULL);
+    ck_assert(fl_daemon_start(&d) == 0);
+    fl_test_run(&d, &env, "From: x@reject.dmarc.example\nSubject: s\n\nbody\n", &s);
+    const struct fl_mc_reply *eom = fl_test_reply(&s, FL_MC_STEP_EOM);
+    const struct fl_mc_mod *add;
+    ck_assert_uint_eq(fl_test_count_mods(eom, 'h', &add), 1);
+    ck_assert_str_eq(add->name, "X-Faultline-Quarantine");
+    ck_assert_msg(strstr(add->value, "policy.dmarc=quarantine") != NULL, "%s", add->value);
+    finish(&d, &s);
+}
+END_TEST
+
 static Suite *policy_suite(void)
 {
     Suite *s = suite_create("policy");
@@ -311,6 +366,8 @@ static Suite *policy_suite(void)
     tcase_add_test(tc, dkim_signature_verifies_and_tampering_is_caught);
     tcase_add_test(tc, greylisting_defers_the_first_attempt_and_accepts_the_retry);
     tcase_add_test(tc, greylist_store_down_fails_open);
+    tcase_add_test(tc, dmarc_pass_and_reject);
+    tcase_add_test(tc, dmarc_reject_is_downgraded_by_default);
     suite_add_tcase(s, tc);
     return s;
 }
