@@ -33,6 +33,19 @@ PF_SBIN=${PF_SBIN:-/usr/sbin}
 
 pf_log() { printf '%s\n' "pf: $*" >&2; }
 
+# Assertions of the e2e test scripts: pass/fail print one line each and
+# count failures in FAILS; abort fails and exits.
+FAILS=0
+pass() { echo "PASS: $*"; }
+fail() {
+	echo "FAIL: $*"
+	FAILS=$((FAILS + 1))
+}
+abort() {
+	fail "$*"
+	exit 1
+}
+
 pf_install_if_absent() {
 	if [ -x "$PF_SBIN/postfix" ] && [ -x "$PF_SBIN/smtp-sink" ]; then
 		if command -v swaks >/dev/null 2>&1; then

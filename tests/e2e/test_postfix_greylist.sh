@@ -14,16 +14,6 @@ if [ "$(id -u)" != 0 ]; then
 fi
 # shellcheck source-path=SCRIPTDIR source=postfix_lib.sh
 . "$HERE/postfix_lib.sh"
-FAILS=0
-pass() { echo "PASS: $*"; }
-fail() {
-	echo "FAIL: $*"
-	FAILS=$((FAILS + 1))
-}
-abort() {
-	fail "$*"
-	exit 1
-}
 FAULTLINE=${FAULTLINE:-${top_builddir:-$HERE/../..}/milter/faultline}
 [ -x "$FAULTLINE" ] || abort "faultline daemon not found: $FAULTLINE"
 pf_install_if_absent || abort "postfix/swaks not available"
