@@ -1,10 +1,12 @@
 /* main: the faultline daemon -- flags, configuration, socket, privileges,
    signals.
-   Signals: libmilter's own signal thread stops the milter on SIGHUP, so
-   smfi_main runs in a thread of its own and the main thread keeps SIGHUP,
-   SIGTERM and SIGINT unblocked with handlers; Linux delivers a
-   process-directed signal to the main thread when it can take it, so
-   SIGHUP reloads the configuration and SIGTERM/SIGINT drain and exit. */
+   Signals: libmilter starts a thread that sigwait()s for SIGHUP, SIGTERM
+   and SIGINT and stops the milter on any of them -- SIGHUP included.  The
+   daemon owns its signals instead: the main thread handles them (SIGHUP
+   reloads the configuration, SIGTERM/SIGINT drain and exit), every other
+   thread blocks them, and the sigwait() below parks libmilter's signal
+   thread for good, so a signal can never reach it -- not even in a burst,
+   when the main thread is busy with the previous one. */
 #include "config.h"
 
 #include "milter/callbacks.h"
@@ -30,6 +32,27 @@
 #define DEFAULT_CONFIG "/etc/faultline/faultline.conf"
 
 static int signal_pipe[2] = {-1, -1};
+
+/* libmilter calls sigwait() from its signal thread; this definition takes
+   precedence over libc's.  The call that waits for exactly libmilter's set
+   (SIGHUP, SIGTERM, SIGINT) parks the calling thread with every signal
+   blocked; any other caller gets the real thing. */
+int sigwait(const sigset_t *set, int *sig)
+{
+    if (sigismember(set, SIGHUP) == 1 && sigismember(set, SIGTERM) == 1 &&
+        sigismember(set, SIGINT) == 1 && sigismember(set, SIGUSR1) == 0) {
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, NULL);
+        for (;;)
+            pause();
+    }
+    int rc = sigwaitinfo(set, NULL);
+    if (rc < 0)
+        return errno;
+    *sig = rc;
+    return 0;
+}
 
 static void on_signal(int sig)
 {
