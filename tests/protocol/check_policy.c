@@ -352,6 +352,43 @@ START_TEST(dmarc_reject_is_downgraded_by_default)
 }
 END_TEST
 
+/* The known DMARC bypasses: no From header, or two of them, are refused
+   (550 5.7.26) by default, naming the problem. */
+START_TEST(missing_or_multiple_from_is_refused)
+{
+    struct fl_daemon d;
+    fl_daemon_prepare(&d, NULL, NULL);
+    ck_assert(fl_daemon_start(&d) == 0);
+    static const struct {
+        const char *label, *msg, *reason;
+    } rows[] = {
+        {"no From header", "Subject: s\n\nbody\n", "reason=dmarc.from_missing"},
+        {"two From headers",
+         "From: a@aligned.dns.example\nFrom: b@reject.dmarc.example\nSubject: s\n\nbody\n",
+         "reason=dmarc.from_multiple"},
+    };
+    for (size_t i = 0; i < 2; i++) {
+        struct fl_mc_session s;
+        char qid[16];
+        snprintf(qid, sizeof(qid), "4QFROM%zu", i);
+        struct fl_test_env env = {.client_ip = "192.0.2.2", .sender = "x@aligned.dns.example",
+                                  .queue_id = qid};
+        fl_test_run(&d, &env, rows[i].msg, &s);
+        const struct fl_mc_reply *eom = fl_test_reply(&s, FL_MC_STEP_EOM);
+        ck_assert_msg(eom->code == 'y' && strncmp(eom->text, "550 5.7.26 ", 11) == 0,
+                      "%s: %c %s", rows[i].label, eom->code, eom->text ? eom->text : "");
+        fl_mc_session_clear(&s);
+        char want[128];
+        snprintf(want, sizeof(want), "%s: verdict action=reject code=550 dsn=5.7.26", qid);
+        ck_assert_msg(fl_daemon_wait_log(&d, want, 3000), "%s: no verdict line", rows[i].label);
+        ck_assert_msg(fl_daemon_wait_log(&d, rows[i].reason, 100), "%s: %s not logged",
+                      rows[i].label, rows[i].reason);
+    }
+    ck_assert_int_eq(fl_daemon_stop(&d), 0);
+    fl_daemon_cleanup(&d);
+}
+END_TEST
+
 static Suite *policy_suite(void)
 {
     Suite *s = suite_create("policy");
@@ -368,6 +405,7 @@ static Suite *policy_suite(void)
     tcase_add_test(tc, greylist_store_down_fails_open);
     tcase_add_test(tc, dmarc_pass_and_reject);
     tcase_add_test(tc, dmarc_reject_is_downgraded_by_default);
+    tcase_add_test(tc, missing_or_multiple_from_is_refused);
     suite_add_tcase(s, tc);
     return s;
 }
