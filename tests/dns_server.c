@@ -5,6 +5,7 @@
 #if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200809L /* mkdtemp, strtok_r, kill, nanosleep */
 #endif
+#include "tests/test_util.h"
 #include "tests/dns_server.h"
 
 #include <dirent.h>
@@ -24,19 +25,6 @@
 #include <unistd.h>
 
 #define WAIT_MS 10000
-
-static void msleep(int ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
-static const char *env_or(const char *name, const char *dflt)
-{
-    const char *v = getenv(name);
-    return v != NULL && v[0] != '\0' ? v : dflt;
-}
 
 /* Writes text (NULL: empty) to path atomically: a temp file, then rename,
    so the server never reads half a file. */
@@ -150,7 +138,7 @@ static char *zone_path(const char *srcdir, const char *p)
    after the test. */
 static bool keep_dir(void)
 {
-    return strcmp(env_or("FL_DNSD_KEEP", "0"), "1") == 0;
+    return strcmp(fl_test_env_or("FL_DNSD_KEEP", "0"), "1") == 0;
 }
 
 static void remove_dir(const char *dir)
@@ -177,7 +165,7 @@ static void remove_dir(const char *dir)
 int fl_dnsd_start(struct fl_dnsd *d, const char *zone_paths, const char *faults_text)
 {
     memset(d, 0, sizeof(*d));
-    snprintf(d->dir, sizeof(d->dir), "%s/fl-dnsd-XXXXXX", env_or("TMPDIR", "/tmp"));
+    snprintf(d->dir, sizeof(d->dir), "%s/fl-dnsd-XXXXXX", fl_test_env_or("TMPDIR", "/tmp"));
     if (mkdtemp(d->dir) == NULL) {
         perror("fl_dnsd: mkdtemp");
         d->dir[0] = '\0';
@@ -189,7 +177,7 @@ int fl_dnsd_start(struct fl_dnsd *d, const char *zone_paths, const char *faults_
     snprintf(d->pidfile, sizeof(d->pidfile), "%s/fakedns.pid", d->dir);
     write_file(d->faults, faults_text);
 
-    const char *srcdir = env_or("top_srcdir", ".");
+    const char *srcdir = fl_test_env_or("top_srcdir", ".");
     size_t sn = strlen(srcdir) + 64;
     char *script = malloc(sn);
     if (script == NULL)
@@ -201,7 +189,7 @@ int fl_dnsd_start(struct fl_dnsd *d, const char *zone_paths, const char *faults_
     size_t argc = 0;
     char *owned[MAX_ARGS];
     size_t nowned = 0;
-    push_arg(argv, &argc, MAX_ARGS, (char *)env_or("PYTHON3", "/usr/bin/python3"));
+    push_arg(argv, &argc, MAX_ARGS, (char *)fl_test_env_or("PYTHON3", "/usr/bin/python3"));
     push_arg(argv, &argc, MAX_ARGS, script);
     push_arg(argv, &argc, MAX_ARGS, "--port");
     push_arg(argv, &argc, MAX_ARGS, "0");
@@ -292,7 +280,7 @@ int fl_dnsd_start(struct fl_dnsd *d, const char *zone_paths, const char *faults_
             fl_dnsd_stop(d);
             return -1;
         }
-        msleep(10);
+        fl_test_msleep(10);
     }
     fprintf(stderr, "fl_dnsd: fakedns.py did not listen within %d ms\n", WAIT_MS);
     fl_dnsd_stop(d);
@@ -317,7 +305,7 @@ static void reload_and_wait(struct fl_dnsd *d, int before)
             }
             return;
         }
-        msleep(5);
+        fl_test_msleep(5);
     }
     fprintf(stderr, "fl_dnsd: the server did not reload within %d ms\n", WAIT_MS);
     fl_dnsd_stop(d);
@@ -395,7 +383,7 @@ void fl_dnsd_stop(struct fl_dnsd *d)
             r = waitpid(d->pid, &status, WNOHANG);
             if (r != 0)
                 break;
-            msleep(10);
+            fl_test_msleep(10);
         }
         if (r == 0) {
             fprintf(stderr, "fl_dnsd: fakedns.py ignored SIGTERM; killing it\n");

@@ -2,6 +2,7 @@
    loopback socket to port 0 and closing it just before redis-server starts
    (a small race another process could win; the start is then retried on a
    new port).  Readiness is a PING answered with +PONG over TCP. */
+#include "tests/test_util.h"
 #include "tests/redis_server.h"
 
 #include <arpa/inet.h>
@@ -23,22 +24,9 @@
 
 #define WAIT_MS 10000
 
-static void msleep(int ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
-static const char *env_or(const char *name, const char *dflt)
-{
-    const char *v = getenv(name);
-    return v != NULL && v[0] != '\0' ? v : dflt;
-}
-
 static const char *server_path(void)
 {
-    return env_or("REDIS_SERVER", "/usr/bin/redis-server");
+    return fl_test_env_or("REDIS_SERVER", "/usr/bin/redis-server");
 }
 
 bool fl_redisd_available(void)
@@ -160,7 +148,7 @@ static int spawn(struct fl_redisd *r)
             r->pid = 0;
             return 1;
         }
-        msleep(10);
+        fl_test_msleep(10);
     }
     fprintf(stderr, "fl_redisd: redis-server did not answer within %d ms (see %s)\n",
             WAIT_MS, r->log);
@@ -170,7 +158,7 @@ static int spawn(struct fl_redisd *r)
 int fl_redisd_start(struct fl_redisd *r)
 {
     memset(r, 0, sizeof(*r));
-    snprintf(r->dir, sizeof(r->dir), "%s/fl-redisd-XXXXXX", env_or("TMPDIR", "/tmp"));
+    snprintf(r->dir, sizeof(r->dir), "%s/fl-redisd-XXXXXX", fl_test_env_or("TMPDIR", "/tmp"));
     if (mkdtemp(r->dir) == NULL) {
         perror("fl_redisd: mkdtemp");
         r->dir[0] = '\0';
@@ -222,7 +210,7 @@ void fl_redisd_stop(struct fl_redisd *r)
             w = waitpid(r->pid, &status, WNOHANG);
             if (w != 0)
                 break;
-            msleep(10);
+            fl_test_msleep(10);
         }
         if (w == 0) {
             kill(r->pid, SIGKILL);
@@ -231,7 +219,7 @@ void fl_redisd_stop(struct fl_redisd *r)
         r->pid = 0;
     }
     if (r->dir[0] != '\0') {
-        if (strcmp(env_or("FL_REDISD_KEEP", "0"), "1") == 0)
+        if (strcmp(fl_test_env_or("FL_REDISD_KEEP", "0"), "1") == 0)
             fprintf(stderr, "fl_redisd: kept %s\n", r->dir);
         else
             remove_dir(r->dir);

@@ -1,4 +1,5 @@
 /* daemon: see daemon.h. */
+#include "tests/test_util.h"
 #include "tests/protocol/daemon.h"
 
 #include <errno.h>
@@ -15,12 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
-
-static void msleep(int ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static char dns_addr[64];
 static char dns_conf[256];
@@ -152,7 +147,7 @@ int fl_daemon_start(struct fl_daemon *d)
             d->pid = 0;
             break;
         }
-        msleep(50);
+        fl_test_msleep(50);
     }
     char *log = fl_daemon_read(d->log);
     fprintf(stderr, "daemon did not start; its log:\n%s\n", log);
@@ -172,7 +167,7 @@ int fl_daemon_stop(struct fl_daemon *d)
             d->pid = 0;
             return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
         }
-        msleep(50);
+        fl_test_msleep(50);
     }
     kill(d->pid, SIGKILL);
     waitpid(d->pid, &status, 0);
@@ -220,7 +215,7 @@ bool fl_daemon_wait_log(struct fl_daemon *d, const char *needle, int timeout_ms)
         free(log);
         if (found)
             return true;
-        msleep(20);
+        fl_test_msleep(20);
     }
     return false;
 }

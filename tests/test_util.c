@@ -1,0 +1,19 @@
+/* test_util: see test_util.h. */
+#include "tests/test_util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+void fl_test_msleep(int ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+const char *fl_test_env_or(const char *name, const char *dflt)
+{
+    const char *v = getenv(name);
+    return v != NULL && v[0] != '\0' ? v : dflt;
+}

@@ -1,0 +1,11 @@
+/* test_util: small helpers shared by the test harnesses (the DNS and Redis
+   test servers, the daemon harness).  Thread-safe. */
+#ifndef FL_TESTS_TEST_UTIL_H
+#define FL_TESTS_TEST_UTIL_H
+
+/* Sleeps ms milliseconds, resuming after signals. */
+void fl_test_msleep(int ms);
+/* The environment variable name, or dflt when it is unset or empty. */
+const char *fl_test_env_or(const char *name, const char *dflt);
+
+#endif
