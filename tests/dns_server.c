@@ -376,20 +376,8 @@ int fl_dnsd_count(struct fl_dnsd *d, const char *qname, const char *qtype)
 void fl_dnsd_stop(struct fl_dnsd *d)
 {
     if (d->pid > 0) {
-        int status;
-        pid_t r = 0;
-        kill(d->pid, SIGTERM);
-        for (int waited = 0; waited < 5000; waited += 10) {
-            r = waitpid(d->pid, &status, WNOHANG);
-            if (r != 0)
-                break;
-            fl_test_msleep(10);
-        }
-        if (r == 0) {
-            fprintf(stderr, "fl_dnsd: fakedns.py ignored SIGTERM; killing it\n");
-            kill(d->pid, SIGKILL);
-            waitpid(d->pid, &status, 0);
-        }
+        if (fl_test_stop_child(d->pid, 5000) < 0)
+            fprintf(stderr, "fl_dnsd: fakedns.py ignored SIGTERM; it was killed\n");
         d->pid = 0;
     }
     if (d->dir[0] != '\0') {

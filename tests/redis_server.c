@@ -203,19 +203,7 @@ int fl_redisd_restart(struct fl_redisd *r)
 void fl_redisd_stop(struct fl_redisd *r)
 {
     if (r->pid > 0) {
-        int status;
-        pid_t w = 0;
-        kill(r->pid, SIGTERM);
-        for (int waited = 0; waited < 5000; waited += 10) {
-            w = waitpid(r->pid, &status, WNOHANG);
-            if (w != 0)
-                break;
-            fl_test_msleep(10);
-        }
-        if (w == 0) {
-            kill(r->pid, SIGKILL);
-            waitpid(r->pid, &status, 0);
-        }
+        fl_test_stop_child(r->pid, 5000);
         r->pid = 0;
     }
     if (r->dir[0] != '\0') {

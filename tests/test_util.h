@@ -8,4 +8,8 @@ void fl_test_msleep(int ms);
 /* The environment variable name, or dflt when it is unset or empty. */
 const char *fl_test_env_or(const char *name, const char *dflt);
 
+/* Sends SIGTERM to child pid and reaps it, waiting up to timeout_ms, then
+   SIGKILL.  Returns 0 if it ended on SIGTERM, -1 if it had to be killed. */
+int fl_test_stop_child(int pid, int timeout_ms);
+
 #endif
