@@ -106,9 +106,67 @@ static const struct fl_dns_record *choose_record(const struct fl_dns_answer *a)
     return &a->records[0];
 }
 
-/* libopendkim's key lookup: hands over the record our query got.
+/* RFC 6376 3.6.1: checks the chosen record once per key; the result
+   is kept for every signature that uses the key. */
+static void check_key(struct fl_dkim_key *k, const struct fl_dns_record *rec)
+{
+    k->checked = true;
+    struct fl_buf why;
+    fl_buf_init(&why);
+    if (memchr(rec->data, '\0', rec->len) != NULL)
+        fl_buf_puts(&why, "the key record contains a NUL byte");
+    else if (fl_dkim_keyrec_parse(rec->data, rec->len, &k->rec, &why) == 0) {
+        fl_buf_free(&why);
+        return;
+    }
+    k->unusable = fl_buf_steal(&why);
+    fl_buf_free(&why);
+}
+
+/* What the key's own tags say about this signature (RFC 6376 3.6.1,
+   6.1.2): NULL if it may verify it, else an outcome code with *why. */
+static const char *key_refuses(DKIM_SIGINFO *si, const struct fl_dkim_keyrec *rec,
+                               struct fl_buf *why)
+{
+    if (rec->revoked) {
+        fl_buf_puts(why, "its p= is empty");
+        return "dkim.key_revoked";
+    }
+    if (!rec->email) {
+        fl_buf_puts(why, "its s= lists neither email nor *");
+        return "dkim.key_not_for_email";
+    }
+    dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
+    dkim_sig_getsignalg(si, &alg);
+    enum fl_dkim_keytype type =
+        alg == DKIM_SIGN_ED25519SHA256 ? FL_DKIM_KEY_ED25519 : FL_DKIM_KEY_RSA;
+    const char *a = (const char *)dkim_sig_gettagvalue(si, 0, (u_char *)"a");
+    if (rec->type != type) {
+        fl_buf_printf(why, "its k=%s cannot verify a=%s", rec->keytype, a ? a : "?");
+        return "dkim.key_algorithm";
+    }
+    unsigned int hash = alg == DKIM_SIGN_RSASHA1 ? FL_DKIM_HASH_SHA1 : FL_DKIM_HASH_SHA256;
+    if ((rec->hashes & hash) == 0) {
+        fl_buf_printf(why, "its h= does not list %s, the hash of a=%s",
+                      hash == FL_DKIM_HASH_SHA1 ? "sha1" : "sha256", a ? a : "?");
+        return "dkim.key_hash_not_allowed";
+    }
+    const char *i = (const char *)dkim_sig_gettagvalue(si, 0, (u_char *)"i");
+    const char *d = (const char *)dkim_sig_gettagvalue(si, 0, (u_char *)"d");
+    const char *at = i != NULL ? strrchr(i, '@') : NULL;
+    if (rec->strict && at != NULL && d != NULL && strcasecmp(at + 1, d) != 0) {
+        fl_buf_printf(why, "its t=s forbids i= in a subdomain of d=%s", d);
+        return "dkim.key_subdomain";
+    }
+    return NULL;
+}
+
+/* libopendkim's key lookup: hands over the record our query got, after
+   our checks, rewritten to the tags libopendkim needs ("v=DKIM1; k=;
+   p=" with the FWS removed): its lenient parser never sees the record.
    NOTFOUND becomes DKIM_SIGERROR_NOKEY; ERROR leaves the signature
-   unprocessed, and lib/dkim_eval.c reads why from the answer. */
+   unprocessed, and lib/dkim_eval.c reads why from the key and the
+   signature. */
 static DKIM_CBSTAT key_lookup(DKIM *dkim, DKIM_SIGINFO *si, u_char *buf, size_t buflen)
 {
     struct fl_dkim_verifier *v = dkim_get_user_context(dkim);
@@ -121,17 +179,27 @@ static DKIM_CBSTAT key_lookup(DKIM *dkim, DKIM_SIGINFO *si, u_char *buf, size_t 
         return DKIM_CBSTAT_NOTFOUND;
     if (a->status != FL_DNS_OK || a->count == 0)
         return DKIM_CBSTAT_ERROR;
-    const struct fl_dns_record *rec = choose_record(a);
-    if (rec->len >= buflen) {
-        k->unusable = "the key record is longer than libopendkim accepts (1024 bytes)";
+    if (!k->checked)
+        check_key(k, choose_record(a));
+    if (k->unusable != NULL)
+        return DKIM_CBSTAT_ERROR;
+    struct fl_buf why;
+    fl_buf_init(&why);
+    s->refused = key_refuses(si, &k->rec, &why);
+    if (s->refused != NULL) {
+        s->refused_why = fl_buf_steal(&why);
+        fl_buf_free(&why);
         return DKIM_CBSTAT_ERROR;
     }
-    if (memchr(rec->data, '\0', rec->len) != NULL) {
-        k->unusable = "the key record contains a NUL byte";
+    fl_buf_free(&why);
+    int n = snprintf((char *)buf, buflen, "v=DKIM1; k=%s; p=%s",
+                     k->rec.type == FL_DKIM_KEY_ED25519 ? "ed25519" : "rsa", k->rec.p);
+    if (n < 0 || (size_t)n >= buflen) {
+        buf[0] = '\0';
+        k->unusable = fl_strdup("the key record is longer than libopendkim accepts "
+                                "(1024 bytes)");
         return DKIM_CBSTAT_ERROR;
     }
-    memcpy(buf, rec->data, rec->len);
-    buf[rec->len] = '\0';
     return DKIM_CBSTAT_CONTINUE;
 }
 
@@ -156,6 +224,11 @@ static DKIM_CBSTAT prescreen(DKIM *dkim, DKIM_SIGINFO **sis, int n)
         }
         const char *d = (const char *)dkim_sig_getdomain(s->si);
         const char *sel = (const char *)dkim_sig_getselector(s->si);
+        const struct fl_dkim_sigfield *f = fl_dkim_sigfield(v, i);
+        if (f != NULL && f->strict != 0) {
+            dkim_sig_ignore(s->si); /* refused by RFC 6376 3.5 / 6.1.1 */
+            continue;
+        }
         if (dkim_sig_geterror(s->si) != DKIM_SIGERROR_UNKNOWN || d == NULL || sel == NULL)
             continue; /* broken already: no key needed */
         struct fl_buf name;
@@ -389,13 +462,27 @@ static int feed_field(struct fl_dkim_verifier *v, bool signature)
     }
     /* DKIM_STAT_SYNTAX: a field libopendkim will not use; for a
        DKIM-Signature, a tag list it could not parse, which it keeps as a
-       bad signature (one per field, in order). */
+       bad signature (one per field, in order).  Our strict check of the
+       same field decides first (lib/dkim_taglist.c). */
     if (signature) {
-        v->sigfield_bad =
-            fl_realloc(v->sigfield_bad, (v->nsigfields + 1) * sizeof(*v->sigfield_bad));
-        v->sigfield_bad[v->nsigfields++] = st != DKIM_STAT_OK;
+        v->sigfields =
+            fl_realloc(v->sigfields, (v->nsigfields + 1) * sizeof(*v->sigfields));
+        struct fl_dkim_sigfield *f = &v->sigfields[v->nsigfields++];
+        const char *value = strchr(v->field.data, ':') + 1;
+        struct fl_buf why;
+        fl_buf_init(&why);
+        f->lib_bad = st != DKIM_STAT_OK;
+        f->strict = fl_dkim_signature_check(
+            value, v->field.len - (size_t)(value - v->field.data), &why);
+        f->why = f->strict != 0 ? fl_buf_steal(&why) : NULL;
+        fl_buf_free(&why);
     }
     return 0;
+}
+
+const struct fl_dkim_sigfield *fl_dkim_sigfield(const struct fl_dkim_verifier *v, size_t i)
+{
+    return i < v->nsigfields ? &v->sigfields[i] : NULL;
 }
 
 int fl_dkim_header(struct fl_dkim_verifier *v, const char *name, const char *value)
@@ -514,10 +601,16 @@ void fl_dkim_free(struct fl_dkim_verifier **vp)
     for (size_t i = 0; i < v->nkeys; i++) {
         fl_dns_query_free(&v->keys[i].q);
         free(v->keys[i].qname);
+        free(v->keys[i].unusable);
+        fl_dkim_keyrec_clear(&v->keys[i].rec);
     }
     free(v->keys);
+    for (size_t i = 0; i < v->nsigs; i++)
+        free(v->sigs[i].refused_why);
     free(v->sigs);
-    free(v->sigfield_bad);
+    for (size_t i = 0; i < v->nsigfields; i++)
+        free(v->sigfields[i].why);
+    free(v->sigfields);
     for (size_t i = 0; i < v->nexcess; i++) {
         free(v->excess[i].d);
         free(v->excess[i].s);

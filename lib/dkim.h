@@ -57,6 +57,22 @@ struct fl_dkim_signature {
     const struct fl_result *r;
 };
 
+/* One row of the table of DKIM outcomes (lib/dkim_eval.c), the one place
+   that says what each way a signature can end is reported as: RFC 6376
+   6.1 (PERMFAIL -> permerror, TEMPFAIL -> temperror, a signature that
+   does not verify -> fail) and RFC 8601 2.7.1 (policy: acceptable to the
+   RFCs but not to this verifier's policy).  The man page faultline(8)
+   lists the same rows; a unit test holds the two together. */
+struct fl_dkim_outcome {
+    const char *code;   /* reason code of the verdict */
+    enum fl_res result; /* AR result (the default where a setting changes it) */
+    enum fl_fault fault;
+    const char *reason; /* AR reason= (tag errors append ": " and the tag) */
+    const char *basis;  /* the RFC rule, or the local policy and its setting */
+};
+/* The table, *n_r rows. */
+const struct fl_dkim_outcome *fl_dkim_outcomes(size_t *n_r);
+
 /* Creates the process-wide context: a DKIM_LIB whose key lookups go
    through dns (which must outlive the context).  Returns NULL with
    *error_r (static text) if libopendkim cannot be set up or lacks

@@ -11,6 +11,7 @@
 
 #include "lib/buf.h"
 #include "lib/dkim.h"
+#include "lib/dkim_taglist.h"
 #include "lib/dns.h"
 
 /* RFC 5322 3.6: fields that may appear at most once.  An instance the
@@ -28,7 +29,9 @@ struct fl_dkim_key {
     char *qname;
     struct fl_dns_query *q;
     const struct fl_dns_answer *a; /* once waited for */
-    const char *unusable;          /* why the chosen record was not handed over */
+    bool checked;                  /* rec/unusable set from the answer */
+    struct fl_dkim_keyrec rec;     /* the chosen record, checked (RFC 6376 3.6.1) */
+    char *unusable;                /* key syntax error naming the tag, or NULL */
 };
 
 /* One DKIM-Signature header, in message order. */
@@ -36,6 +39,17 @@ struct fl_dkim_sig {
     DKIM_SIGINFO *si;
     int key;      /* index into keys, -1 when no lookup was started */
     bool ignored; /* beyond dkim_max_signatures */
+    /* The key record refuses this signature (RFC 6376 3.6.1, 6.1.2): the
+       outcome's reason code and why, or NULL. */
+    const char *refused;
+    char *refused_why;
+};
+
+/* A DKIM-Signature field as fl_dkim_signature_check saw it. */
+struct fl_dkim_sigfield {
+    bool lib_bad; /* libopendkim could not parse its tag list */
+    int strict;   /* fl_dkim_signature_check: 0, 1 (From not signed), -1 */
+    char *why;    /* its reason when strict != 0 */
 };
 
 /* The length of the canonicalized body (RFC 6376 3.4.3 simple, 3.4.4
@@ -73,7 +87,7 @@ struct fl_dkim_verifier {
     bool count_body;     /* a signature has l= */
     struct fl_dkim_bodylen simple, relaxed;
     unsigned int hcount[FL_DKIM_NSINGLETONS];
-    bool *sigfield_bad; /* per DKIM-Signature field, in order: tag list unparsable */
+    struct fl_dkim_sigfield *sigfields; /* per DKIM-Signature field, in order */
     size_t nsigfields;
     struct fl_dkim_excess *excess; /* DKIM-Signature fields beyond the maximum */
     size_t nexcess;
@@ -90,6 +104,9 @@ struct fl_dkim_verifier {
 
 /* Waits for key k (until the message deadline at most). */
 const struct fl_dns_answer *fl_dkim_key_answer(struct fl_dkim_key *k);
+
+/* The strict check of the i-th signature's field, or NULL. */
+const struct fl_dkim_sigfield *fl_dkim_sigfield(const struct fl_dkim_verifier *v, size_t i);
 
 /* Fills v->results (and v->info) from the processed signatures, or with
    the one result of an unsigned or unverifiable message. */

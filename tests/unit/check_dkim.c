@@ -257,20 +257,52 @@ static const struct row rows[] = {
     {"a revoked key (empty p=) is permerror", "key_revoked", NULL, MILTER, SENDER("permerror", "dkim.key_revoked")},
     {"a key in testing mode (t=y) passes by default", "key_testing", NULL, MILTER, "pass"},
     {"a key in testing mode is policy with dkim_testing_keys = policy", "key_testing", "dkim_testing_keys = policy\n", MILTER, SENDER("policy", "dkim.testing_key")},
-    {"a key restricted to another service (s=tlsrpt) is policy", "key_tlsonly", NULL, MILTER, SENDER("policy", "dkim.key_restricted")},
-    {"a key allowing only sha1 (h=sha1) cannot verify rsa-sha256", "key_sha1only", NULL, MILTER, SENDER("policy", "dkim.key_restricted")},
-    {"a t=s key refuses an i= below d=", "key_strict_subdomain", NULL, MILTER, SENDER("policy", "dkim.key_restricted")},
+    {"a key for another service only (s=tlsrpt) is permerror (RFC 6376 3.6.1)", "key_tlsonly", NULL, MILTER, SENDER("permerror", "dkim.key_not_for_email")},
+    {"a key allowing only sha1 (h=sha1) cannot verify rsa-sha256: permerror (6.1.2)", "key_sha1only", NULL, MILTER, SENDER("permerror", "dkim.key_hash_not_allowed")},
+    {"a t=s key refuses an i= below d=: permerror (3.6.1)", "key_strict_subdomain", NULL, MILTER, SENDER("permerror", "dkim.key_subdomain")},
     {"a t=s key accepts an i= in d=", "key_strict_same", NULL, MILTER, "pass"},
     {"a key that is not base64 is a key syntax error", "key_badkey", NULL, MILTER, SENDER("permerror", "dkim.key_syntax")},
-    {"a key of an unknown type (k=foo) is a key syntax error", "key_unknownk", NULL, MILTER, SENDER("permerror", "dkim.key_syntax")},
+    {"a key of an unknown type (k=foo) is an inappropriate key algorithm (6.1.2)", "key_unknownk", NULL, MILTER, SENDER("permerror", "dkim.key_algorithm")},
     {"no key record (NXDOMAIN) is key not found", "key_missing", NULL, MILTER, SENDER("permerror", "dkim.key_missing")},
     {"a key name without TXT (NODATA) is key not found", "key_nodata", NULL, MILTER, SENDER("permerror", "dkim.key_missing")},
     {"of two TXT records the one that says v=DKIM1 is used", "key_twokeys", NULL, MILTER, "pass"},
     {"a SERVFAIL for the key while our resolver works is the sender's temperror", "key_flaky", NULL, MILTER, "temperror dkim.key_dns_error sender"},
-    {"a signature whose h= leaves out From is not acceptable", "from_not_signed", NULL, MILTER, SENDER("policy", "dkim.from_not_signed")},
-    {"an unknown algorithm (rsa-sha512) is not allowed", "unknown_algorithm", NULL, MILTER, SENDER("permerror", "dkim.algorithm_not_allowed")},
+    {"a signature whose h= leaves out From is permerror (RFC 6376 5.4, 6.1.1)", "from_not_signed", NULL, MILTER, SENDER("permerror", "dkim.from_not_signed")},
+    {"an unknown algorithm (rsa-sha512) is permerror", "unknown_algorithm", NULL, MILTER, SENDER("permerror", "dkim.algorithm_unknown")},
     {"an i= outside d= is a signature syntax error", "identity_outside", NULL, MILTER, SENDER("permerror", "dkim.signature_syntax")},
     {"an unparsable tag list is a signature syntax error", "garbage_tag_list", NULL, MILTER, SENDER("permerror", "dkim.signature_syntax")},
+    /* RFC 6376 3.2 / 3.6.1: the key record's tag-list, strictly */
+    {"a '*' inside p= is a key syntax error (libopendkim skipped it and passed)", "key_star", NULL, MILTER, SENDER("permerror", "dkim.key_syntax")},
+    {"k= twice invalidates the key record (3.2)", "key_dupk", NULL, MILTER, SENDER("permerror", "dkim.key_syntax")},
+    {"p= twice invalidates the key record (3.2)", "key_dupp", NULL, MILTER, SENDER("permerror", "dkim.key_syntax")},
+    {"p= that is not whole base64 quanta is a key syntax error", "key_badpad", NULL, MILTER, SENDER("permerror", "dkim.key_syntax")},
+    {"a key record without p= is a key syntax error", "key_nop", NULL, MILTER, SENDER("permerror", "dkim.key_syntax")},
+    {"an empty tag-spec (;;) is a key syntax error", "key_emptyspec", NULL, MILTER, SENDER("permerror", "dkim.key_syntax")},
+    {"a tag name starting with a digit is a key syntax error", "key_badname", NULL, MILTER, SENDER("permerror", "dkim.key_syntax")},
+    {"v= not first in the key record is a key syntax error", "key_vnotfirst", NULL, MILTER, SENDER("permerror", "dkim.key_syntax")},
+    {"v=DKIM2 in the key record is a key syntax error", "key_vother", NULL, MILTER, SENDER("permerror", "dkim.key_syntax")},
+    {"a key whose h= lists only an unknown hash refuses rsa-sha256", "key_hunknown", NULL, MILTER, SENDER("permerror", "dkim.key_hash_not_allowed")},
+    {"an ed25519 key (k=ed25519) cannot verify rsa-sha256", "key_edforrsa", NULL, MILTER, SENDER("permerror", "dkim.key_algorithm")},
+    {"base64 with FWS inside p= passes", "key_fwsp", NULL, MILTER, "pass"},
+    {"unknown key tags (n=, foo=, x_1=) are ignored", "key_unknowntags", NULL, MILTER, "pass"},
+    {"k= absent means rsa", "key_nok", NULL, MILTER, "pass"},
+    {"a key record of p= alone passes (v= and k= are optional)", "key_bare", NULL, MILTER, "pass"},
+    {"an unknown hash beside sha256 in the key's h= is ignored", "key_hextra", NULL, MILTER, "pass"},
+    {"an unknown service beside email in the key's s= is ignored", "key_sextra", NULL, MILTER, "pass"},
+    {"an unknown key flag (t=q) is ignored", "key_tunknown", NULL, MILTER, "pass"},
+    {"a trailing \"; \" after the key record's last tag is accepted", "key_trailing", NULL, MILTER, "pass"},
+    /* RFC 6376 3.2 / 3.5: the DKIM-Signature tag-list, strictly */
+    {"unknown signature tags are ignored", "sig_unknown_tags", NULL, MILTER, "pass"},
+    {"q= with an unknown method before dns/txt passes", "sig_q_two_methods", NULL, MILTER, "pass"},
+    {"a tag twice invalidates the signature (3.2)", "sig_duplicate_tag", NULL, MILTER, SENDER("permerror", "dkim.signature_syntax")},
+    {"a tag name starting with '_' is a signature syntax error", "sig_bad_tag_name", NULL, MILTER, SENDER("permerror", "dkim.signature_syntax")},
+    {"q= naming no known method is a signature error", "sig_q_unknown", NULL, MILTER, SENDER("permerror", "dkim.signature_syntax")},
+    {"v=2 is an incompatible version", "sig_version_2", NULL, MILTER, SENDER("permerror", "dkim.signature_syntax")},
+    {"a signature without v= lacks a required tag", "sig_no_version", NULL, MILTER, SENDER("permerror", "dkim.signature_syntax")},
+    {"d= that is not a domain name is a signature syntax error", "sig_bad_domain", NULL, MILTER, SENDER("permerror", "dkim.signature_syntax")},
+    {"l= that is not digits is a signature syntax error", "sig_bad_length", NULL, MILTER, SENDER("permerror", "dkim.signature_syntax")},
+    {"x= not after t= is a signature syntax error (3.5)", "sig_x_not_after_t", NULL, MILTER, SENDER("permerror", "dkim.signature_syntax")},
+    {"a '*' inside b= is a signature syntax error", "sig_b_not_base64", NULL, MILTER, SENDER("permerror", "dkim.signature_syntax")},
 };
 /* clang-format on */
 
@@ -625,6 +657,90 @@ START_TEST(reject_only_when_asked_and_never_for_temperror)
 }
 END_TEST
 
+/* The AR reason names the tag at fault, or the policy and its rule. */
+START_TEST(reasons_name_the_tag_or_the_policy)
+{
+    static const struct {
+        const char *msg, *want[2];
+    } cases[] = {
+        {"key_star", {"p=", "'*'"}},
+        {"key_dupk", {"duplicate tag k=", NULL}},
+        {"key_dupp", {"duplicate tag p=", NULL}},
+        {"key_vnotfirst", {"v=", "first"}},
+        {"key_nop", {"p=", "missing"}},
+        {"key_badname", {"'9'", NULL}},
+        {"key_sha1only", {"h=", "sha256"}},
+        {"key_strict_subdomain", {"t=s", NULL}},
+        {"key_tlsonly", {"s=", NULL}},
+        {"key_edforrsa", {"k=ed25519", "a=rsa-sha256"}},
+        {"sig_duplicate_tag", {"duplicate tag d=", NULL}},
+        {"sig_q_unknown", {"q=", NULL}},
+        {"sig_no_version", {"v=", "missing"}},
+        {"sig_b_not_base64", {"b=", "'*'"}},
+        {"sig_x_not_after_t", {"x=", "t="}},
+        {"from_not_signed", {"h=", "From"}},
+        {"rsa_sha1", {"RFC 8301", NULL}},
+        {"rsa768", {"RFC 8301", NULL}},
+        {"expired", {"x=", "local clock policy"}},
+        {"length_appended", {"l=", "local policy"}},
+    };
+    struct env e = env_open(&dnsd, NULL);
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        struct fl_dkim_verifier *v;
+        verify_file(&e, cases[k].msg, MILTER, 4096, &v);
+        const struct fl_result *r;
+        size_t n;
+        fl_dkim_eom(v, &r, &n);
+        ck_assert_uint_eq(n, 1);
+        for (int j = 0; j < 2 && cases[k].want[j] != NULL; j++)
+            ck_assert_msg(r[0].reason != NULL && strstr(r[0].reason, cases[k].want[j]),
+                          "%s: reason \"%s\" does not say %s", cases[k].msg,
+                          r[0].reason ? r[0].reason : "(none)", cases[k].want[j]);
+        fl_dkim_free(&v);
+    }
+    env_close(&e);
+}
+END_TEST
+
+/* The table of outcomes is what faultline(8) documents, row for row; and
+   the corpus rows above use its result words. */
+START_TEST(the_outcome_table_is_the_manual)
+{
+    const char *src = getenv("top_srcdir") ? getenv("top_srcdir") : ".";
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/milter/faultline.8", src);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    static char man[256 * 1024];
+    size_t len = fread(man, 1, sizeof(man) - 1, f);
+    man[len] = '\0';
+    fclose(f);
+    size_t n;
+    const struct fl_dkim_outcome *o = fl_dkim_outcomes(&n);
+    ck_assert_uint_ge(n, 20);
+    for (size_t i = 0; i < n; i++) {
+        char entry[1024];
+        snprintf(entry, sizeof(entry), "\n.B %s\n%s (fault=%s), reason \"%s\": %s\n",
+                 o[i].code, fl_res_name(o[i].result), fl_fault_name(o[i].fault),
+                 o[i].reason, o[i].basis);
+        ck_assert_msg(strstr(man, entry) != NULL, "faultline.8 lacks or differs for:%s",
+                      entry);
+    }
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct want w[8];
+        size_t nw = parse_want(rows[i].want, w, 8);
+        for (size_t j = 0; j < nw; j++) {
+            if (w[j].code[0] == '\0')
+                continue;
+            bool found = false;
+            for (size_t k = 0; k < n && !found; k++)
+                found = strcmp(o[k].code, w[j].code) == 0;
+            ck_assert_msg(found, "%s: %s is not in the table", rows[i].label, w[j].code);
+        }
+    }
+}
+END_TEST
+
 /* --- our resolver down: a server of its own that fails everything -------------- */
 
 static struct fl_dnsd down;
@@ -673,6 +789,8 @@ static Suite *dkim_suite(void)
     tcase_add_test(tc, headers_over_the_memory_limit_are_our_temperror);
     tcase_add_test(tc, freeing_before_eom_cancels_the_lookups);
     tcase_add_test(tc, reject_only_when_asked_and_never_for_temperror);
+    tcase_add_test(tc, reasons_name_the_tag_or_the_policy);
+    tcase_add_test(tc, the_outcome_table_is_the_manual);
     suite_add_tcase(s, tc);
     TCase *td = tcase_create("resolver down");
     tcase_set_timeout(td, 60);
