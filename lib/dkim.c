@@ -195,12 +195,75 @@ static DKIM_CBSTAT key_lookup(DKIM *dkim, DKIM_SIGINFO *si, u_char *buf, size_t 
     int n = snprintf((char *)buf, buflen, "v=DKIM1; k=%s; p=%s",
                      k->rec.type == FL_DKIM_KEY_ED25519 ? "ed25519" : "rsa", k->rec.p);
     if (n < 0 || (size_t)n >= buflen) {
+        /* Too long for libopendkim: lib/dkim_canon.c verifies it with the
+           body hash kept since end-of-headers. */
         buf[0] = '\0';
-        k->unusable = fl_strdup("the key record is longer than libopendkim accepts "
-                                "(1024 bytes)");
+        k->decided = k->big = true;
         return DKIM_CBSTAT_ERROR;
     }
     return DKIM_CBSTAT_CONTINUE;
+}
+
+/* Whether key k, answered already, is too long for libopendkim: the
+   rewritten record of key_lookup does not fit its buffer. */
+static void decide(struct fl_dkim_key *k)
+{
+    const struct fl_dns_answer *a = fl_dkim_key_answer(k);
+    if (a->status == FL_DNS_OK && a->count > 0 && !k->checked)
+        check_key(k, choose_record(a));
+    k->decided = true;
+    k->big = k->checked && k->unusable == NULL && k->rec.type == FL_DKIM_KEY_RSA &&
+             strlen("v=DKIM1; k=rsa; p=") + strlen(k->rec.p) >= FL_DKIM_LIB_KEYBUF;
+}
+
+/* At end-of-headers: every RSA signature whose key is not known yet to
+   fit libopendkim gets a body hash of our own (lib/dkim_canon.c), dropped
+   as soon as the key answer shows it fits. */
+static void start_own_hashes(struct fl_dkim_verifier *v)
+{
+    for (size_t i = 0; i < v->nsigs; i++) {
+        struct fl_dkim_sig *s = &v->sigs[i];
+        dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
+        dkim_sig_getsignalg(s->si, &alg);
+        if (s->key < 0 || (alg != DKIM_SIGN_RSASHA256 && alg != DKIM_SIGN_RSASHA1))
+            continue;
+        struct fl_dkim_key *k = &v->keys[s->key];
+        if (!k->decided && fl_dns_ready(k->q))
+            decide(k);
+        if (k->decided && !k->big)
+            continue;
+        dkim_canon_t hc = DKIM_CANON_SIMPLE, bc = DKIM_CANON_SIMPLE;
+        dkim_sig_getcanons(s->si, &hc, &bc);
+        const char *l = (const char *)dkim_sig_gettagvalue(s->si, 0, (u_char *)"l");
+        s->own = fl_malloc(sizeof(*s->own));
+        fl_dkim_body_init(s->own, bc == DKIM_CANON_RELAXED, l ? strtoll(l, NULL, 10) : -1,
+                          alg == DKIM_SIGN_RSASHA1 ? EVP_sha1() : EVP_sha256());
+    }
+}
+
+static void drop_own_hash(struct fl_dkim_sig *s)
+{
+    if (s->own != NULL)
+        fl_dkim_body_clear(s->own);
+    free(s->own);
+    s->own = NULL;
+}
+
+/* Feeds a body chunk to our own hashes still needed. */
+static void feed_own_hashes(struct fl_dkim_verifier *v, const unsigned char *p, size_t len)
+{
+    for (size_t i = 0; i < v->nsigs; i++) {
+        struct fl_dkim_sig *s = &v->sigs[i];
+        if (s->own == NULL)
+            continue;
+        struct fl_dkim_key *k = &v->keys[s->key];
+        if (!k->decided && fl_dns_ready(k->q))
+            decide(k);
+        if (k->decided && !k->big)
+            drop_own_hash(s);
+        else
+            fl_dkim_body_feed(s->own, p, len);
+    }
 }
 
 /* Runs inside dkim_eoh, after the signatures are parsed: starts the key
@@ -246,59 +309,6 @@ static DKIM_CBSTAT prescreen(DKIM *dkim, DKIM_SIGINFO **sis, int n)
         fl_buf_free(&name);
     }
     return DKIM_CBSTAT_CONTINUE;
-}
-
-/* --- the canonical body length -------------------------------------------- */
-
-static void bodylen_line_end(struct fl_dkim_bodylen *b)
-{
-    if (b->line == 0)
-        b->blanks++;
-    else
-        b->done += b->line + 2;
-    b->line = 0;
-    b->wsp = false;
-}
-
-static void bodylen_content(struct fl_dkim_bodylen *b, bool relaxed, unsigned char c)
-{
-    if (relaxed && (c == ' ' || c == '\t')) {
-        b->wsp = true; /* a run becomes one SP, none at the end of a line */
-        return;
-    }
-    if (b->line == 0 && b->blanks > 0) {
-        b->done += 2 * b->blanks;
-        b->blanks = 0;
-    }
-    if (b->wsp)
-        b->line++;
-    b->wsp = false;
-    b->line++;
-}
-
-void fl_dkim_bodylen_feed(struct fl_dkim_bodylen *b, bool relaxed, const unsigned char *p,
-                          size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        if (p[i] == '\n') { /* CRLF, or a bare LF libopendkim makes CRLF */
-            b->cr = false;
-            bodylen_line_end(b);
-            continue;
-        }
-        if (b->cr)
-            bodylen_content(b, relaxed, '\r'); /* a bare CR is content */
-        b->cr = p[i] == '\r';
-        if (!b->cr)
-            bodylen_content(b, relaxed, p[i]);
-    }
-}
-
-long long fl_dkim_bodylen_total(const struct fl_dkim_bodylen *b, bool relaxed)
-{
-    long long total =
-        b->done + (b->line > 0 || b->cr ? b->line + (b->cr ? 1 : 0) + 2 : 0);
-    /* An empty body is CRLF in simple, nothing in relaxed. */
-    return total == 0 && !relaxed ? 2 : total;
 }
 
 /* --- context --------------------------------------------------------------- */
@@ -362,6 +372,9 @@ struct fl_dkim_verifier *fl_dkim_new(struct fl_dkim_ctx *ctx, const struct fl_co
     v->deadline_ms = deadline_ms;
     v->mem_limit = cfg->message_memory_limit > 0 ? (size_t)cfg->message_memory_limit : 0;
     fl_buf_init(&v->field);
+    fl_buf_init(&v->headers.data);
+    fl_dkim_body_init(&v->simple, false, -1, NULL);
+    fl_dkim_body_init(&v->relaxed, true, -1, NULL);
     DKIM_STAT st = DKIM_STAT_OK;
     v->dkim = dkim_verify(ctx->lib, NULL, v, &st);
     if (v->dkim == NULL)
@@ -451,6 +464,7 @@ static int feed_field(struct fl_dkim_verifier *v, bool signature)
 {
     if (v->broken || v->eoh_done)
         return v->broken ? -1 : 0;
+    fl_dkim_headers_add(&v->headers, v->field.data, v->field.len);
     if (signature && v->nsigfields >= (size_t)v->cfg->dkim_max_signatures) {
         keep_excess(v);
         return 0;
@@ -472,6 +486,7 @@ static int feed_field(struct fl_dkim_verifier *v, bool signature)
         struct fl_buf why;
         fl_buf_init(&why);
         f->lib_bad = st != DKIM_STAT_OK;
+        f->hdr = v->headers.n - 1;
         f->strict = fl_dkim_signature_check(
             value, v->field.len - (size_t)(value - v->field.data), &why);
         f->why = f->strict != 0 ? fl_buf_steal(&why) : NULL;
@@ -517,6 +532,8 @@ int fl_dkim_eoh(struct fl_dkim_verifier *v)
             DKIM_STAT st = dkim_eoh(v->dkim);
             if (st != DKIM_STAT_OK && st != DKIM_STAT_NOSIG)
                 v->broken = true;
+            else
+                start_own_hashes(v);
         }
     }
     if (v->broken)
@@ -541,9 +558,10 @@ int fl_dkim_body(struct fl_dkim_verifier *v, const unsigned char *chunk, size_t 
     if (len == 0 || v->eom_done)
         return 0;
     if (v->count_body) {
-        fl_dkim_bodylen_feed(&v->simple, false, chunk, len);
-        fl_dkim_bodylen_feed(&v->relaxed, true, chunk, len);
+        fl_dkim_body_feed(&v->simple, chunk, len);
+        fl_dkim_body_feed(&v->relaxed, chunk, len);
     }
+    feed_own_hashes(v, chunk, len);
     DKIM_STAT st = dkim_body(v->dkim, (u_char *)chunk, len);
     if (st != DKIM_STAT_OK) {
         v->broken = true;
@@ -570,6 +588,11 @@ int fl_dkim_eom(struct fl_dkim_verifier *v, const struct fl_result **results_r,
                 st == DKIM_STAT_INVALID)
                 v->broken = true;
         }
+        fl_dkim_body_finish(&v->simple);
+        fl_dkim_body_finish(&v->relaxed);
+        for (size_t i = 0; i < v->nsigs; i++)
+            if (v->sigs[i].own != NULL)
+                fl_dkim_body_finish(v->sigs[i].own);
         fl_dkim_evaluate(v);
     }
     *results_r = v->results;
@@ -605,8 +628,10 @@ void fl_dkim_free(struct fl_dkim_verifier **vp)
         fl_dkim_keyrec_clear(&v->keys[i].rec);
     }
     free(v->keys);
-    for (size_t i = 0; i < v->nsigs; i++)
+    for (size_t i = 0; i < v->nsigs; i++) {
         free(v->sigs[i].refused_why);
+        drop_own_hash(&v->sigs[i]);
+    }
     free(v->sigs);
     for (size_t i = 0; i < v->nsigfields; i++)
         free(v->sigfields[i].why);
@@ -627,5 +652,6 @@ void fl_dkim_free(struct fl_dkim_verifier **vp)
         free(v->strings[i]);
     free(v->strings);
     fl_buf_free(&v->field);
+    fl_dkim_headers_clear(&v->headers);
     free(v);
 }

@@ -434,7 +434,7 @@ static void passed(struct fl_dkim_verifier *v, struct fl_dkim_sig *s, struct ver
     dkim_canon_t hc = DKIM_CANON_SIMPLE, bc = DKIM_CANON_SIMPLE;
     dkim_sig_getcanons(s->si, &hc, &bc);
     bool relaxed = bc == DKIM_CANON_RELAXED;
-    long long total = fl_dkim_bodylen_total(relaxed ? &v->relaxed : &v->simple, relaxed);
+    long long total = (relaxed ? &v->relaxed : &v->simple)->total;
     if (dkim_sig_getcanonlen(v->dkim, s->si, NULL, NULL, &signlen) == DKIM_STAT_OK &&
         signlen >= 0 && v->count_body && total > (long long)signlen) {
         if (cfg->dkim_body_length == FL_DKIM_POLICY) {
@@ -471,6 +471,46 @@ static void passed(struct fl_dkim_verifier *v, struct fl_dkim_sig *s, struct ver
         snprintf(vd->detail, sizeof(vd->detail), "verified with the key at %s", qname);
 }
 
+/* What the cryptography said: libopendkim's flags, or our own
+   verification for a key too long for libopendkim (lib/dkim_canon.c). */
+struct crypto {
+    bool processed, signature_ok, body_hash_ok;
+    unsigned int bits; /* 0: not known */
+    bool key_bad;      /* p= is base64 but not an RSA public key */
+};
+
+static void crypto(struct fl_dkim_verifier *v, struct fl_dkim_sig *s,
+                   const struct fl_dkim_key *k, struct crypto *c)
+{
+    memset(c, 0, sizeof(*c));
+    if (k == NULL || !k->big) {
+        unsigned int flags = dkim_sig_getflags(s->si);
+        c->processed = (flags & DKIM_SIGFLAG_PROCESSED) != 0;
+        c->signature_ok = (flags & DKIM_SIGFLAG_PASSED) != 0;
+        c->body_hash_ok = dkim_sig_getbh(s->si) == DKIM_SIGBH_MATCH;
+        if (dkim_sig_getkeysize(s->si, &c->bits) != DKIM_STAT_OK)
+            c->bits = 0;
+        return;
+    }
+    const struct fl_dkim_sigfield *f = fl_dkim_sigfield(v, (size_t)(s - v->sigs));
+    if (s->own == NULL || f == NULL)
+        return; /* not processed: our fault, reported as such */
+    dkim_canon_t hc = DKIM_CANON_SIMPLE, bc = DKIM_CANON_SIMPLE;
+    dkim_sig_getcanons(s->si, &hc, &bc);
+    dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
+    dkim_sig_getsignalg(s->si, &alg);
+    struct fl_dkim_canon_result r;
+    const char *error = NULL;
+    if (fl_dkim_canon_verify(&v->headers, f->hdr, hc == DKIM_CANON_RELAXED,
+                             alg == DKIM_SIGN_RSASHA1, &k->rec, s->own, &r, &error) != 0)
+        return;
+    c->key_bad = !r.key_ok;
+    c->processed = r.key_ok;
+    c->signature_ok = r.signature_ok;
+    c->body_hash_ok = r.body_hash_ok;
+    c->bits = r.bits;
+}
+
 static void judge(struct fl_dkim_verifier *v, struct fl_dkim_sig *s, struct verdict *vd)
 {
     DKIM_SIGINFO *si = s->si;
@@ -495,17 +535,25 @@ static void judge(struct fl_dkim_verifier *v, struct fl_dkim_sig *s, struct verd
         (k != NULL && dns_error(v, vd, k)) || key_refused(s, vd, qname) ||
         key_error(vd, err, qname))
         return;
-    unsigned int flags = dkim_sig_getflags(si), bits = 0;
+    struct crypto c;
+    crypto(v, s, k, &c);
     dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
     dkim_sig_getsignalg(si, &alg);
-    if (alg != DKIM_SIGN_ED25519SHA256 &&
-        dkim_sig_getkeysize(si, &bits) == DKIM_STAT_OK && bits > 0 &&
-        (long long)bits < v->cfg->dkim_min_rsa_bits) {
+    if (c.key_bad) {
+        set(vd, "dkim.key_syntax", "p= is not an RSA public key");
+        snprintf(vd->detail, sizeof(vd->detail),
+                 "the DKIM key record at %s cannot verify this signature (p= is not an "
+                 "RSA public key): the sender must fix it",
+                 qname);
+        return;
+    }
+    if (alg != DKIM_SIGN_ED25519SHA256 && c.bits > 0 &&
+        (long long)c.bits < v->cfg->dkim_min_rsa_bits) {
         set(vd, "dkim.key_too_short", NULL);
         snprintf(vd->detail, sizeof(vd->detail),
                  "the DKIM key at %s has %u bits, fewer than the %lld required (RFC "
                  "8301): the sender must publish a longer key",
-                 qname, bits, v->cfg->dkim_min_rsa_bits);
+                 qname, c.bits, v->cfg->dkim_min_rsa_bits);
         return;
     }
     if (err == DKIM_SIGERROR_TOOLARGE_L) {
@@ -518,14 +566,14 @@ static void judge(struct fl_dkim_verifier *v, struct fl_dkim_sig *s, struct verd
             d);
         return;
     }
-    if ((flags & DKIM_SIGFLAG_PROCESSED) == 0) {
+    if (!c.processed) {
         /* Nothing above explains it: libopendkim could not get to it. */
         set(vd, "internal.dkim", NULL);
         snprintf(vd->detail, sizeof(vd->detail),
                  "the signature of %s could not be verified", d);
         return;
     }
-    if ((flags & DKIM_SIGFLAG_PASSED) == 0) {
+    if (!c.signature_ok) {
         set(vd, "dkim.signature_mismatch", NULL);
         snprintf(
             vd->detail, sizeof(vd->detail),
@@ -535,7 +583,7 @@ static void judge(struct fl_dkim_verifier *v, struct fl_dkim_sig *s, struct verd
             d, qname);
         return;
     }
-    if (dkim_sig_getbh(si) != DKIM_SIGBH_MATCH) {
+    if (!c.body_hash_ok) {
         set(vd, "dkim.body_hash_mismatch", NULL);
         snprintf(
             vd->detail, sizeof(vd->detail),

@@ -11,6 +11,7 @@
 
 #include "lib/buf.h"
 #include "lib/dkim.h"
+#include "lib/dkim_canon.h"
 #include "lib/dkim_taglist.h"
 #include "lib/dns.h"
 
@@ -30,6 +31,8 @@ struct fl_dkim_key {
     struct fl_dns_query *q;
     const struct fl_dns_answer *a; /* once waited for */
     bool checked;                  /* rec/unusable set from the answer */
+    bool decided;                  /* big is known */
+    bool big;                      /* too long for libopendkim: lib/dkim_canon.c verifies */
     struct fl_dkim_keyrec rec;     /* the chosen record, checked (RFC 6376 3.6.1) */
     char *unusable;                /* key syntax error naming the tag, or NULL */
 };
@@ -43,6 +46,9 @@ struct fl_dkim_sig {
        outcome's reason code and why, or NULL. */
     const char *refused;
     char *refused_why;
+    /* Our own body hash (RSA), kept while the key may be too long for
+       libopendkim (lib/dkim_canon.h); NULL otherwise. */
+    struct fl_dkim_body *own;
 };
 
 /* A DKIM-Signature field as fl_dkim_signature_check saw it. */
@@ -50,22 +56,12 @@ struct fl_dkim_sigfield {
     bool lib_bad; /* libopendkim could not parse its tag list */
     int strict;   /* fl_dkim_signature_check: 0, 1 (From not signed), -1 */
     char *why;    /* its reason when strict != 0 */
+    size_t hdr;   /* its index in the verifier's headers */
 };
 
-/* The length of the canonicalized body (RFC 6376 3.4.3 simple, 3.4.4
-   relaxed), counted while it streams by: libopendkim stops counting at
-   l=, and content beyond l= must be told from an l= covering it all. */
-struct fl_dkim_bodylen {
-    long long done;   /* canonical bytes of the lines ended so far */
-    long long blanks; /* empty lines not yet followed by content */
-    long long line;   /* canonical bytes of the current line */
-    bool wsp;         /* relaxed: whitespace pending in the line */
-    bool cr;          /* the last byte was a CR */
-};
-
-void fl_dkim_bodylen_feed(struct fl_dkim_bodylen *b, bool relaxed, const unsigned char *p,
-                          size_t len);
-long long fl_dkim_bodylen_total(const struct fl_dkim_bodylen *b, bool relaxed);
+/* libopendkim's key buffer: dkim_get_key() hands every key lookup
+   BUFRSZ + 1 = 1025 bytes (libopendkim/dkim.c, fixed at its build). */
+#define FL_DKIM_LIB_KEYBUF 1025
 
 /* A DKIM-Signature beyond dkim_max_signatures: never given to
    libopendkim (which would hash the body for it), only named in its
@@ -85,7 +81,11 @@ struct fl_dkim_verifier {
     size_t mem_now, mem_peak, mem_limit;
     struct fl_buf field; /* scratch: one header field being rebuilt */
     bool count_body;     /* a signature has l= */
-    struct fl_dkim_bodylen simple, relaxed;
+    /* The canonical body length (counted only when count_body):
+       libopendkim stops counting at l=, and content beyond l= must be
+       told from an l= covering it all. */
+    struct fl_dkim_body simple, relaxed;
+    struct fl_dkim_headers headers; /* every field, for lib/dkim_canon.c */
     unsigned int hcount[FL_DKIM_NSINGLETONS];
     struct fl_dkim_sigfield *sigfields; /* per DKIM-Signature field, in order */
     size_t nsigfields;

@@ -232,6 +232,7 @@ def main(out, bench=False):
         ("slow._domainkey", "TXT", txt(key % k2048.public)),
         ("delayed._domainkey", "TXT", txt(key % k2048.public)),
         ("s8192._domainkey", "TXT", txt(key % big.public)),
+        ("s8192delayed._domainkey", "TXT", txt(key % big.public)),
     ] + [(sel + "._domainkey", "TXT", txt(rec)) for sel, rec in strict_keys.items()])
     zone(os.path.join(out, "zones", "second.example.zone"), "second.example", [
         ("sel._domainkey", "TXT", txt(key % other.public)),
@@ -341,6 +342,28 @@ def main(out, bench=False):
         msgs["key_" + sel] = sign(BASE, sel, "signer.example", k2048)
     msgs["rsa8192"] = sign(BASE, "s8192", "signer.example", big)
     msgs["rsa8192_tampered"] = msgs["rsa8192"].replace(b"the report.", b"the report!")
+    # RSA-8192 is verified by our own canonicalisation (lib/dkim_canon.c):
+    # each canonicalisation, l=, bare LF, folded headers, tampering.
+    for h in (b"simple", b"relaxed"):
+        for b in (b"simple", b"relaxed"):
+            msgs["rsa8192_%s_%s" % (h.decode(), b.decode())] = sign(
+                BASE, "s8192", "signer.example", big, canon=(h, b))
+    msgs["rsa8192_tampered_header"] = msgs["rsa8192"].replace(
+        b"Subject: Quarterly report", b"Subject: Quarterly rep0rt")
+    msgs["rsa8192_lf"] = msgs["rsa8192_simple_simple"].replace(b"\r\n", b"\n")
+    msgs["rsa8192_folded"] = sign(folded, "s8192", "signer.example", big,
+                                  canon=(b"simple", b"simple"),
+                                  headers=[b"from", b"to", b"subject", b"date"])
+    msgs["rsa8192_oversigned"] = sign(BASE, "s8192", "signer.example", big,
+                                      headers=HEADERS + [b"from", b"subject"])
+    msgs["rsa8192_from_added"] = mallory + msgs["rsa8192_oversigned"]
+    msgs["rsa8192_length"] = sign(BASE, "s8192", "signer.example", big, length=True,
+                                  canon=(b"simple", b"simple"))
+    msgs["rsa8192_length_appended"] = msgs["rsa8192_length"] + b"\r\nP.S. appended\r\n"
+    msgs["rsa8192_empty_body"] = sign(empty, "s8192", "signer.example", big,
+                                      canon=(b"simple", b"simple"))
+    msgs["rsa8192_delayed"] = sign(BASE, "s8192delayed", "signer.example", big)
+    msgs["rsa8192_sha1"] = sign(BASE, "s8192", "signer.example", big, alg=b"rsa-sha1")
 
     # Strict DKIM-Signature syntax (RFC 6376 3.2, 3.5), signed by dkimpy
     # with its tag list edited, and neighbours that must pass.

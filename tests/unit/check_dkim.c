@@ -33,7 +33,8 @@ static struct fl_dnsd dnsd;
 static const char base_faults[] = /* */
     "flaky._domainkey.signer.example TXT servfail\n"
     "slow._domainkey.signer.example TXT drop\n"
-    "delayed._domainkey.signer.example TXT delay 300\n";
+    "delayed._domainkey.signer.example TXT delay 300\n"
+    "s8192delayed._domainkey.signer.example TXT delay 300\n";
 
 /* --- suite fixture: the corpus and its DNS server (in the parent) --------- */
 
@@ -303,6 +304,26 @@ static const struct row rows[] = {
     {"l= that is not digits is a signature syntax error", "sig_bad_length", NULL, MILTER, SENDER("permerror", "dkim.signature_syntax")},
     {"x= not after t= is a signature syntax error (3.5)", "sig_x_not_after_t", NULL, MILTER, SENDER("permerror", "dkim.signature_syntax")},
     {"a '*' inside b= is a signature syntax error", "sig_b_not_base64", NULL, MILTER, SENDER("permerror", "dkim.signature_syntax")},
+    /* large keys */
+    {"an RSA-8192 key (a 1.4 kB key record) passes", "rsa8192", NULL, MILTER, "pass"},
+    {"an RSA-8192 signature over a changed body fails", "rsa8192_tampered", NULL, MILTER, SENDER("fail", "dkim.body_hash_mismatch")},
+    {"RSA-8192 with simple/simple canonicalization passes", "rsa8192_simple_simple", NULL, MILTER, "pass"},
+    {"RSA-8192 with simple/relaxed canonicalization passes", "rsa8192_simple_relaxed", NULL, MILTER, "pass"},
+    {"RSA-8192 with relaxed/simple canonicalization passes", "rsa8192_relaxed_simple", NULL, MILTER, "pass"},
+    {"RSA-8192 with relaxed/relaxed canonicalization passes", "rsa8192_relaxed_relaxed", NULL, MILTER, "pass"},
+    {"RSA-8192 with whole fields fed raw passes", "rsa8192_simple_simple", NULL, RAW, "pass"},
+    {"RSA-8192 with a signed header changed is a signature mismatch", "rsa8192_tampered_header", NULL, MILTER, SENDER("fail", "dkim.signature_mismatch")},
+    {"RSA-8192 with LF line endings (simple) passes", "rsa8192_lf", NULL, MILTER, "pass"},
+    {"RSA-8192 with long folded headers (simple) passes", "rsa8192_folded", NULL, MILTER, "pass"},
+    {"RSA-8192 with long folded headers fed raw passes", "rsa8192_folded", NULL, RAW, "pass"},
+    {"RSA-8192 with oversigned From and Subject passes", "rsa8192_oversigned", NULL, MILTER, "pass"},
+    {"RSA-8192: a From added above an oversigned From breaks the signature", "rsa8192_from_added", NULL, MILTER, SENDER("fail", "dkim.signature_mismatch")},
+    {"RSA-8192 with l= covering the body passes", "rsa8192_length", NULL, MILTER, "pass"},
+    {"RSA-8192 with l= and a line appended is policy", "rsa8192_length_appended", NULL, MILTER, SENDER("policy", "dkim.body_length")},
+    {"RSA-8192 with l= and a line appended passes with dkim_body_length = accept", "rsa8192_length_appended", "dkim_body_length = accept\n", MILTER, "pass"},
+    {"RSA-8192 over an empty body (simple) passes", "rsa8192_empty_body", NULL, MILTER, "pass"},
+    {"RSA-8192 with rsa-sha1 is policy (RFC 8301)", "rsa8192_sha1", NULL, MILTER, SENDER("policy", "dkim.algorithm_not_allowed")},
+    {"RSA-8192 with rsa-sha1 passes with dkim_rsa_sha1 = pass", "rsa8192_sha1", "dkim_rsa_sha1 = pass\n", MILTER, "pass"},
 };
 /* clang-format on */
 
@@ -515,6 +536,29 @@ START_TEST(key_lookups_start_at_eoh_and_run_during_the_body)
     ck_assert_msg(eom_ms < 300,
                   "fl_dkim_eom waited %lld ms: the lookup did not overlap the body",
                   eom_ms);
+    free(m);
+    fl_dkim_free(&v);
+    env_close(&e);
+}
+END_TEST
+
+/* A key too long for libopendkim that is answered while the body
+   streams: our own body hash goes on (lib/dkim_canon.c) and verifies. */
+START_TEST(a_long_key_answered_during_the_body_still_verifies)
+{
+    struct env e = env_open(&dnsd, "dns_timeout = 5s\n");
+    size_t len;
+    char *m = read_msg("rsa8192_delayed", &len);
+    struct fl_dkim_verifier *v = fl_dkim_new(e.ctx, e.cfg, fl_monotonic_ms() + 10000);
+    size_t body = feed_headers(v, m, len, MILTER);
+    ck_assert_int_eq(fl_dkim_eoh(v), 1);
+    feed_body(v, m + body, (len - body) / 2, 16);
+    usleep(1000 * 1000); /* the answer (300 ms late) arrives meanwhile */
+    feed_body(v, m + body + (len - body) / 2, len - body - (len - body) / 2, 16);
+    const struct fl_result *r;
+    size_t n;
+    fl_dkim_eom(v, &r, &n);
+    check_results("long key answered during the body", r, n, "pass");
     free(m);
     fl_dkim_free(&v);
     env_close(&e);
@@ -782,6 +826,7 @@ static Suite *dkim_suite(void)
     tcase_add_test(tc, dmarc_sees_which_signature_passed);
     tcase_add_test(tc, a_signature_beyond_the_maximum_is_named_but_never_looked_up);
     tcase_add_test(tc, key_lookups_start_at_eoh_and_run_during_the_body);
+    tcase_add_test(tc, a_long_key_answered_during_the_body_still_verifies);
     tcase_add_test(tc,
                    an_unanswered_key_lookup_ends_at_dns_timeout_as_the_senders_temperror);
     tcase_add_test(tc, the_message_deadline_bounds_the_wait_and_counts_as_ours);
