@@ -258,10 +258,10 @@ static int header_input(const struct fl_dkim_headers *h, size_t sigfield, bool r
     return 0;
 }
 
-int fl_dkim_canon_verify(const struct fl_dkim_headers *h, size_t sigfield, bool hc_relaxed,
-                         bool sha1, const struct fl_dkim_keyrec *key,
-                         const struct fl_dkim_body *body, struct fl_dkim_canon_result *out,
-                         const char **error_r)
+int fl_dkim_canon_verify(const struct fl_dkim_headers *h, size_t sigfield,
+                         bool hc_relaxed, bool sha1, const struct fl_dkim_keyrec *key,
+                         const struct fl_dkim_body *body,
+                         struct fl_dkim_canon_result *out, const char **error_r)
 {
     memset(out, 0, sizeof(*out));
     if (body->digest_len == 0) {
@@ -279,7 +279,8 @@ int fl_dkim_canon_verify(const struct fl_dkim_headers *h, size_t sigfield, bool 
     struct fl_buf why, input;
     fl_buf_init(&why);
     fl_buf_init(&input);
-    int rc = fl_dkim_taglist_parse(value, h->len[sigfield] - (size_t)(value - f), &tl, &why);
+    int rc =
+        fl_dkim_taglist_parse(value, h->len[sigfield] - (size_t)(value - f), &tl, &why);
     if (rc == 0)
         rc = header_input(h, sigfield, hc_relaxed, &tl, value, &input);
     fl_buf_free(&why);

@@ -29,14 +29,14 @@
    hashed up to a length limit (l=). */
 struct fl_dkim_body {
     bool relaxed;
-    bool wsp;         /* relaxed: whitespace pending in the line */
-    bool cr;          /* the last byte was a CR */
-    bool line;        /* the current line has content */
+    bool wsp;  /* relaxed: whitespace pending in the line */
+    bool cr;   /* the last byte was a CR */
+    bool line; /* the current line has content */
     bool finished;
-    long long blanks; /* empty lines not yet followed by content */
-    long long total;  /* canonical bytes emitted */
-    long long limit;  /* bytes hashed at most (l=), -1 for all */
-    EVP_MD_CTX *md;   /* NULL: count only */
+    long long blanks;                      /* empty lines not yet followed by content */
+    long long total;                       /* canonical bytes emitted */
+    long long limit;                       /* bytes hashed at most (l=), -1 for all */
+    EVP_MD_CTX *md;                        /* NULL: count only */
     unsigned char digest[EVP_MAX_MD_SIZE]; /* once finished */
     unsigned int digest_len;
     size_t nout;
@@ -66,10 +66,10 @@ void fl_dkim_headers_clear(struct fl_dkim_headers *h);
 
 /* What our verification found. */
 struct fl_dkim_canon_result {
-    bool key_ok;        /* p= decodes to an RSA public key */
-    unsigned int bits;  /* its modulus length */
-    bool signature_ok;  /* b= verifies over the header hash */
-    bool body_hash_ok;  /* bh= is the hash of the (finished) body */
+    bool key_ok;       /* p= decodes to an RSA public key */
+    unsigned int bits; /* its modulus length */
+    bool signature_ok; /* b= verifies over the header hash */
+    bool body_hash_ok; /* bh= is the hash of the (finished) body */
 };
 
 /* Verifies the RSA signature in header field sigfield (an index into h)
@@ -78,9 +78,9 @@ struct fl_dkim_canon_result {
    hc_relaxed: its header canonicalisation; sha1: a=rsa-sha1.  Returns 0
    (*out filled), or -1 if the field cannot be read (*error_r: static
    text). */
-int fl_dkim_canon_verify(const struct fl_dkim_headers *h, size_t sigfield, bool hc_relaxed,
-                         bool sha1, const struct fl_dkim_keyrec *key,
-                         const struct fl_dkim_body *body, struct fl_dkim_canon_result *out,
-                         const char **error_r);
+int fl_dkim_canon_verify(const struct fl_dkim_headers *h, size_t sigfield,
+                         bool hc_relaxed, bool sha1, const struct fl_dkim_keyrec *key,
+                         const struct fl_dkim_body *body,
+                         struct fl_dkim_canon_result *out, const char **error_r);
 
 #endif

@@ -229,8 +229,8 @@ static bool domain_ok(const char *v, size_t n, bool underscore)
             label = 0;
             continue;
         }
-        bool ok = is_alnum(v[i]) || (label > 0 && v[i] == '-') ||
-                  (underscore && v[i] == '_');
+        bool ok =
+            is_alnum(v[i]) || (label > 0 && v[i] == '-') || (underscore && v[i] == '_');
         if (!ok)
             return false;
         label++;
@@ -448,10 +448,12 @@ int fl_dkim_signature_check(const char *value, size_t len, struct fl_buf *why)
                 dom--;
             size_t dlen = i->value_len - (size_t)(dom - i->value);
             bool same = dlen == d->value_len && strncasecmp(dom, d->value, dlen) == 0;
-            bool sub = dlen > d->value_len && dom[dlen - d->value_len - 1] == '.' &&
-                       strncasecmp(dom + dlen - d->value_len, d->value, d->value_len) == 0;
+            bool sub =
+                dlen > d->value_len && dom[dlen - d->value_len - 1] == '.' &&
+                strncasecmp(dom + dlen - d->value_len, d->value, d->value_len) == 0;
             if (!same && !sub)
-                rc = bad_value(why, i, "is not in d= or a subdomain of it (domain mismatch)");
+                rc = bad_value(why, i,
+                               "is not in d= or a subdomain of it (domain mismatch)");
         }
     }
     if (rc == 0 && !from) {
@@ -511,8 +513,8 @@ static int key_value(const struct fl_dkim_tag *t, size_t index, struct fl_dkim_k
     if (same_name(t, "k", 1)) {
         if (!hyphenated_word(t->value, t->value_len))
             return bad_value(why, t, "is not a key type name");
-        size_t n = t->value_len < sizeof(k->keytype) - 1 ? t->value_len
-                                                         : sizeof(k->keytype) - 1;
+        size_t n =
+            t->value_len < sizeof(k->keytype) - 1 ? t->value_len : sizeof(k->keytype) - 1;
         memcpy(k->keytype, t->value, n);
         k->keytype[n] = '\0';
         k->type = is(t, "rsa")       ? FL_DKIM_KEY_RSA
@@ -527,8 +529,9 @@ static int key_value(const struct fl_dkim_tag *t, size_t index, struct fl_dkim_k
                    : bad_value(why, t, "is not a list of service types");
     }
     if (same_name(t, "t", 1))
-        return each_in_list(t, ':', key_flag, k) ? 0
-                                                 : bad_value(why, t, "is not a list of flags");
+        return each_in_list(t, ':', key_flag, k)
+                   ? 0
+                   : bad_value(why, t, "is not a list of flags");
     if (same_name(t, "p", 1)) {
         char bad = 0;
         const char *err = base64_error(t->value, t->value_len, &bad);

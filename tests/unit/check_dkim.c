@@ -14,6 +14,7 @@
 #include "lib/config.h"
 #include "lib/dkim.h"
 #include "lib/dns.h"
+#include "tests/dkim/corpus.h"
 #include "tests/dns_server.h"
 
 #include <check.h>
@@ -38,37 +39,14 @@ static const char base_faults[] = /* */
 
 /* --- suite fixture: the corpus and its DNS server (in the parent) --------- */
 
-static void remove_tree(const char *dir)
-{
-    char cmd[PATH_MAX + 16];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "check_dkim: could not remove %s\n", dir);
-}
-
 /* Runs in main, before the tests fork: makes the corpus and starts the
    server every test of the "corpus" case asks. */
 static int corpus_setup(void)
 {
-    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(corpus, sizeof(corpus), "%s/fl-dkim-XXXXXX", tmp);
-    if (mkdtemp(corpus) == NULL) {
-        perror("check_dkim: mkdtemp");
-        corpus[0] = '\0';
+    if (fl_dkim_corpus_make(corpus, sizeof(corpus)) != 0)
         return -1;
-    }
-    const char *py = getenv("PYTHON3") ? getenv("PYTHON3") : "/usr/bin/python3";
-    const char *src = getenv("top_srcdir") ? getenv("top_srcdir") : ".";
-    char cmd[3 * PATH_MAX];
-    snprintf(cmd, sizeof(cmd), "'%s' '%s/tests/dkim/make_corpus.py' '%s'", py, src,
-             corpus);
-    int rc = system(cmd);
-    if (rc != 0) {
-        fprintf(stderr, "check_dkim: make_corpus.py failed (%d): %s\n", rc, cmd);
-        return -1;
-    }
     char zones[PATH_MAX + 64];
-    snprintf(zones, sizeof(zones), "dns.example.zone %s/zones", corpus);
+    fl_dkim_corpus_zones(corpus, zones, sizeof(zones));
     if (fl_dnsd_start(&dnsd, zones, base_faults) != 0) {
         fprintf(stderr, "check_dkim: the test DNS server did not start\n");
         return -1;
@@ -79,8 +57,7 @@ static int corpus_setup(void)
 static void corpus_teardown(void)
 {
     fl_dnsd_stop(&dnsd);
-    if (corpus[0] != '\0' && getenv("FL_DNSD_KEEP") == NULL)
-        remove_tree(corpus);
+    fl_dkim_corpus_remove(corpus);
 }
 
 /* --- per test: a configuration, a resolver and a DKIM context -------------- */
@@ -123,18 +100,8 @@ static void env_close(struct env *e)
 
 static char *read_msg(const char *name, size_t *len_r)
 {
-    char path[2 * PATH_MAX];
-    snprintf(path, sizeof(path), "%s/msgs/%s.eml", corpus, name);
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "no corpus message %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *data = malloc((size_t)n + 1);
-    ck_assert(fread(data, 1, (size_t)n, f) == (size_t)n);
-    data[n] = '\0';
-    fclose(f);
-    *len_r = (size_t)n;
+    char *data = fl_dkim_corpus_read(corpus, name, len_r);
+    ck_assert_msg(data != NULL, "no corpus message %s", name);
     return data;
 }
 
@@ -792,7 +759,7 @@ static struct fl_dnsd down;
 static void down_setup(void)
 {
     char zones[PATH_MAX + 64];
-    snprintf(zones, sizeof(zones), "dns.example.zone %s/zones", corpus);
+    fl_dkim_corpus_zones(corpus, zones, sizeof(zones));
     ck_assert(fl_dnsd_start(&down, zones, "* ANY servfail\n") == 0);
 }
 
