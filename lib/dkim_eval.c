@@ -467,6 +467,7 @@ static void passed(struct fl_dkim_verifier *v, struct fl_dkim_sig *s, struct ver
     vd->code = NULL;
     vd->reason[0] = '\0';
     vd->fault = FL_FAULT_NONE;
+    vd->transient = false;
     if (vd->detail[0] == '\0')
         snprintf(vd->detail, sizeof(vd->detail), "verified with the key at %s", qname);
 }
