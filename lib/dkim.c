@@ -216,11 +216,16 @@ static void decide(struct fl_dkim_key *k)
              strlen("v=DKIM1; k=rsa; p=") + strlen(k->rec.p) >= FL_DKIM_LIB_KEYBUF;
 }
 
-/* At end-of-headers: every RSA signature whose key is not known yet to
-   fit libopendkim gets a body hash of our own (lib/dkim_canon.c), dropped
-   as soon as the key answer shows it fits. */
+/* At the first body chunk (or end-of-message for an empty body): every
+   RSA signature whose key is not known yet to fit libopendkim gets a body
+   hash of our own (lib/dkim_canon.c), dropped as soon as the key answer
+   shows it fits.  A key answered by then (the usual case with a warm
+   cache) costs nothing. */
 static void start_own_hashes(struct fl_dkim_verifier *v)
 {
+    if (v->own_started)
+        return;
+    v->own_started = true;
     for (size_t i = 0; i < v->nsigs; i++) {
         struct fl_dkim_sig *s = &v->sigs[i];
         dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
@@ -464,7 +469,16 @@ static int feed_field(struct fl_dkim_verifier *v, bool signature)
 {
     if (v->broken || v->eoh_done)
         return v->broken ? -1 : 0;
+    /* Our copy of the field (for keys too long for libopendkim) counts
+       against the message's memory limit like libopendkim's own. */
+    if (v->mem_limit > 0 && v->mem_now + v->field.len > v->mem_limit) {
+        v->over_budget = v->broken = true;
+        return -1;
+    }
     fl_dkim_headers_add(&v->headers, v->field.data, v->field.len);
+    v->mem_now += v->field.len;
+    if (v->mem_now > v->mem_peak)
+        v->mem_peak = v->mem_now;
     if (signature && v->nsigfields >= (size_t)v->cfg->dkim_max_signatures) {
         keep_excess(v);
         return 0;
@@ -532,8 +546,6 @@ int fl_dkim_eoh(struct fl_dkim_verifier *v)
             DKIM_STAT st = dkim_eoh(v->dkim);
             if (st != DKIM_STAT_OK && st != DKIM_STAT_NOSIG)
                 v->broken = true;
-            else
-                start_own_hashes(v);
         }
     }
     if (v->broken)
@@ -561,6 +573,7 @@ int fl_dkim_body(struct fl_dkim_verifier *v, const unsigned char *chunk, size_t 
         fl_dkim_body_feed(&v->simple, chunk, len);
         fl_dkim_body_feed(&v->relaxed, chunk, len);
     }
+    start_own_hashes(v);
     feed_own_hashes(v, chunk, len);
     DKIM_STAT st = dkim_body(v->dkim, (u_char *)chunk, len);
     if (st != DKIM_STAT_OK) {
@@ -588,6 +601,8 @@ int fl_dkim_eom(struct fl_dkim_verifier *v, const struct fl_result **results_r,
                 st == DKIM_STAT_INVALID)
                 v->broken = true;
         }
+        if (!v->broken)
+            start_own_hashes(v); /* an empty body */
         fl_dkim_body_finish(&v->simple);
         fl_dkim_body_finish(&v->relaxed);
         for (size_t i = 0; i < v->nsigs; i++)

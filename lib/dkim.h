@@ -124,9 +124,9 @@ int fl_dkim_eom(struct fl_dkim_verifier *v, const struct fl_result **results_r,
    count as the results, none for an unsigned message).  Owned by v. */
 size_t fl_dkim_signatures(const struct fl_dkim_verifier *v,
                           const struct fl_dkim_signature **sigs_r);
-/* Bytes libopendkim holds for this message now and at most so far
-   (headers, signature and key records, canonicalisation buffers: never
-   the body). */
+/* Bytes held for this message now and at most so far: libopendkim's
+   (headers, signature and key records, canonicalisation buffers) and our
+   copy of the header fields (lib/dkim_canon.c) -- never the body. */
 void fl_dkim_memory(const struct fl_dkim_verifier *v, size_t *now_r, size_t *peak_r);
 /* Cancels pending lookups and frees.  Accepts NULL; sets *v NULL. */
 void fl_dkim_free(struct fl_dkim_verifier **v);

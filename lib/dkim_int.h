@@ -86,6 +86,7 @@ struct fl_dkim_verifier {
        told from an l= covering it all. */
     struct fl_dkim_body simple, relaxed;
     struct fl_dkim_headers headers; /* every field, for lib/dkim_canon.c */
+    bool own_started;               /* start_own_hashes ran */
     unsigned int hcount[FL_DKIM_NSINGLETONS];
     struct fl_dkim_sigfield *sigfields; /* per DKIM-Signature field, in order */
     size_t nsigfields;
