@@ -123,10 +123,8 @@ static void check_key(struct fl_dkim_key *k, const struct fl_dns_record *rec)
     fl_buf_free(&why);
 }
 
-/* What the key's own tags say about this signature (RFC 6376 3.6.1,
-   6.1.2): NULL if it may verify it, else an outcome code with *why. */
-static const char *key_refuses(DKIM_SIGINFO *si, const struct fl_dkim_keyrec *rec,
-                               struct fl_buf *why)
+const char *fl_dkim_key_refuses(DKIM_SIGINFO *si, const struct fl_dkim_keyrec *rec,
+                                struct fl_buf *why)
 {
     if (rec->revoked) {
         fl_buf_puts(why, "its p= is empty");
@@ -185,7 +183,7 @@ static DKIM_CBSTAT key_lookup(DKIM *dkim, DKIM_SIGINFO *si, u_char *buf, size_t 
         return DKIM_CBSTAT_ERROR;
     struct fl_buf why;
     fl_buf_init(&why);
-    s->refused = key_refuses(si, &k->rec, &why);
+    s->refused = fl_dkim_key_refuses(si, &k->rec, &why);
     if (s->refused != NULL) {
         s->refused_why = fl_buf_steal(&why);
         fl_buf_free(&why);

@@ -326,9 +326,20 @@ static bool dns_error(struct fl_dkim_verifier *v, struct verdict *vd,
     }
 }
 
-/* The key's own tags refuse this signature (lib/dkim.c key_refuses). */
-static bool key_refused(const struct fl_dkim_sig *s, struct verdict *vd, const char *qname)
+/* The key's own tags refuse this signature.  Asked again here: for a
+   second signature with the same s= and d=, libopendkim reuses the key
+   of the first without calling our key lookup. */
+static bool key_refused(struct fl_dkim_sig *s, const struct fl_dkim_key *k,
+                        struct verdict *vd, const char *qname)
 {
+    if (s->refused == NULL && k != NULL && k->checked && k->unusable == NULL) {
+        struct fl_buf why;
+        fl_buf_init(&why);
+        s->refused = fl_dkim_key_refuses(s->si, &k->rec, &why);
+        if (s->refused != NULL)
+            s->refused_why = fl_buf_steal(&why);
+        fl_buf_free(&why);
+    }
     if (s->refused == NULL)
         return false;
     set(vd, s->refused, s->refused_why);
@@ -533,7 +544,7 @@ static void judge(struct fl_dkim_verifier *v, struct fl_dkim_sig *s, struct verd
     if (strict_error(v, idx, vd, d) ||
         signature_error(vd, err, f != NULL && f->lib_bad, d) ||
         time_error(vd, si, err, v->cfg->dkim_clock_skew / 1000, d) ||
-        (k != NULL && dns_error(v, vd, k)) || key_refused(s, vd, qname) ||
+        (k != NULL && dns_error(v, vd, k)) || key_refused(s, k, vd, qname) ||
         key_error(vd, err, qname))
         return;
     struct crypto c;

@@ -106,6 +106,12 @@ struct fl_dkim_verifier {
 /* Waits for key k (until the message deadline at most). */
 const struct fl_dns_answer *fl_dkim_key_answer(struct fl_dkim_key *k);
 
+/* What the key's own tags say about this signature (RFC 6376 3.6.1,
+   6.1.2): NULL if it may verify it, else an outcome code (a row of the
+   table in lib/dkim_eval.c) with the reason appended to why. */
+const char *fl_dkim_key_refuses(DKIM_SIGINFO *si, const struct fl_dkim_keyrec *rec,
+                                struct fl_buf *why);
+
 /* The strict check of the i-th signature's field, or NULL. */
 const struct fl_dkim_sigfield *fl_dkim_sigfield(const struct fl_dkim_verifier *v, size_t i);
 

@@ -338,6 +338,11 @@ def main(out, bench=False):
                                         identity="alice@news.signer.example")
     msgs["key_strict_same"] = sign(BASE, "strict", "signer.example", k2048,
                                    identity="alice@signer.example")
+    # Two signatures with one key whose h=sha1 accepts the top one only:
+    # libopendkim reuses the key for the second without a new lookup.
+    msgs["key_sha1only_two_signatures"] = sign(
+        sign(BASE, "sha1only", "signer.example", k2048), "sha1only", "signer.example",
+        k2048, alg=b"rsa-sha1")
     for sel in strict_keys:
         msgs["key_" + sel] = sign(BASE, sel, "signer.example", k2048)
     msgs["rsa8192"] = sign(BASE, "s8192", "signer.example", big)

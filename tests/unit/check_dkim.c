@@ -227,6 +227,7 @@ static const struct row rows[] = {
     {"a key in testing mode is policy with dkim_testing_keys = policy", "key_testing", "dkim_testing_keys = policy\n", MILTER, SENDER("policy", "dkim.testing_key")},
     {"a key for another service only (s=tlsrpt) is permerror (RFC 6376 3.6.1)", "key_tlsonly", NULL, MILTER, SENDER("permerror", "dkim.key_not_for_email")},
     {"a key allowing only sha1 (h=sha1) cannot verify rsa-sha256: permerror (6.1.2)", "key_sha1only", NULL, MILTER, SENDER("permerror", "dkim.key_hash_not_allowed")},
+    {"a key's h= refuses a second signature libopendkim verifies with the key it already has", "key_sha1only_two_signatures", "dkim_rsa_sha1 = pass\n", MILTER, "pass | " SENDER("permerror", "dkim.key_hash_not_allowed")},
     {"a t=s key refuses an i= below d=: permerror (3.6.1)", "key_strict_subdomain", NULL, MILTER, SENDER("permerror", "dkim.key_subdomain")},
     {"a t=s key accepts an i= in d=", "key_strict_same", NULL, MILTER, "pass"},
     {"a key that is not base64 is a key syntax error", "key_badkey", NULL, MILTER, SENDER("permerror", "dkim.key_syntax")},
