@@ -19,7 +19,18 @@
      set to their loosest (no minimum, FL_DKIM_MAX_SKEW_S) and
      lib/dkim_eval.c applies the message's dkim_* settings.
    - libopendkim allocates through our functions with the verifier as
-     closure: per-message accounting against message_memory_limit. */
+     closure: per-message accounting against message_memory_limit.
+   - libopendkim's tag-list parsers are lenient (a p= with characters
+     outside base64 is decoded by skipping them, a tag given twice is
+     taken once): every DKIM-Signature field is checked by
+     lib/dkim_taglist.c as it is fed, and every key record in key_lookup
+     before libopendkim sees it, which then gets only "v=DKIM1; k=; p="
+     rewritten from the checked record.
+   - libopendkim's dkim_get_key() gives the key lookup a buffer of 1,025
+     bytes (BUFRSZ + 1): a longer key (RSA over ~5,900 bits) is verified by
+     lib/dkim_canon.c from our copy of the header fields and a body hash
+     of our own, kept from the first body chunk while the key's length is
+     not known. */
 #include "lib/dkim.h"
 #include "lib/dkim_int.h"
 #include "lib/dns_dkim.h"
@@ -194,7 +205,7 @@ static DKIM_CBSTAT key_lookup(DKIM *dkim, DKIM_SIGINFO *si, u_char *buf, size_t 
                      k->rec.type == FL_DKIM_KEY_ED25519 ? "ed25519" : "rsa", k->rec.p);
     if (n < 0 || (size_t)n >= buflen) {
         /* Too long for libopendkim: lib/dkim_canon.c verifies it with the
-           body hash kept since end-of-headers. */
+           body hash kept since the first body chunk. */
         buf[0] = '\0';
         k->decided = k->big = true;
         return DKIM_CBSTAT_ERROR;

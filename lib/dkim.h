@@ -1,9 +1,12 @@
 /* dkim: DKIM signature verification (RFC 6376; RFC 8301 algorithm and key
    size rules; RFC 8463 Ed25519; RFC 6008 header.b).  libopendkim does the
-   canonicalisation and the cryptography; this module feeds it the message
-   as the MTA streams it (headers, then body chunks, never a copy of the
-   body), fetches the keys through lib/dns, and turns every signature into
-   one struct fl_result with a reason code and a fault.
+   canonicalisation and the cryptography (but for keys too long for its
+   key buffer: lib/dkim_canon.c), after the strict tag-list checks of
+   lib/dkim_taglist.c (RFC 6376 3.2, 3.5, 3.6.1); this module feeds it
+   the message as the MTA streams it (headers, then body chunks, never a
+   copy of the body), fetches the keys through lib/dns, and turns every
+   signature into one struct fl_result with a reason code and a fault
+   (the table of lib/dkim_eval.c).
 
    Concurrency: the key lookups start at end-of-headers, one lib/dns query
    per distinct s=/d= pair, and run while the body arrives; libopendkim's
