@@ -171,6 +171,13 @@ def txt(value):
     return " ".join('"%s"' % p for p in parts)
 
 
+def padded(record, size):
+    """record with an n= (notes) tag that makes it size bytes long."""
+    pad = size - len(record) - len("; n=")
+    assert pad > 0
+    return record + "; n=" + ("notes " * size)[:pad - 1] + "."
+
+
 def zone(path, origin, records):
     with open(path, "w") as f:
         f.write("$ORIGIN %s.\n$TTL 300\n" % origin)
@@ -233,6 +240,9 @@ def main(out, bench=False):
         ("delayed._domainkey", "TXT", txt(key % k2048.public)),
         ("s8192._domainkey", "TXT", txt(key % big.public)),
         ("s8192delayed._domainkey", "TXT", txt(key % big.public)),
+        # 4,096-byte key records: notes (n=) fill them up
+        ("long2048._domainkey", "TXT", txt(padded(key % k2048.public, 4096))),
+        ("long8192._domainkey", "TXT", txt(padded(key % big.public, 4096))),
     ] + [(sel + "._domainkey", "TXT", txt(rec)) for sel, rec in strict_keys.items()])
     zone(os.path.join(out, "zones", "second.example.zone"), "second.example", [
         ("sel._domainkey", "TXT", txt(key % other.public)),
@@ -367,6 +377,8 @@ def main(out, bench=False):
     msgs["rsa8192_length_appended"] = msgs["rsa8192_length"] + b"\r\nP.S. appended\r\n"
     msgs["rsa8192_empty_body"] = sign(empty, "s8192", "signer.example", big,
                                       canon=(b"simple", b"simple"))
+    msgs["key_long2048"] = sign(BASE, "long2048", "signer.example", k2048)
+    msgs["key_long8192"] = sign(BASE, "long8192", "signer.example", big)
     msgs["rsa8192_delayed"] = sign(BASE, "s8192delayed", "signer.example", big)
     msgs["rsa8192_sha1"] = sign(BASE, "s8192", "signer.example", big, alg=b"rsa-sha1")
 

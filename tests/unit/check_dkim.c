@@ -275,6 +275,8 @@ static const struct row rows[] = {
     /* large keys */
     {"an RSA-8192 key (a 1.4 kB key record) passes", "rsa8192", NULL, MILTER, "pass"},
     {"an RSA-8192 signature over a changed body fails", "rsa8192_tampered", NULL, MILTER, SENDER("fail", "dkim.body_hash_mismatch")},
+    {"a 4,096-byte key record (RSA-2048 and notes) is answered whole and passes", "key_long2048", NULL, MILTER, "pass"},
+    {"a 4,096-byte key record (RSA-8192 and notes) is answered whole and passes", "key_long8192", NULL, MILTER, "pass"},
     {"RSA-8192 with simple/simple canonicalization passes", "rsa8192_simple_simple", NULL, MILTER, "pass"},
     {"RSA-8192 with simple/relaxed canonicalization passes", "rsa8192_simple_relaxed", NULL, MILTER, "pass"},
     {"RSA-8192 with relaxed/simple canonicalization passes", "rsa8192_relaxed_simple", NULL, MILTER, "pass"},
