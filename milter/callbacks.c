@@ -20,9 +20,10 @@
 #include <sys/socket.h>
 #include <time.h>
 
-/* Longest envelope address or header value we keep (RFC 5321 path limit
-   is 256; RFC 5322 line limit is 998). */
-#define MAX_ADDR 512
+/* Longest Message-ID value kept for the verdict record (RFC 5322 line
+   limit).  Envelope addresses, HELO and client names are never cut: a cut
+   string parses differently (a long local part once hid the domain from
+   SPF); libmilter's packet limit (FL_MILTER_MAX_DATA) bounds them. */
 #define MAX_HEADER_KEEP 998
 
 static struct fl_conn *conn_of(SMFICTX *ctx)
@@ -43,13 +44,15 @@ static struct fl_conn *conn_get_or_new(SMFICTX *ctx)
     return conn;
 }
 
-/* Strips the angle brackets libmilter passes around envelope addresses. */
+/* Strips the angle brackets libmilter passes around envelope addresses.
+   The whole argument is kept: cutting it first would cut the domain off a
+   long address. */
 static char *envelope_addr(const char *arg)
 {
-    size_t n = strnlen(arg, MAX_ADDR);
+    size_t n = strlen(arg);
     if (n >= 2 && arg[0] == '<' && arg[n - 1] == '>')
         return fl_strndup(arg + 1, n - 2);
-    return fl_strndup(arg, n);
+    return fl_strdup(arg);
 }
 
 static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
@@ -59,6 +62,10 @@ static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     (void)f2;
     (void)f3;
     struct fl_conn *conn = conn_get_or_new(ctx);
+    /* libmilter lowers its global packet limit when an MTA offers the
+       256K flag; a header of up to FL_MILTER_MAX_DATA must never drop a
+       session (milter/main.c), so the limit is set again here. */
+    smfi_setmaxdatasize(FL_MILTER_MAX_DATA);
     *pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE);
     /* Headers need no per-header reply (one round trip less per header),
        and the body is skipped when no check needs it (DKIM does). */
@@ -84,7 +91,7 @@ static sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
     }
     /* The MTA passes "[ip]" when the client has no verified name. */
     if (hostname != NULL && hostname[0] != '[' && hostname[0] != '\0')
-        conn->ptr = fl_strndup(hostname, 255);
+        conn->ptr = fl_strdup(hostname);
     if (conn->ip[0] == '\0')
         conn->skipped = "local_submission"; /* no address: submitted locally */
     else if (fl_cidr_list_match(&conn->cfg->trusted_networks, conn->ip))
@@ -99,7 +106,7 @@ static sfsistat on_helo(SMFICTX *ctx, char *helo)
     if (conn == NULL)
         return SMFIS_CONTINUE;
     free(conn->helo);
-    conn->helo = fl_strndup(helo ? helo : "", 255);
+    conn->helo = fl_strdup(helo ? helo : "");
     fl_checks_on_helo(conn);
     return SMFIS_CONTINUE;
 }

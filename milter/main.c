@@ -271,7 +271,9 @@ int main(int argc, char **argv)
         fl_error("smfi_register failed");
         goto failed;
     }
-    smfi_settimeout(7200);
+    /* libmilter copies both when smfi_main starts (a restart changes them). */
+    smfi_settimeout((int)((cfg->session_idle_timeout + 999) / 1000));
+    smfi_setmaxdatasize(FL_MILTER_MAX_DATA);
     if (fl_listener_open(cfg) < 0)
         goto failed;
     if (fl_server_open_verdict_log(cfg) < 0)
