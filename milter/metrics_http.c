@@ -87,7 +87,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct fl_buf out;
     fl_buf_init(&out);
     exposition(h, &out);
-    return reply(c, MHD_HTTP_OK, FL_METRICS_CONTENT_TYPE, fl_buf_steal(&out));
+    char *body = fl_buf_steal(&out);
+    fl_buf_free(&out); /* what steal left behind */
+    return reply(c, MHD_HTTP_OK, FL_METRICS_CONTENT_TYPE, body);
 }
 
 __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt,

@@ -97,7 +97,7 @@ static void start(struct fl_daemon *d, const char *extra, char *url, size_t urll
     snprintf(conf, sizeof(conf), "metrics_listen = 127.0.0.1:0\n%s", extra ? extra : "");
     fl_daemon_write_conf(d, NULL, conf, true);
     ck_assert(fl_daemon_start(d) == 0);
-    ck_assert(fl_daemon_wait_log(d, "metrics endpoint listening on http://", 5000));
+    ck_assert(fl_daemon_wait_log(d, "metrics endpoint listening on http://", 30000));
     char *log = fl_daemon_read(d->log);
     const char *p = strstr(log, "listening on http://");
     ck_assert_ptr_nonnull(p);
@@ -113,14 +113,14 @@ static void stop(struct fl_daemon *d)
     fl_daemon_cleanup(d);
 }
 
-/* Waits (up to 3 s) until series has want, scraping again; returns the
+/* Waits (up to 10 s: valgrind is slow) until series has want, scraping again; returns the
    last samples. */
 static char *scrape_until(const char *url, const char *series, double want)
 {
     char full[512];
     snprintf(full, sizeof(full), "%s/metrics", url);
     char *s = NULL;
-    for (int i = 0; i < 30; i++) {
+    for (int i = 0; i < 100; i++) {
         free(s);
         s = scrape(full);
         if (value(s, series) == want)
@@ -337,8 +337,8 @@ START_TEST(address_in_use_stops_the_daemon_naming_it)
              ntohs(sin.sin_port));
     fl_daemon_prepare(&d, NULL, extra);
     fl_daemon_start(&d); /* the milter socket may accept before the endpoint fails */
-    ck_assert(fl_daemon_wait_log(&d, want, 5000));
-    for (int i = 0; i < 100 && fl_daemon_alive(&d); i++)
+    ck_assert(fl_daemon_wait_log(&d, want, 30000));
+    for (int i = 0; i < 600 && fl_daemon_alive(&d); i++)
         usleep(50 * 1000);
     ck_assert_msg(!fl_daemon_alive(&d), "the daemon runs without its endpoint");
     ck_assert_int_ne(fl_daemon_stop(&d), 0);
@@ -369,7 +369,7 @@ static Suite *metrics_suite(void)
 {
     Suite *s = suite_create("metrics");
     TCase *tc = tcase_create("endpoint");
-    tcase_set_timeout(tc, 60);
+    tcase_set_timeout(tc, 300);
     tcase_add_test(tc, counters_match_what_went_through_the_milter);
     tcase_add_test(tc, sessions_in_flight_and_reloads);
     tcase_add_test(tc, other_paths_and_methods_are_refused);

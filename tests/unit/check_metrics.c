@@ -142,7 +142,9 @@ static char *read_file(const char *path)
     while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
         fl_buf_append(&b, chunk, n);
     fclose(f);
-    return fl_buf_steal(&b);
+    char *text = fl_buf_steal(&b);
+    fl_buf_free(&b);
+    return text;
 }
 
 START_TEST(test_golden_exposition)
