@@ -10,6 +10,7 @@
    other paths and methods, the endpoint off by default, an address in use
    stops the daemon with a clear error. */
 #include "tests/dns_server.h"
+#include "lib/clock.h"
 #include "tests/protocol/session.h"
 
 #include <arpa/inet.h>
@@ -347,6 +348,35 @@ START_TEST(address_in_use_stops_the_daemon_naming_it)
 }
 END_TEST
 
+/* A client that sends half a request and stalls does not hold up a
+   scrape: the server thread serves the connections side by side. */
+START_TEST(a_stalled_client_does_not_block_a_scrape)
+{
+    struct fl_daemon d;
+    char url[256], full[300];
+    start(&d, NULL, url, sizeof(url));
+    unsigned int port = (unsigned int)atoi(strrchr(url, ':') + 1);
+    int stalled[4];
+    for (int i = 0; i < 4; i++) {
+        stalled[i] = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+        ck_assert(connect(stalled[i], (struct sockaddr *)&sin, sizeof(sin)) == 0);
+        ck_assert(write(stalled[i], "GET /metr", 9) == 9);
+    }
+    snprintf(full, sizeof(full), "%s/metrics", url);
+    long long t0 = fl_monotonic_ms();
+    char *s = scrape(full);
+    long long took = fl_monotonic_ms() - t0;
+    ck_assert(value(s, "faultline_sessions_in_flight{}") == 0);
+    ck_assert_msg(took < 5000, "the scrape waited %lld ms behind stalled clients", took);
+    free(s);
+    for (int i = 0; i < 4; i++)
+        close(stalled[i]);
+    stop(&d);
+}
+END_TEST
+
 /* The golden exposition of the unit test, read by the independent parser:
    escaped label values come back as they were. */
 START_TEST(golden_exposition_parses)
@@ -375,6 +405,7 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, other_paths_and_methods_are_refused);
     tcase_add_test(tc, off_by_default);
     tcase_add_test(tc, address_in_use_stops_the_daemon_naming_it);
+    tcase_add_test(tc, a_stalled_client_does_not_block_a_scrape);
     tcase_add_test(tc, golden_exposition_parses);
     suite_add_tcase(s, tc);
     return s;
