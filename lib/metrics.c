@@ -96,14 +96,19 @@ void fl_metrics_destroy(struct fl_metrics **m)
     *m = NULL;
 }
 
-/* The shard of the CPU we run on: threads on different CPUs never write
-   the same cache line.  A thread may migrate between the call and the
-   add, so the add is still atomic (relaxed: no ordering is needed). */
-static void add(struct fl_metrics *m, size_t slot, unsigned long long n)
+/* The counters of the CPU we run on: threads on different CPUs never
+   write the same cache line.  A thread may migrate before it adds, so
+   the adds are still atomic (relaxed: no ordering is needed). */
+static unsigned long long *my_shard(struct fl_metrics *m)
 {
     int cpu = sched_getcpu();
     unsigned int shard = cpu < 0 ? 0 : (unsigned int)cpu & (m->nshards - 1);
-    __atomic_fetch_add(&m->v[(size_t)shard * STRIDE + slot], n, __ATOMIC_RELAXED);
+    return &m->v[(size_t)shard * STRIDE];
+}
+
+static void add(unsigned long long *shard, size_t slot, unsigned long long n)
+{
+    __atomic_fetch_add(&shard[slot], n, __ATOMIC_RELAXED);
 }
 
 static unsigned long long sum(const struct fl_metrics *m, size_t slot)
@@ -127,14 +132,15 @@ void fl_metrics_message(struct fl_metrics *m, const struct fl_verdict *v,
 {
     if (m == NULL)
         return;
+    unsigned long long *shard = my_shard(m);
     if ((unsigned)v->action < N_ACTIONS && (unsigned)v->fault < N_FAULTS)
-        add(m, SLOT_MSG + (size_t)v->action * N_FAULTS + v->fault, 1);
+        add(shard, SLOT_MSG + (size_t)v->action * N_FAULTS + v->fault, 1);
     for (size_t i = 0; i < n; i++) {
         const struct fl_result *r = &results[i];
         if ((unsigned)r->result >= N_RESULTS || (unsigned)r->fault >= N_FAULTS)
             continue;
         size_t k = (method_index(r->method) * N_RESULTS + r->result) * N_FAULTS + r->fault;
-        add(m, SLOT_CHECK + k, 1);
+        add(shard, SLOT_CHECK + k, 1);
     }
 }
 
@@ -148,8 +154,9 @@ void fl_metrics_stage(struct fl_metrics *m, enum fl_metrics_stage stage, long lo
     while (b < N_BOUNDS && us > stage_bounds_us[b])
         b++;
     size_t base = SLOT_STAGE + (size_t)stage * (N_BUCKETS + 1);
-    add(m, base + b, 1);
-    add(m, base + N_BUCKETS, (unsigned long long)us);
+    unsigned long long *shard = my_shard(m);
+    add(shard, base + b, 1);
+    add(shard, base + N_BUCKETS, (unsigned long long)us);
 }
 
 void fl_metrics_greylist(struct fl_metrics *m, const struct fl_greylist_decision *d)
@@ -180,13 +187,13 @@ void fl_metrics_greylist(struct fl_metrics *m, const struct fl_greylist_decision
     default:
         return;
     }
-    add(m, SLOT_GREYLIST + slot, 1);
+    add(my_shard(m), SLOT_GREYLIST + slot, 1);
 }
 
 void fl_metrics_reload(struct fl_metrics *m, bool ok)
 {
     if (m != NULL)
-        add(m, SLOT_RELOAD + (ok ? 0 : 1), 1);
+        add(my_shard(m), SLOT_RELOAD + (ok ? 0 : 1), 1);
 }
 
 /* --- exposition ------------------------------------------------------- */
