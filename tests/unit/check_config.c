@@ -583,6 +583,7 @@ static const struct good_row good_rows[] = {
       {"verdict_log", "/var/log/faultline/verdicts.json"},
       {"stats_file", "/var/run/fl-stats.json"},
       {"stats_interval", "30s"},
+      {"metrics_listen", "[::1]:9795"},
       {"dns_forwarders", "127.0.0.1@5353, ::1"},
       {"dns_timeout", "1500ms"},
       {"dns_trust_anchor_file", "/usr/share/dns/root.key"},
