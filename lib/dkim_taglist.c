@@ -347,9 +347,14 @@ static int bad_value(struct fl_buf *why, const struct fl_dkim_tag *t, const char
 
 /* --- DKIM-Signature (RFC 6376 3.5) -------------------------------------------- */
 
-/* a= : sig-a-tag-k "-" sig-a-tag-h, each ALPHA *(LOWER / DIGIT) */
+/* a= : sig-a-tag-k "-" sig-a-tag-h, each one of the literals (in any
+   case, RFC 5234 2.3) or ALPHA *(LOWER / DIGIT) */
 static bool alg_word(const char *v, size_t n)
 {
+    static const char *const literals[] = {"rsa", "ed25519", "sha1", "sha256"};
+    for (size_t i = 0; i < sizeof(literals) / sizeof(literals[0]); i++)
+        if (n == strlen(literals[i]) && strncasecmp(v, literals[i], n) == 0)
+            return true;
     if (n == 0 || !is_alpha(v[0]))
         return false;
     for (size_t i = 1; i < n; i++)

@@ -262,6 +262,7 @@ static const struct row rows[] = {
     {"a trailing \"; \" after the key record's last tag is accepted", "key_trailing", NULL, MILTER, "pass"},
     /* RFC 6376 3.2 / 3.5: the DKIM-Signature tag-list, strictly */
     {"unknown signature tags are ignored", "sig_unknown_tags", NULL, MILTER, "pass"},
+    {"a=RSA-SHA256 in capitals", "sig_alg_capitals", NULL, MILTER, "pass"},
     {"q= with an unknown method before dns/txt passes", "sig_q_two_methods", NULL, MILTER, "pass"},
     {"a tag twice invalidates the signature (3.2)", "sig_duplicate_tag", NULL, MILTER, SENDER("permerror", "dkim.signature_syntax")},
     {"a tag name starting with '_' is a signature syntax error", "sig_bad_tag_name", NULL, MILTER, SENDER("permerror", "dkim.signature_syntax")},

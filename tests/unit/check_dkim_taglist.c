@@ -61,6 +61,8 @@ static const struct row signatures[] = {
     {"no v=", "a=rsa-sha256; d=example.org; s=sel; h=from; bh=" B64 "; b=" B64, -1, "required tag v= is missing"},
     {"no bh=", "v=1; a=rsa-sha256; d=example.org; s=sel; h=from; b=" B64, -1, "required tag bh= is missing"},
     {"a tag twice", SIG0 "; d=example.org", -1, "duplicate tag d="},
+    {"a= in capitals (ABNF literals match in any case)", "v=1; a=RSA-SHA256; d=example.org; s=sel; h=from; bh=" B64 "; b=" B64, 0, NULL},
+    {"a= of an unknown algorithm in capitals", "v=1; a=rsa-SHA512; d=example.org; s=sel; h=from; bh=" B64 "; b=" B64, -1, "a="},
     {"a= without a hash", "v=1; a=rsa; d=example.org; s=sel; h=from; bh=" B64 "; b=" B64, -1, "a="},
     {"b= with a '*'", "v=1; a=rsa-sha256; d=example.org; s=sel; h=from; bh=" B64 "; b=dGV*zdA==", -1, "'*'"},
     {"b= with base64 after the padding", "v=1; a=rsa-sha256; d=example.org; s=sel; h=from; bh=" B64 "; b=dGVzdA==dA==", -1, "after the '=' padding"},
