@@ -541,7 +541,9 @@ static int key_value(const struct fl_dkim_tag *t, size_t index, struct fl_dkim_k
     if (same_name(t, "v", 1)) {
         if (index != 0)
             return bad_value(why, t, "is not the first tag (RFC 6376 3.6.1)");
-        return is(t, "DKIM1") ? 0 : bad_value(why, t, "is not DKIM1");
+        /* %x44.4B.49.4D.31: exactly "DKIM1", not a case-insensitive literal */
+        bool dkim1 = t->value_len == 5 && memcmp(t->value, "DKIM1", 5) == 0;
+        return dkim1 ? 0 : bad_value(why, t, "is not DKIM1");
     }
     if (same_name(t, "h", 1)) {
         k->hashes = 0;

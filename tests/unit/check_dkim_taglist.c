@@ -97,6 +97,7 @@ static const struct row keys[] = {
     {"k= twice", "k=rsa; k=rsa; p=" B64, -1, "duplicate tag k="},
     {"v= not first", "k=rsa; v=DKIM1; p=" B64, -1, "v= is not the first tag"},
     {"v=DKIM2", "v=DKIM2; p=" B64, -1, "v= is not DKIM1"},
+    {"v=dkim1 (the ABNF gives the exact bytes)", "v=dkim1; p=" B64, -1, "v= is not DKIM1"},
     {"k= that is not a word", "k=r*a; p=" B64, -1, "k="},
     {"h= with an empty element", "h=sha256:; p=" B64, -1, "h="},
     {"s= with a space inside an element", "s=em ail; p=" B64, -1, "s="},
