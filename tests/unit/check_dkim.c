@@ -741,6 +741,13 @@ START_TEST(the_outcome_table_is_the_manual)
         ck_assert_msg(strstr(man, entry) != NULL, "faultline.8 lacks or differs for:%s",
                       entry);
     }
+    /* and no entry the table lacks */
+    size_t entries = 0;
+    for (const char *p = man; (p = strstr(p, "\n.TP\n.B ")) != NULL; p++)
+        if (strncmp(p + 8, "dkim.", 5) == 0 || strncmp(p + 8, "internal.", 9) == 0)
+            entries++;
+    ck_assert_msg(entries == n, "faultline.8 has %zu DKIM result entries, the table %zu",
+                  entries, n);
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         struct want w[8];
         size_t nw = parse_want(rows[i].want, w, 8);
