@@ -55,9 +55,10 @@ const struct fl_setting fl_dnsbl_settings[FL_DNSBL_SETTINGS_COUNT] = {
      "A client whose total score reaches this is rejected (dnsbl_reply_code 5.7.1, "
      "fault=sender, naming the list and its TXT reason). The verdict record gets "
      "dnsbl=fail|pass|none|temperror (temperror: every list failed) with policy.ip, "
-     "policy.score and one policy.list=ZONE[/IDENTITIES]=ANSWER*WEIGHT per list, "
-     "listings first (e.g. policy.list=zen.example=127.0.0.2*3; ANSWER may be nxdomain, "
-     "timeout, servfail or error:CODE), the rest counted in policy.more. RFC 8601 "
+     "policy.score and a \"lists\" array: every list asked, with the name asked about "
+     "(identities, name), status (listed, not_listed, error_code, unavailable, "
+     "disabled), DNS status (ok, nxdomain, timeout, servfail ...), answers, error_code, "
+     "TXT and the weight it added. The reply names every list that counted. RFC 8601 "
      "registers no dnsbl method, so dnsbl= is not written to Authentication-Results.",
      NULL},
     {"dnsbl_allow_threshold", FL_SET_STRING, "-1", 0, 0, NULL, OFF(dnsbl_allow_threshold),

@@ -17,6 +17,10 @@
 
 struct fl_dmarc_report;
 
+/* The verdict record's format version, its member "v".  Readers skip
+   (and report) records of a newer version; records without "v" are 1. */
+#define FL_VERDICT_RECORD_VERSION 1
+
 struct fl_verdict {
     enum fl_action action;
     int code;          /* SMTP reply code (250 when accepted) */
