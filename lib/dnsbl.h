@@ -76,6 +76,9 @@ struct fl_dnsbl_check {
     /* the A records, space-separated, at most 8 then "...": "127.0.0.2 127.0.0.4" */
     const char *answers;
     int weight;               /* added to the score by this check */
+    bool observed;            /* an /observe entry (or dnsbl_mode = observe) */
+    int observe_weight;       /* of its /observe entries (every entry in observe
+                                 mode): counts only towards observe_score */
     const char *txt;          /* the list's TXT, sanitised and bounded, or NULL */
     const char *error_answer; /* the answer that was an error code, or NULL */
     const char *error;        /* what it means and who fixes it, or NULL */
@@ -90,6 +93,10 @@ struct fl_dnsbl_outcome {
     int threshold, allow_threshold; /* the configured ones */
     bool listed;                    /* score >= dnsbl_threshold: reject */
     bool allow_listed;              /* score <= dnsbl_allow_threshold: trust the client */
+    /* Observe mode: score plus the observed weights, and whether it would
+       have been refused (then result.observe_* hold the reply). */
+    int observe_score;
+    bool would_list;
     const struct fl_dnsbl_check *checks;
     size_t nchecks;
     /* The reply when listed (else 0/NULL); reject at reject_stage. */

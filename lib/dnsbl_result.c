@@ -139,10 +139,11 @@ static void subject(struct fl_buf *out, const struct fl_dnsbl_check *c)
     fl_buf_puts(out, c->name);
 }
 
-/* A listing that added to the score. */
-static bool counts(const struct fl_dnsbl_check *c)
+/* A listing that added to the score (observed: to the observed score). */
+static bool counts(const struct fl_dnsbl_check *c, bool observed)
 {
-    return c->status == FL_DNSBL_LISTED && c->weight > 0;
+    return c->status == FL_DNSBL_LISTED &&
+           (observed ? c->weight + c->observe_weight : c->weight) > 0;
 }
 
 static bool same_subject(const struct fl_dnsbl_check *a, const struct fl_dnsbl_check *b)
@@ -156,7 +157,7 @@ static bool same_subject(const struct fl_dnsbl_check *a, const struct fl_dnsbl_c
    get them delisted (zen.example: TXT)".  The TXT comes last, so a cut
    reply loses it before it loses a list. */
 static void listed_sentence(struct fl_buf *out, const struct fl_dnsbl_outcome *o,
-                            const struct fl_dnsbl_check *top)
+                            const struct fl_dnsbl_check *top, bool observed)
 {
     size_t n = o->nchecks, groups = 0;
     bool any_domain = false;
@@ -165,7 +166,8 @@ static void listed_sentence(struct fl_buf *out, const struct fl_dnsbl_outcome *o
     while (lead != NULL) {
         size_t total = 0, members = 0;
         for (size_t i = 0; i < n; i++)
-            total += !done[i] && counts(&o->checks[i]) && same_subject(&o->checks[i], lead);
+            total += !done[i] && counts(&o->checks[i], observed) &&
+                     same_subject(&o->checks[i], lead);
         fl_buf_puts(out, groups ? "; " : "");
         subject(out, lead);
         fl_buf_puts(out, " is listed on ");
@@ -174,7 +176,7 @@ static void listed_sentence(struct fl_buf *out, const struct fl_dnsbl_outcome *o
         for (int pass = 0; pass < 2; pass++) {
             for (size_t i = 0; i < n; i++) {
                 const struct fl_dnsbl_check *c = &o->checks[i];
-                if (done[i] || !counts(c) || !same_subject(c, lead) ||
+                if (done[i] || !counts(c, observed) || !same_subject(c, lead) ||
                     (pass == 0) != (c == lead))
                     continue;
                 done[i] = true;
@@ -190,8 +192,9 @@ static void listed_sentence(struct fl_buf *out, const struct fl_dnsbl_outcome *o
         /* the next group: its strongest list */
         lead = NULL;
         for (size_t i = 0; i < n; i++)
-            if (!done[i] && counts(&o->checks[i]) &&
-                (lead == NULL || o->checks[i].weight > lead->weight))
+            if (!done[i] && counts(&o->checks[i], observed) &&
+                (lead == NULL || o->checks[i].weight + o->checks[i].observe_weight >
+                                     lead->weight + lead->observe_weight))
                 lead = &o->checks[i];
     }
     free(done);
@@ -237,6 +240,10 @@ static void lists_json(struct fl_result *r, const struct fl_dnsbl_outcome *o)
         }
         json_object_set_new(e, "answers", answers);
         json_object_set_new(e, "weight", json_integer(c->weight));
+        if (c->observed) {
+            json_object_set_new(e, "observe", json_true());
+            json_object_set_new(e, "observe_weight", json_integer(c->observe_weight));
+        }
         if (c->error_answer != NULL) {
             json_object_set_new(e, "error_code", json_string(c->error_answer));
             json_object_set_new(e, "error", json_string(c->error ? c->error : ""));
@@ -250,6 +257,8 @@ static void lists_json(struct fl_result *r, const struct fl_dnsbl_outcome *o)
     json_object_set_new(top, "score", json_integer(o->score));
     json_object_set_new(top, "threshold", json_integer(o->threshold));
     json_object_set_new(top, "allow_threshold", json_integer(o->allow_threshold));
+    if (o->observe_score != o->score || o->would_list)
+        json_object_set_new(top, "observe_score", json_integer(o->observe_score));
     json_object_set_new(top, "lists", lists);
     char *text = json_dumps(top, JSON_COMPACT | JSON_PRESERVE_ORDER);
     fl_result_set_record_json(r, text);
@@ -291,7 +300,7 @@ void fl_dnsbl_build_outcome(struct fl_dnsbl *bl, int probe_ok)
     const struct fl_dnsbl_lists *lists = bl->lists;
     struct fl_dnsbl_outcome *o = &bl->out;
     size_t asked = 0, failed = 0, unavailable = 0, first_fail = o->nchecks;
-    const struct fl_dnsbl_check *top = NULL, *allow = NULL;
+    const struct fl_dnsbl_check *top = NULL, *allow = NULL, *top_obs = NULL;
     for (size_t i = 0; i < o->nchecks; i++) {
         const struct fl_dnsbl_check *c = &o->checks[i];
         if (c->status == FL_DNSBL_DISABLED)
@@ -307,17 +316,21 @@ void fl_dnsbl_build_outcome(struct fl_dnsbl *bl, int probe_ok)
             if (top == NULL || c->weight > top->weight)
                 top = c;
         }
+        if (counts(c, true) && (top_obs == NULL || c->weight + c->observe_weight >
+                                                       top_obs->weight + top_obs->observe_weight))
+            top_obs = c;
         if (c->status == FL_DNSBL_LISTED && c->weight < 0 &&
             (allow == NULL || c->weight < allow->weight))
             allow = c;
     }
     o->listed = top != NULL && o->score >= lists->threshold;
     o->allow_listed = !o->listed && o->score <= lists->allow_threshold;
+    o->would_list = !o->listed && top_obs != NULL && o->observe_score >= lists->threshold;
     o->reject_at_eom = lists->reject_at_eom;
     o->threshold = lists->threshold;
     o->allow_threshold = lists->allow_threshold;
     enum fl_res res = asked > 0 && failed == asked ? FL_RES_TEMPERROR
-                      : o->listed                  ? FL_RES_FAIL
+                      : o->listed || o->would_list ? FL_RES_FAIL
                       : o->allow_listed            ? FL_RES_PASS
                                                    : FL_RES_NONE;
     struct fl_result *r = &o->result;
@@ -326,9 +339,17 @@ void fl_dnsbl_build_outcome(struct fl_dnsbl *bl, int probe_ok)
     struct fl_buf text;
     fl_buf_init(&text);
     if (o->listed) {
-        listed_sentence(&text, o, top);
+        listed_sentence(&text, o, top, false);
         fl_result_set_reason(r, top->domain_list ? "dnsbl.domain_listed" : "dnsbl.listed",
                              "listed", text.data);
+        r->fault = FL_FAULT_SENDER;
+        r->action = FL_ACTION_REJECT;
+    } else if (o->would_list) {
+        /* observe mode: decided and recorded, then not applied (below) */
+        listed_sentence(&text, o, top_obs, true);
+        fl_result_set_reason(r,
+                             top_obs->domain_list ? "dnsbl.domain_listed" : "dnsbl.listed",
+                             "listed (observe mode)", text.data);
         r->fault = FL_FAULT_SENDER;
         r->action = FL_ACTION_REJECT;
     } else if (failed > 0) {
@@ -355,7 +376,7 @@ void fl_dnsbl_build_outcome(struct fl_dnsbl *bl, int probe_ok)
     snprintf(score, sizeof(score), "%d", o->score);
     fl_result_add_prop(r, "policy", "score", score);
     lists_json(r, o);
-    if (o->listed) {
+    if (o->listed || o->would_list) {
         /* The reply the verdict would write for this result. */
         const struct fl_attribution *a = fl_attribution_find(r->reason_code);
         struct fl_buf reply;
@@ -365,9 +386,13 @@ void fl_dnsbl_build_outcome(struct fl_dnsbl *bl, int probe_ok)
         fl_buf_puts(&reply, " (fault=sender)");
         bl->reply_text = fl_buf_steal(&reply);
         fl_buf_free(&reply);
-        o->reply_code = lists->reply_code;
-        o->reply_dsn = "5.7.1";
-        o->reply_text = bl->reply_text;
+        if (o->listed) {
+            o->reply_code = lists->reply_code;
+            o->reply_dsn = "5.7.1";
+            o->reply_text = bl->reply_text;
+        } else {
+            fl_result_observe(r, lists->reply_code, "5.7.1", bl->reply_text);
+        }
     }
     fl_buf_free(&text);
     build_dnswl(bl);

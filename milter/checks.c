@@ -207,19 +207,31 @@ static const struct fl_result *greylist_at_rcpt(struct fl_conn *conn, const char
         return NULL;
     struct fl_result r;
     fl_greylist_result(&d, &r);
-    if (rc != 0) {
-        /* pass, exemption or store error (fail open): one row per message */
-        bool seen = false;
-        for (size_t i = 0; i < msg->nresults; i++)
-            seen |= strcmp(msg->results[i].method, "greylist") == 0;
-        if (!seen)
-            fl_msg_add_result(msg, &r);
-        else
-            fl_result_clear(&r);
-        return NULL;
-    }
     char text[256];
     fl_greylist_reply(&d, text, sizeof(text));
+    /* greylist_mode = observe: decided and recorded, nothing deferred */
+    if (rc == 0 && cfg->greylist_mode == 1) {
+        fl_result_observe(&r, 451, "4.7.1", text);
+        rc = 1;
+    }
+    if (rc != 0) {
+        /* pass, exemption or store error (fail open): one row per message;
+           an observed deferral wins over a pass of another recipient */
+        struct fl_result *seen = NULL;
+        for (size_t i = 0; i < msg->nresults; i++)
+            if (strcmp(msg->results[i].method, "greylist") == 0)
+                seen = &msg->results[i];
+        if (seen == NULL) {
+            fl_msg_add_result(msg, &r);
+        } else if (r.observe_action != FL_ACTION_ACCEPT &&
+                   seen->observe_action == FL_ACTION_ACCEPT) {
+            fl_result_clear(seen);
+            *seen = r;
+        } else {
+            fl_result_clear(&r);
+        }
+        return NULL;
+    }
     return refuse(msg, &r, 451, "4.7.1", text);
 }
 

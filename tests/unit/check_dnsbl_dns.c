@@ -509,6 +509,65 @@ START_TEST(props_and_breakdown_name_every_list)
 }
 END_TEST
 
+/* Observe mode: the listing is decided and recorded with the reply it
+   would have got, and nothing is refused; an /observe entry counts only
+   towards the observed score while the other lists are enforced. */
+START_TEST(observed_lists_decide_and_record_but_never_refuse)
+{
+    static const struct {
+        const char *label, *conf;
+        bool listed, would;
+        int score, observe_score;
+    } rows[] = {
+        {"dnsbl_mode = observe: the listing would have refused",
+         "dnsbl_sites = zen.dnsbl.example*2, bl2.dnsbl.example\ndnsbl_mode = observe", false,
+         true, 0, 3},
+        {"one list observed, one enforced below the threshold",
+         "dnsbl_sites = zen.dnsbl.example*2/observe, bl2.dnsbl.example\ndnsbl_threshold = 2",
+         false, true, 1, 3},
+        {"one list observed, one enforced over the threshold: refused for real",
+         "dnsbl_sites = zen.dnsbl.example*2/observe, bl2.dnsbl.example*2\ndnsbl_threshold = 2",
+         true, false, 2, 4},
+        {"an observed list below the threshold: nothing would have happened",
+         "dnsbl_sites = zen.dnsbl.example*1/observe\ndnsbl_threshold = 2", false, false, 0, 1},
+    };
+    for (size_t k = 0; k < NELEMS(rows); k++) {
+        struct dnsbl_env e;
+        dnsbl_env_open(&e, rows[k].conf);
+        struct fl_dnsbl *bl =
+            fl_dnsbl_start(e.lists, e.dns, "192.0.2.7", fl_monotonic_ms() + 5000);
+        const struct fl_dnsbl_outcome *o = fl_dnsbl_finish(bl, 0);
+        const struct fl_result *r = &o->result;
+        ck_assert_msg(o->listed == rows[k].listed && o->would_list == rows[k].would &&
+                          o->score == rows[k].score &&
+                          o->observe_score == rows[k].observe_score,
+                      "%s: got listed=%d would=%d score=%d observe_score=%d", rows[k].label,
+                      o->listed, o->would_list, o->score, o->observe_score);
+        if (rows[k].would) {
+            ck_assert_msg(r->action == FL_ACTION_ACCEPT &&
+                              r->observe_action == FL_ACTION_REJECT &&
+                              r->observe_code == 554 && o->reply_code == 0,
+                          "%s: action %s observe %s %d", rows[k].label,
+                          fl_action_name(r->action), fl_action_name(r->observe_action),
+                          r->observe_code);
+            ck_assert_msg(strstr(r->observe_text, "is listed on zen.dnsbl.example and "
+                                                  "bl2.dnsbl.example") != NULL,
+                          "%s: %s", rows[k].label, r->observe_text);
+            ck_assert_msg(strstr(r->record_json, "\"observe\":true") != NULL, "%s: %s",
+                          rows[k].label, r->record_json);
+        } else {
+            ck_assert_msg(r->observe_action == FL_ACTION_ACCEPT, "%s: observed %s",
+                          rows[k].label, fl_action_name(r->observe_action));
+            ck_assert_msg(r->action == (rows[k].listed ? FL_ACTION_REJECT : FL_ACTION_ACCEPT),
+                          "%s: action %s", rows[k].label, fl_action_name(r->action));
+        }
+        fl_dnsbl_free(&bl);
+        dnsbl_env_close(&e);
+        free(log_take());
+    }
+}
+END_TEST
+
 START_TEST(messages_come_and_go_on_one_connection)
 {
     struct dnsbl_env e;
@@ -590,6 +649,7 @@ TCase *dnsbl_dns_tcase(void)
     tcase_add_test(tc, hostile_answers_are_bounded_and_sanitised);
     tcase_add_test(tc, an_allow_list_gives_an_rfc8904_dnswl_result_in_the_header);
     tcase_add_test(tc, props_and_breakdown_name_every_list);
+    tcase_add_test(tc, observed_lists_decide_and_record_but_never_refuse);
     tcase_add_test(tc, messages_come_and_go_on_one_connection);
     tcase_add_test(tc, an_error_code_is_logged_once_a_minute_per_list);
     return tc;
