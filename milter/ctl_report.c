@@ -824,7 +824,7 @@ int fl_ctl_report(const struct fl_config *cfg, int argc, char **argv)
     struct report *r = fl_calloc(1, sizeof(*r));
     r->top = DEFAULT_TOP;
     int opt;
-    optind = 1;
+    optind = 0; /* glibc: a full re-initialisation after main's getopt */
     while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
         switch (opt) {
         case 'j':

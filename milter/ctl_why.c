@@ -568,7 +568,7 @@ int fl_ctl_why(const struct fl_config *cfg, int argc, char **argv)
     bool json = false;
     struct why w = {.max = DEFAULT_MAX};
     int opt;
-    optind = 1;
+    optind = 0; /* glibc: a full re-initialisation after main's getopt */
     while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
         switch (opt) {
         case 'j':
