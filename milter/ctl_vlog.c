@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <glob.h>
 #include <jansson.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <zlib.h>
 
 /* A line longer than this is not a verdict record. */
@@ -140,19 +142,83 @@ static int one_line(struct fl_cj *cj, char *line, size_t len, const char *file,
     return fn(cj, root, file, lineno, arg);
 }
 
+/* A file being read: through zlib when it is gzip-compressed, else with
+   plain read(2) (zlib's pass-through would copy every byte once more). */
+struct source {
+    int fd;
+    gzFile gz;
+};
+
+static int source_open(struct source *s, const char *file, const char **error_r)
+{
+    s->gz = NULL;
+    s->fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (s->fd < 0) {
+        *error_r = strerror(errno);
+        return -1;
+    }
+    unsigned char magic[2];
+    ssize_t n = pread(s->fd, magic, 2, 0);
+    if (n == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+        s->gz = gzdopen(s->fd, "rb");
+        if (s->gz == NULL) {
+            close(s->fd);
+            *error_r = "out of memory";
+            return -1;
+        }
+        gzbuffer(s->gz, CHUNK);
+    } else if (n < 0) {
+        *error_r = strerror(errno);
+        close(s->fd);
+        return -1;
+    }
+    return 0;
+}
+
+/* Returns bytes read, 0 at the end, -1 with *error_r. */
+static long source_read(struct source *s, char *buf, unsigned int len, const char **error_r)
+{
+    if (s->gz != NULL) {
+        int n = gzread(s->gz, buf, len);
+        int errnum = Z_OK;
+        if (n == 0 && (gzerror(s->gz, &errnum), errnum == Z_BUF_ERROR)) {
+            *error_r = "the compressed file ends early (cut short)";
+            return -1;
+        }
+        if (n < 0) {
+            const char *msg = gzerror(s->gz, &errnum);
+            *error_r = errnum == Z_ERRNO ? strerror(errno) : msg;
+        }
+        return n;
+    }
+    ssize_t n;
+    do
+        n = read(s->fd, buf, len);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        *error_r = strerror(errno);
+    return (long)n;
+}
+
+static void source_close(struct source *s)
+{
+    if (s->gz != NULL)
+        gzclose(s->gz); /* closes fd */
+    else
+        close(s->fd);
+}
+
 /* Returns 1 when the callback stopped the run, 0 at end of file, -1 when
    the file cannot be read. */
 static int read_file(const char *file, struct fl_cj *cj, const struct fl_vlog_window *w,
                      bool quiet, fl_vlog_fn *fn, void *arg, struct fl_vlog_stats *st)
 {
-    errno = 0;
-    gzFile gz = gzopen(file, "rb");
-    if (gz == NULL) {
-        problem(st, quiet, file, 0, "cannot open: %s; skipped",
-                errno ? strerror(errno) : "out of memory");
+    struct source src;
+    const char *err;
+    if (source_open(&src, file, &err) < 0) {
+        problem(st, quiet, file, 0, "cannot open: %s; skipped", err);
         return -1;
     }
-    gzbuffer(gz, CHUNK);
     st->files++;
     size_t cap = 2 * CHUNK + 1, have = 0;
     char *buf = fl_malloc(cap);
@@ -176,12 +242,9 @@ static int read_file(const char *file, struct fl_cj *cj, const struct fl_vlog_wi
                 buf = fl_realloc(buf, cap);
             }
         }
-        int n = gzread(gz, buf + have, CHUNK);
+        long n = source_read(&src, buf + have, CHUNK, &err);
         if (n < 0) {
-            int errnum;
-            const char *msg = gzerror(gz, &errnum);
-            problem(st, quiet, file, lineno + 1, "read error: %s; the rest is skipped",
-                    errnum == Z_ERRNO ? strerror(errno) : msg);
+            problem(st, quiet, file, lineno + 1, "read error: %s; the rest is skipped", err);
             break;
         }
         if (n == 0) {
@@ -214,7 +277,7 @@ static int read_file(const char *file, struct fl_cj *cj, const struct fl_vlog_wi
         have -= start;
     }
     free(buf);
-    gzclose(gz);
+    source_close(&src);
     return stop;
 }
 
