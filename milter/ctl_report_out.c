@@ -15,6 +15,13 @@ static int by_messages(const void *a, const void *b)
     return d ? d : strcmp(x->reason, y->reason);
 }
 
+/* qsort(3) must not get NULL, even for no elements. */
+static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    if (n > 1)
+        qsort(base, n, size, cmp);
+}
+
 static int by_long(const void *a, const void *b)
 {
     long x = *(const long *)a, y = *(const long *)b;
@@ -55,7 +62,7 @@ static void grey_summary(struct fl_report *r, struct grey_summary *g)
         else
             g->never_retried++;
     }
-    qsort(r->waits, r->nwaits, sizeof(*r->waits), by_long);
+    sort(r->waits, r->nwaits, sizeof(*r->waits), by_long);
     g->p50 = percentile(r->waits, r->nwaits, 50);
     g->p90 = percentile(r->waits, r->nwaits, 90);
     g->p99 = percentile(r->waits, r->nwaits, 99);
@@ -105,7 +112,7 @@ void fl_ctl_report_text(struct fl_report *r, const struct fl_vlog_stats *st, FIL
     else
         fprintf(out, "  %-28s %-8s %-10s %-26s %8s %8s\n", "DOMAIN", "CHECK", "RESULT",
                 "CAUSE", "MESSAGES", "REFUSED");
-    qsort(r->sender, r->nsender, sizeof(*r->sender), by_messages);
+    sort(r->sender, r->nsender, sizeof(*r->sender), by_messages);
     for (size_t i = 0; i < r->nsender && i < r->top; i++) {
         const struct fl_fault_row *f = &r->sender[i];
         fprintf(out, "  %-28s %-8s %-10s %-26s %8lu %8lu\n", f->domain, f->method, f->result,
@@ -122,7 +129,7 @@ void fl_ctl_report_text(struct fl_report *r, const struct fl_vlog_stats *st, FIL
     else
         fprintf(out, "  %-28s %-8s %-10s %8s %8s\n", "CAUSE", "CHECK", "RESULT", "MESSAGES",
                 "DEFERRED");
-    qsort(r->receiver, r->nreceiver, sizeof(*r->receiver), by_messages);
+    sort(r->receiver, r->nreceiver, sizeof(*r->receiver), by_messages);
     for (size_t i = 0; i < r->nreceiver; i++) {
         const struct fl_fault_row *f = &r->receiver[i];
         fprintf(out, "  %-28s %-8s %-10s %8lu %8lu\n", f->reason, f->method, f->result,
@@ -241,8 +248,8 @@ json_t *fl_ctl_report_json(struct fl_report *r, const struct fl_vlog_stats *st)
     json_object_set_new(act, "observe_would_refuse", json_integer((json_int_t)r->observed_refuse));
     json_object_set_new(act, "observe_would_defer", json_integer((json_int_t)r->observed_defer));
     json_object_set_new(o, "actions", act);
-    qsort(r->sender, r->nsender, sizeof(*r->sender), by_messages);
-    qsort(r->receiver, r->nreceiver, sizeof(*r->receiver), by_messages);
+    sort(r->sender, r->nsender, sizeof(*r->sender), by_messages);
+    sort(r->receiver, r->nreceiver, sizeof(*r->receiver), by_messages);
     json_object_set_new(o, "sender_faults", fault_rows_json(r->sender, r->nsender, r->top, true));
     json_object_set_new(o, "sender_fault_groups", json_integer((json_int_t)r->nsender));
     json_object_set_new(o, "receiver_faults",

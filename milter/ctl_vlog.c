@@ -338,7 +338,8 @@ int fl_vlog_default_files(const struct fl_config *cfg, char ***files_r, const ch
         }
         globfree(&g);
     }
-    qsort(r, n, sizeof(*r), by_mtime);
+    if (n > 1)
+        qsort(r, n, sizeof(*r), by_mtime);
     char **files = fl_calloc(n + 2, sizeof(*files));
     for (size_t i = 0; i < n; i++)
         files[i] = r[i].path;
