@@ -512,7 +512,15 @@ int fl_ctl_report(const struct fl_config *cfg, int argc, char **argv)
         free(s);
         json_decref(o);
     } else {
-        fl_ctl_report_text(r, &st, stdout);
+        char *text = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&text, &len);
+        if (mem != NULL) {
+            fl_ctl_report_text(r, &st, mem);
+            if (fclose(mem) == 0)
+                fl_vlog_put_clean(stdout, text, len);
+        }
+        free(text);
     }
     report_free(r);
     free(r);

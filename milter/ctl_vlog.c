@@ -379,6 +379,14 @@ struct json_t *fl_vlog_problems_json(const struct fl_vlog_stats *st)
     return a;
 }
 
+void fl_vlog_put_clean(FILE *out, const char *text, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        putc((c < 0x20 && c != '\n') || c == 0x7f ? '?' : (int)c, out);
+    }
+}
+
 const char *fl_vlog_domain(const char *addr)
 {
     const char *at = addr ? strrchr(addr, '@') : NULL;

@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "lib/buf.h"
 #include "lib/config.h"
@@ -75,6 +76,11 @@ void fl_vlog_stats_free(struct fl_vlog_stats *stats);
 /* The problems as a new JSON array of {"file","line","problem"}. */
 struct json_t;
 struct json_t *fl_vlog_problems_json(const struct fl_vlog_stats *stats);
+
+/* Writes text to out with every control character but newline (and DEL)
+   shown as '?': record fields come from senders, and must not drive the
+   operator's terminal. */
+void fl_vlog_put_clean(FILE *out, const char *text, size_t len);
 
 /* The domain of an address ("a@b.example" -> "b.example"), or NULL. */
 const char *fl_vlog_domain(const char *addr);

@@ -660,11 +660,17 @@ int fl_ctl_why(const struct fl_config *cfg, int argc, char **argv)
         if (w.found > json_array_size(w.matches))
             printf("%zu records match %s; the most recent %zu follow (--max).\n\n", w.found,
                    w.id, json_array_size(w.matches));
-        for (size_t i = 0; i < json_array_size(w.matches); i++) {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&text, &len);
+        for (size_t i = 0; mem != NULL && i < json_array_size(w.matches); i++) {
             if (i)
-                fputs("\n", stdout);
-            print_text(stdout, json_array_get(w.matches, i));
+                fputs("\n", mem);
+            print_text(mem, json_array_get(w.matches, i));
         }
+        if (mem != NULL && fclose(mem) == 0)
+            fl_vlog_put_clean(stdout, text, len);
+        free(text);
     }
     json_decref(w.matches);
     fl_vlog_stats_free(&st);
