@@ -154,7 +154,20 @@ static json_t *result_json(const struct fl_result *r)
         fl_buf_init(&key);
         fl_buf_printf(&key, "%s.%s", r->props[i].ptype, r->props[i].property);
         json_t *k = jstr(key.data);
-        json_object_set_new(props, json_string_value(k), jstr(r->props[i].value));
+        const char *name = json_string_value(k);
+        json_t *old = json_object_get(props, name);
+        if (old == NULL) {
+            json_object_set_new(props, name, jstr(r->props[i].value));
+        } else {
+            /* a property given twice keeps every value, in order */
+            if (!json_is_array(old)) {
+                json_t *a = json_array();
+                json_array_append(a, old);
+                json_object_set_new(props, name, a);
+                old = a;
+            }
+            json_array_append_new(old, jstr(r->props[i].value));
+        }
         json_decref(k);
         fl_buf_free(&key);
     }

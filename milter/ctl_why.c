@@ -260,12 +260,19 @@ static json_t *explain_check(const struct fl_cj *cj, const struct fl_cj_node *c)
     json_t *ev = json_array();
     const struct fl_cj_node *props = fl_cj_get(cj, c, "props");
     for (const struct fl_cj_node *p = fl_cj_first(cj, props); p; p = fl_cj_next(cj, p)) {
-        if (fl_cj_str(p) == NULL || strncmp(p->key, "policy.published", 16) == 0 ||
+        /* the DMARC policy members are told in one sentence below */
+        if (strncmp(p->key, "policy.published", 16) == 0 ||
             strstr(p->key, "disposition") != NULL || strcmp(p->key, "policy.policy-from") == 0)
             continue;
-        fl_buf_reset(&b);
-        fl_buf_printf(&b, "%s=%s", p->key, fl_cj_str(p));
-        json_array_append_new(ev, json_string(b.data));
+        /* a property given more than once is an array of its values */
+        const struct fl_cj_node *v = p->type == FL_CJ_ARR ? fl_cj_first(cj, p) : p;
+        for (; v != NULL; v = p->type == FL_CJ_ARR ? fl_cj_next(cj, v) : NULL) {
+            if (fl_cj_str(v) == NULL)
+                continue;
+            fl_buf_reset(&b);
+            fl_buf_printf(&b, "%s=%s", p->key, fl_cj_str(v));
+            json_array_append_new(ev, json_string(b.data));
+        }
     }
     if (strcmp(method, "dmarc") == 0)
         dmarc_evidence(ev, cj, c);

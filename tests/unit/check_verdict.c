@@ -821,6 +821,9 @@ START_TEST(test_json_lists_and_observe)
         &r[0], "{\"score\":4,\"lists\":[{\"list\":\"a.example\",\"weight\":3},"
                "{\"list\":\"b.example\",\"weight\":1}]}");
     fl_result_observe(&r[0], 554, "5.7.1", "client address is blocklisted: ...");
+    /* a property given twice keeps both values (it used to collapse) */
+    fl_result_add_prop(&r[0], "policy", "note", "first");
+    fl_result_add_prop(&r[0], "policy", "note", "second");
     ck_assert_int_eq(r[0].action, FL_ACTION_ACCEPT);
     struct fl_result copy;
     fl_result_copy(&copy, &r[0]);
@@ -843,6 +846,10 @@ START_TEST(test_json_lists_and_observe)
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(lists, 1), "list")),
                      "b.example");
     assert_jint(label, c, "score", 4);
+    json_t *note = json_object_get(json_object_get(c, "props"), "policy.note");
+    ck_assert_msg(json_array_size(note) == 2 &&
+                      strcmp(json_string_value(json_array_get(note, 1)), "second") == 0,
+                  "%s: policy.note: %s", label, out.data);
     json_t *ob = json_object_get(c, "observe");
     assert_jstr(label, ob, "action", "reject");
     assert_jint(label, ob, "code", 554);
