@@ -56,6 +56,7 @@ run_case why-observed why --json 4QOBS1 mx1.jsonl
 run_case why-rotated-gz why 4QSPF1
 run_case why-not-found why 4QNONE mx1.jsonl
 run_case why-hostile-text why 5QHOSTILE mx2.jsonl
+run_case why-repeated-property why 5QARRAY mx2.jsonl
 run_case why-unreadable why 4QBL1 missing.log mx1.jsonl
 run_case why-truncated-file why 4QCUT cut.log
 run_case report-truncated-gz report cut.gz mx2.jsonl
