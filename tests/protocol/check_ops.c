@@ -164,6 +164,40 @@ START_TEST(greylist_observe_mode_records_the_deferral_and_accepts)
 }
 END_TEST
 
+/* A message deferred by greylisting at RCPT never reaches its end; its
+   record still keeps every DNS list asked. */
+START_TEST(a_greylisted_message_records_the_lists_asked)
+{
+    struct fl_daemon d;
+    struct fl_mc_session s;
+    char extra[512];
+    struct fl_test_env env = {.client_ip = "192.0.2.2", .queue_id = "4QGREYBL"};
+    fl_daemon_prepare(&d, NULL, NULL);
+    snprintf(extra, sizeof(extra),
+             "greylist_enable = yes\ngreylist_lmdb_dir = %s/gl\n"
+             "dnsbl_sites = zen.dnsbl.example, dead.dnsbl.example\n",
+             d.dir);
+    fl_daemon_write_conf(&d, NULL, extra, true);
+    ck_assert(fl_daemon_start(&d) == 0);
+    fl_test_run(&d, &env, simple, &s);
+    const struct fl_mc_reply *rcpt = fl_test_reply(&s, FL_MC_STEP_RCPT);
+    ck_assert_msg(rcpt->code == 'y' && strncmp(rcpt->text, "451 4.7.1 ", 10) == 0,
+                  "rcpt: %c %s", rcpt->code, rcpt->text ? rcpt->text : "");
+    fl_mc_session_clear(&s);
+    ck_assert(fl_daemon_wait_log(&d, "4QGREYBL: verdict action=tempfail", 3000));
+    json_t *rec = record_of(&d, "4QGREYBL");
+    json_t *c = check_of(rec, "dnsbl");
+    ck_assert_str_eq(json_string_value(json_object_get(c, "action")), "accept");
+    json_t *lists = json_object_get(c, "lists");
+    ck_assert_uint_eq(json_array_size(lists), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(lists, 1), "list")),
+                     "dead.dnsbl.example");
+    ck_assert_str_eq(json_string_value(json_object_get(rec, "action")), "tempfail");
+    json_decref(rec);
+    stop(&d);
+}
+END_TEST
+
 START_TEST(every_list_that_counted_is_named_and_why_explains_it)
 {
     struct fl_daemon d;
@@ -245,6 +279,7 @@ static Suite *ops_suite(void)
     tcase_add_test(tc, dnsbl_observe_mode_records_the_refusal_and_accepts);
     tcase_add_test(tc, one_observed_list_beside_an_enforced_one);
     tcase_add_test(tc, greylist_observe_mode_records_the_deferral_and_accepts);
+    tcase_add_test(tc, a_greylisted_message_records_the_lists_asked);
     tcase_add_test(tc, every_list_that_counted_is_named_and_why_explains_it);
     tcase_add_test(tc, dmarc_published_and_applied_policy_in_the_header_and_in_why);
     suite_add_tcase(s, tc);
