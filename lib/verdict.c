@@ -271,6 +271,23 @@ void fl_verdict_json(struct fl_buf *out, const struct fl_verdict_facts *f,
     json_decref(o);
 }
 
+void fl_verdict_observe_line(struct fl_buf *out, const struct fl_verdict_facts *f,
+                             const struct fl_result *r)
+{
+    fl_buf_puts(out, f->queue_id ? f->queue_id : "NOQUEUE");
+    fl_buf_printf(out, ": observe check=%s would=%s code=%d dsn=%s reply=\"", r->method,
+                  fl_action_name(r->observe_action), r->observe_code, r->observe_dsn);
+    struct fl_buf text;
+    fl_buf_init(&text);
+    fl_sanitize_ascii(&text, r->observe_text ? r->observe_text : "", MAX_TEXT + 100);
+    for (const char *p = text.data; *p; p++)
+        fl_buf_putc(out, *p == '"' ? '\'' : *p);
+    fl_buf_free(&text);
+    fl_buf_puts(out, "\" client=[");
+    fl_sanitize_ascii(out, f->client_ip ? f->client_ip : "", 64);
+    fl_buf_puts(out, "]");
+}
+
 void fl_verdict_summary(struct fl_buf *out, const struct fl_verdict_facts *f,
                         const struct fl_result *results, size_t n, const struct fl_verdict *v)
 {

@@ -98,6 +98,10 @@ START_TEST(dnsbl_observe_mode_records_the_refusal_and_accepts)
     run_accepted(&d, &env);
     ck_assert(fl_daemon_wait_log(&d, "4QOBSBL: verdict action=accept fault=none", 3000));
     ck_assert(fl_daemon_wait_log(&d, "observe=dnsbl:reject:554", 100));
+    ck_assert(fl_daemon_wait_log(&d, "4QOBSBL: observe check=dnsbl would=reject code=554 "
+                                     "dsn=5.7.1 reply=\"client address is blocklisted: "
+                                     "192.0.2.7 is listed on zen.dnsbl.example",
+                                 100));
     json_t *rec = record_of(&d, "4QOBSBL");
     ck_assert_str_eq(json_string_value(json_object_get(rec, "action")), "accept");
     const char *obs = json_string_value(json_array_get(json_object_get(rec, "observed"), 0));
@@ -151,6 +155,9 @@ START_TEST(greylist_observe_mode_records_the_deferral_and_accepts)
     run_accepted(&d, &env);
     ck_assert(fl_daemon_wait_log(&d, "4QOBSGREY: verdict action=accept fault=none", 3000));
     ck_assert(fl_daemon_wait_log(&d, "observe=greylist:tempfail:451", 100));
+    ck_assert(fl_daemon_wait_log(&d, "4QOBSGREY: observe check=greylist would=tempfail "
+                                     "code=451 dsn=4.7.1 reply=\"greylisted, please retry in",
+                                 100));
     json_t *rec = record_of(&d, "4QOBSGREY");
     const char *obs = json_string_value(json_array_get(json_object_get(rec, "observed"), 0));
     ck_assert_msg(obs != NULL && strncmp(obs, "greylist: would have deferred with 451 4.7.1 "

@@ -866,6 +866,11 @@ START_TEST(test_json_lists_and_observe)
     ck_assert_str_eq(out.data, "4QxYz1Abc: verdict action=accept fault=none client=[192.0.2.7] "
                                "from=<a@example.org> checks=dnsbl:fail "
                                "observe=dnsbl:reject:554 ms=3");
+    fl_buf_reset(&out);
+    fl_verdict_observe_line(&out, &f, &r[0]);
+    ck_assert_str_eq(out.data, "4QxYz1Abc: observe check=dnsbl would=reject code=554 dsn=5.7.1 "
+                               "reply=\"client address is blocklisted: ...\" "
+                               "client=[192.0.2.7]");
     fl_buf_free(&out);
     fl_verdict_clear(&v);
     fl_result_clear(&r[0]);
