@@ -314,5 +314,6 @@ json_t *fl_ctl_report_json(struct fl_report *r, const struct fl_vlog_stats *st)
     json_object_set_new(gl, "store_errors", json_integer((json_int_t)r->grey_store_errors));
     json_object_set_new(o, "greylisting", gl);
     json_object_set_new(o, "problems", fl_vlog_problems_json(st));
+    json_object_set_new(o, "more_problems", json_integer((json_int_t)st->more_problems));
     return o;
 }

@@ -71,7 +71,7 @@ static void problem(struct fl_vlog_stats *st, bool quiet, const char *file,
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
-    if (!quiet) {
+    if (!quiet && st->nproblems < FL_VLOG_MAX_PROBLEMS) {
         if (line > 0)
             fprintf(stderr, "%s:%lu: warning: %s\n", file, line, what);
         else
@@ -294,6 +294,9 @@ int fl_vlog_read(char *const *files, size_t nfiles, const struct fl_vlog_window 
             break;
     }
     fl_cj_free(&cj);
+    if (!quiet && st->more_problems > 0)
+        fprintf(stderr, "faultlinectl: %lu more problems like these were not shown\n",
+                st->more_problems);
     return readable > 0 || nfiles == 0 ? 0 : -1;
 }
 

@@ -11,7 +11,9 @@
    object, and a record of a newer format version ("v" above
    FL_VERDICT_RECORD_VERSION) are each reported as
      FILE:LINE: warning: WHAT; skipped
-   (on stderr, or collected for --json output) and skipped.
+   (on stderr, or collected for --json output) and skipped.  After
+   FL_VLOG_MAX_PROBLEMS of them the rest are only counted, so a binary file
+   given by mistake does not flood the terminal.
 
    Single-threaded. */
 #ifndef FL_MILTER_CTL_VLOG_H

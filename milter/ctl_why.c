@@ -656,6 +656,7 @@ int fl_ctl_why(const struct fl_config *cfg, int argc, char **argv)
         json_object_set_new(o, "records_read", json_integer((json_int_t)st.records));
         json_object_set_new(o, "matches", json_incref(w.matches));
         json_object_set_new(o, "problems", fl_vlog_problems_json(&st));
+        json_object_set_new(o, "more_problems", json_integer((json_int_t)st.more_problems));
         char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         printf("%s\n", s);
         free(s);

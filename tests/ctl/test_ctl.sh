@@ -27,6 +27,7 @@ printf 'verdict_log = %s/verdicts.log\n' "$tmp" > "$tmp/faultline.conf"
 printf '{"v":1,"time":"2026-12-01T12:00:00.000Z","queue_id":"4QCUT","checks":[{"method":"spf"' \
     > "$tmp/cut.log" # ends inside its only line
 head -c 700 "$tmp/verdicts.log.1.gz" > "$tmp/cut.gz" # a compressed file cut short
+yes 'not a record' | head -n 150 > "$tmp/garbage.txt" # 100 problems shown, 50 counted
 cd "$tmp" || exit 1
 
 failed=0
@@ -60,6 +61,7 @@ run_case why-repeated-property why 5QARRAY mx2.jsonl
 run_case why-unreadable why 4QBL1 missing.log mx1.jsonl
 run_case why-truncated-file why 4QCUT cut.log
 run_case report-truncated-gz report cut.gz mx2.jsonl
+run_case report-many-bad-lines report garbage.txt
 run_case report-text report mx1.jsonl mx2.jsonl
 run_case report-json report --json mx1.jsonl mx2.jsonl
 run_case report-window report --since 2026-12-01T09:00 --until 2026-12-01T09:59 mx1.jsonl
