@@ -329,6 +329,27 @@ static void count_greylist(struct fl_report *r, const struct fl_cj *cj, const st
         r->trips[i].passed = true;
 }
 
+/* Appends the lists that failed ("(zen.example)") to a receiver-side
+   cause of the DNS lists: which list refuses us, or does not answer. */
+static void failed_lists(const struct fl_cj *cj, const struct fl_cj_node *c, char *cause,
+                         size_t size)
+{
+    size_t len = strlen(cause);
+    const char *sep = " (";
+    const struct fl_cj_node *lists = fl_cj_get(cj, c, "lists");
+    for (const struct fl_cj_node *l = fl_cj_first(cj, lists); l; l = fl_cj_next(cj, l)) {
+        const char *status = fl_cj_gets(cj, l, "status"), *zone = fl_cj_gets(cj, l, "list");
+        if (zone == NULL || !(str_is(status, "error_code") || str_is(status, "unavailable")))
+            continue;
+        if (len + strlen(sep) + strlen(zone) + 2 >= size)
+            break;
+        len += (size_t)snprintf(cause + len, size - len, "%s%s", sep, zone);
+        sep = ", ";
+    }
+    if (*sep == ',')
+        snprintf(cause + len, size - len, ")");
+}
+
 static int on_record(const struct fl_cj *cj, const struct fl_cj_node *rec, const char *file,
                      unsigned long line, void *arg)
 {
@@ -373,9 +394,11 @@ static int on_record(const struct fl_cj *cj, const struct fl_cj_node *rec, const
         bool decided = (refused || deferred) && reason != NULL && str_is(vreason, reason);
         if (str_is(fault, "sender") || str_is(fault, "receiver")) {
             bool sender = str_is(fault, "sender");
-            char cause[128];
+            char cause[256];
             snprintf(cause, sizeof(cause), "%s%s", reason ? reason : "",
                      ob != NULL ? " (observed)" : "");
+            if (!sender && str_is(method, "dnsbl"))
+                failed_lists(cj, c, cause, sizeof(cause));
             count_fault(r, sender, sender ? fault_domain(cj, rec, c, method) : NULL, method,
                         fl_cj_gets(cj, c, "result"), cause, fl_cj_gets(cj, c, "detail"),
                         fl_cj_true(fl_cj_get(cj, c, "transient")), decided);

@@ -127,12 +127,12 @@ void fl_ctl_report_text(struct fl_report *r, const struct fl_vlog_stats *st, FIL
     if (r->nreceiver == 0)
         fputs("  none\n", out);
     else
-        fprintf(out, "  %-28s %-8s %-10s %8s %8s\n", "CAUSE", "CHECK", "RESULT", "MESSAGES",
+        fprintf(out, "  %-40s %-8s %-10s %8s %8s\n", "CAUSE", "CHECK", "RESULT", "MESSAGES",
                 "DEFERRED");
     sort(r->receiver, r->nreceiver, sizeof(*r->receiver), by_messages);
     for (size_t i = 0; i < r->nreceiver; i++) {
         const struct fl_fault_row *f = &r->receiver[i];
-        fprintf(out, "  %-28s %-8s %-10s %8lu %8lu\n", f->reason, f->method, f->result,
+        fprintf(out, "  %-40s %-8s %-10s %8lu %8lu\n", f->reason, f->method, f->result,
                 f->messages, f->refused);
         if (f->detail)
             fprintf(out, "      latest: %s\n", f->detail);
