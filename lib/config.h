@@ -63,6 +63,7 @@ struct fl_config {
     char *verdict_log;
     char *stats_file;
     long long stats_interval;
+    char *metrics_listen; /* lib/config_metrics.c */
 
     /* DNS (lib/config_dns.c) */
     struct fl_strlist dns_forwarders;

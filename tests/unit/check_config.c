@@ -583,6 +583,7 @@ static const struct good_row good_rows[] = {
       {"verdict_log", "/var/log/faultline/verdicts.json"},
       {"stats_file", "/var/run/fl-stats.json"},
       {"stats_interval", "30s"},
+      {"metrics_listen", "[::1]:9795"},
       {"dns_forwarders", "127.0.0.1@5353, ::1"},
       {"dns_timeout", "1500ms"},
       {"dns_trust_anchor_file", "/usr/share/dns/root.key"},
@@ -1100,6 +1101,11 @@ static void assert_load_error(const char *label, const char *path, const char *w
 
 START_TEST(test_hostile_files)
 {
+    /* found by fuzz_config: an empty file (no buffer read yet) loads as
+       the defaults, without undefined behaviour */
+    struct fl_config *empty = load_ok("an empty file", write_tmp("empty.conf", "", 0));
+    fl_config_unref(&empty);
+
     /* A FIFO as the configuration or as a list file: refused at once,
        never waited on (a reload once hung on one and SIGTERM no longer
        stopped the daemon). */
