@@ -25,7 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_ERRORS_TEXT 1000 /* the error element "should not contain an extremely large body" */
 #define MAX_DKIM_PER_ROW 100 /* RFC 9990 2.1.4 */
@@ -53,9 +55,14 @@ int fl_dr_worse(int a, int b)
     return ra >= rb ? a : b;
 }
 
-static char *dup_opt(const char *s)
+/* Sets *field to a copy of s (NULL stays NULL), unless it holds s already:
+   most records repeat their domain's record. */
+static void replace(char **field, const char *s)
 {
-    return s ? fl_strdup(s) : NULL;
+    if (s == NULL ? *field == NULL : (*field != NULL && strcmp(*field, s) == 0))
+        return;
+    free(*field);
+    *field = s ? fl_strdup(s) : NULL;
 }
 
 static void lower(char *s)
@@ -126,15 +133,11 @@ static struct fl_dr_domain *domain_for(struct dr_state *st, const struct fl_cj *
     /* The latest record seen wins (RFC 9990 2.1.8 allows a mix). */
     static const char *const tags[] = {"p", "sp", "np", "adkim", "aspf", "testing", "fo"};
     char **fields[] = {&d->p, &d->sp, &d->np, &d->adkim, &d->aspf, &d->testing, &d->fo};
-    for (size_t t = 0; t < 7; t++) {
-        free(*fields[t]);
-        *fields[t] = dup_opt(fl_cj_gets(cj, pp, tags[t]));
-    }
-    free(d->rua);
-    d->rua = dup_opt(fl_cj_gets(cj, pp, "rua"));
+    for (size_t t = 0; t < 7; t++)
+        replace(fields[t], fl_cj_gets(cj, pp, tags[t]));
+    replace(&d->rua, fl_cj_gets(cj, pp, "rua"));
     if (org != NULL) {
-        free(d->org_domain);
-        d->org_domain = fl_strdup(org);
+        replace(&d->org_domain, org);
         lower(d->org_domain);
     }
     const char *problems = fl_cj_gets(cj, pp, "problems");
@@ -482,6 +485,17 @@ static int one_report(const struct fl_dr_settings *s, struct dr_state *st,
 static int run(const struct fl_config *cfg, struct fl_dr_settings *s, char **files, size_t nfiles,
                const struct fl_vlog_window *win)
 {
+    /* Refuse early, before anything is read or sent. */
+    struct stat sb;
+    int bad_dir = stat(s->out_dir, &sb) < 0                   ? errno
+                  : !S_ISDIR(sb.st_mode)                      ? ENOTDIR
+                  : access(s->out_dir, W_OK | X_OK) < 0 ? errno
+                                                              : 0;
+    if (bad_dir != 0) {
+        fprintf(stderr, "faultlinectl: dmarc-report: cannot write reports to %s: %s\n", s->out_dir,
+                strerror(bad_dir));
+        return FL_DR_CANTCREAT;
+    }
     struct dr_state st = {0};
     struct fl_vlog_stats vst = {0};
     int rc = fl_vlog_read(files, nfiles, win, false, on_record, &st, &vst);

@@ -235,6 +235,8 @@ int fl_dr_gzip(const char *data, size_t len, unsigned char **out_r, size_t *out_
     return 0;
 }
 
+/* No fsync: a report lost in a crash is written again by a rerun from the
+   logs, and 10,000 fsyncs would cost more than building the reports. */
 int fl_dr_write_file(const char *dir, const char *name, const void *data, size_t len)
 {
     struct fl_buf tmp, final;
@@ -256,7 +258,7 @@ int fl_dr_write_file(const char *dir, const char *name, const void *data, size_t
             left -= (size_t)w;
         }
         int saved = errno;
-        if (left == 0 && fsync(fd) == 0 && close(fd) == 0) {
+        if (left == 0 && close(fd) == 0) {
             fd = -1;
             rc = rename(tmp.data, final.data);
         }

@@ -207,7 +207,8 @@ run_case dmarc-report-unwritable "" dmarc-report --since 2026-12-01 --until 2026
 run_case dmarc-report-no-email "" dmarc-report --email '' --since 2026-12-01 mx2.log
 run_case dmarc-report-bad-time "" dmarc-report --since yesterday mx2.log
 run_case dmarc-report-send-and-dry-run "" dmarc-report --send --dry-run mx2.log
-run_case dmarc-report-no-input "" dmarc-report --since 2026-12-01 --out none missing.log
+mkdir -p none
+run_case dmarc-report-no-input none dmarc-report --since 2026-12-01 --out none missing.log
 
 [ $update = yes ] && { echo "golden files written to $golden"; exit 0; }
 [ $failed = 0 ] || { echo "$failed checks failed"; exit 1; }
