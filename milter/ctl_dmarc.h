@@ -76,6 +76,10 @@ struct fl_dr_report {
     size_t gz_len, xml_len;
 };
 
+/* A lower-case domain name of LDH labels, two or more, at most 253
+   characters (what goes into a file name, a DNS query, an address). */
+bool fl_dr_domain_ok(const char *d);
+
 /* Writes the RFC 9990 XML of d (rows[] holds every row) into out. */
 void fl_dr_xml(const struct fl_dr_settings *s, const struct fl_dr_domain *d,
                struct fl_dr_row *const *rows, const char *report_id, struct fl_buf *out);

@@ -20,6 +20,7 @@
 #include "milter/ctl_vlog.h"
 #include "lib/xalloc.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -234,10 +235,15 @@ static void row_add(struct dr_state *st, struct fl_dr_domain *d, const struct fl
     fl_buf_free(&key);
 }
 
+/* A record that cannot be reported: the first FL_VLOG_MAX_PROBLEMS are
+   printed, the rest counted (summary bad_records). */
 static void problem(struct dr_state *st, const char *file, unsigned long line, const char *what)
 {
-    st->bad++;
-    fprintf(stderr, "%s:%lu: warning: %s; skipped\n", file, line, what);
+    if (st->bad++ < FL_VLOG_MAX_PROBLEMS)
+        fprintf(stderr, "%s:%lu: warning: %s; skipped\n", file, line, what);
+    else if (st->bad == FL_VLOG_MAX_PROBLEMS + 1)
+        fprintf(stderr, "%s:%lu: warning: more records without report data; only counted\n",
+                file, line);
 }
 
 static const char *valid_result(const char *r, bool spf)
@@ -279,6 +285,20 @@ static int on_record(const struct fl_cj *cj, const struct fl_cj_node *rec, const
         problem(st, file, line,
                 "DMARC record without report data (policy domain, policy_evaluated, client "
                 "ip or header_from missing)");
+        return 0;
+    }
+    /* The policy domain names a file and a DNS query: a corrupted record
+       must not name "../x" or "a!b". */
+    char lpd[256], lhf[256];
+    snprintf(lpd, sizeof(lpd), "%s", pdomain);
+    snprintf(lhf, sizeof(lhf), "%s", t.header_from);
+    lower(lpd);
+    lower(lhf);
+    unsigned char addr[16];
+    if (!fl_dr_domain_ok(lpd) || !fl_dr_domain_ok(lhf) || strlen(t.header_from) > 253 ||
+        (inet_pton(AF_INET, t.ip, addr) != 1 && inet_pton(AF_INET6, t.ip, addr) != 1)) {
+        problem(st, file, line,
+                "DMARC record with a policy domain, header_from or client ip that is not one");
         return 0;
     }
     const char *rua = fl_cj_gets(cj, pp, "rua");

@@ -72,7 +72,7 @@ void fl_dr_sender_free(struct fl_dr_sender **snd)
     *snd = NULL;
 }
 
-static bool domain_ok(const char *d)
+bool fl_dr_domain_ok(const char *d)
 {
     size_t n = strlen(d), label = 0;
     if (n == 0 || n > 253 || d[0] == '.' || d[n - 1] == '.' || strchr(d, '.') == NULL)
@@ -181,7 +181,7 @@ static int parse_uri(const char *text, size_t n, struct uri *u, const char **why
     for (char *p = u->host; *p; p++)
         if (*p >= 'A' && *p <= 'Z')
             *p = (char)(*p - 'A' + 'a');
-    if (!domain_ok(u->host)) {
+    if (!fl_dr_domain_ok(u->host)) {
         *why_r = "the address has no valid domain";
         return -1;
     }
@@ -511,7 +511,12 @@ static int deliver(struct fl_dr_sender *snd, const struct fl_dr_report *rep, con
 int fl_dr_send(struct fl_dr_sender *snd, const struct fl_dr_report *rep)
 {
     const struct fl_dr_domain *d = rep->d;
-    const char *org = d->org_domain && *d->org_domain ? d->org_domain : d->domain;
+    /* The policy domain's Organizational Domain: the one recorded for the
+       Author Domain when the policy domain is inside it (not for a PSD
+       record, found above it), else the policy domain itself. */
+    const char *org = d->domain;
+    if (d->org_domain != NULL && fl_dr_domain_ok(d->org_domain) && inside(d->domain, d->org_domain))
+        org = d->org_domain;
     int status = 0;
     unsigned long used = 0;
     const char *p = d->rua ? d->rua : "";

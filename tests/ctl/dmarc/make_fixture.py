@@ -61,6 +61,8 @@ def dump(rs): return "\n".join(json.dumps(r,separators=(",",":")) for r in rs)+"
 bad1 = dump(mx1[:4])
 bad1 += '{"v":1,"time":"2026-12-01T02:30:00.000Z","queue_id":"4QBAD1","client":{"ip":null},"dmarc":{"policy_published":{"domain":"bank.example","rua":"mailto:dmarc@bank.example"},"policy_evaluated":{"disposition":"none"},"header_from":"bank.example"}}\n'
 bad1 += '{"v":1,"time":"2026-12-01T02:31:00.000Z","queue_id":"4QBAD2","client":{"ip":"192.0.2.9"},"dmarc":"broken"}\n'
+hostile = rec("2026-12-01T02:31:30.000Z","4QBAD3","192.0.2.9","a@x.example","x.example",pub("../../tmp/x!y", rua="mailto:a@x.example"),"fail","reject","reject",False,False)
+bad1 += json.dumps(hostile, separators=(",",":")) + "\n"
 bad1 += '{"v":1,"time":"2026-12-01T02:32:00.000Z","queue_id":"4QNODMARC","client":{"ip":"192.0.2.9"},"checks":[]}\n'
 bad1 += '{"v":1,"time":"2026-12-01T02:33:00.000Z","queue_id":"4QCUT","client":{"ip":"192.0\n'
 bad1 += dump(mx1[4:])
