@@ -20,7 +20,7 @@ knows the RFC 7489 format: it ignores the RFC 9990 elements version, np,
 discovery_method, testing, generator, error, reason and the DKIM selectors,
 which the xml.etree reading and the schema validation cover.
 Prints one line per report and exits 1 on the first mismatch."""
-import collections, glob, gzip, json, os, sys
+import collections, glob, gzip, json, os, re, sys
 import xml.etree.ElementTree as ET
 
 NS = "{urn:ietf:params:xml:ns:dmarc-2.0}"
@@ -29,6 +29,19 @@ use_dmarc_cat = args[:1] == ["--dmarc-cat"]
 if use_dmarc_cat:
     args = args[1:]
 begin, end, outdir, logs = int(args[0]), int(args[1]), args[2], args[3:]
+
+DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+"
+                    r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def valid_ip(s):
+    import ipaddress
+    try:
+        ipaddress.ip_address(s)
+        return True
+    except ValueError:
+        return False
+
 
 def epoch(t):
     import calendar, time
@@ -51,6 +64,11 @@ for path in logs:
             pp = d["policy_published"]
             ip = (r.get("client") or {}).get("ip")
             if not pp.get("rua") or not ip or not d.get("header_from"):
+                continue
+            # A record naming something that is not a domain or an address
+            # is not reportable (a corrupted or hostile line).
+            if not (DOMAIN.match(str(pp.get("domain")).lower()) and
+                    DOMAIN.match(d["header_from"].lower()) and valid_ip(ip)):
                 continue
             if not begin <= epoch(r["time"]) <= end:
                 continue
