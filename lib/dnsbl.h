@@ -17,7 +17,14 @@
    Results: method "dnsbl" (fail = rejected, pass = allow-listed, none,
    temperror = every list failed), never written to Authentication-Results
    (RFC 8601 registers no dnsbl method); it goes to the verdict record with
-   the per-list breakdown.  When an allow list (negative weight) lists the
+   the per-list breakdown (its record_json "lists" array: every list asked,
+   the name, status, answers or DNS status, error code, TXT and weight).
+
+   Observe mode (dnsbl_mode = observe, or "/observe" on an entry): an
+   observed entry's weight goes to observe_score only; when that score
+   would have refused the client and the enforced one does not, the
+   result says so (fl_result_observe: the reply it would have given) and
+   nothing is refused or allow-listed.  When an allow list (negative weight) lists the
    client, a second result with the registered method "dnswl" (RFC 8904:
    dns.zone, policy.ip, policy.txt, dns.sec) is written to the header.
 

@@ -156,9 +156,10 @@ void fl_ctl_report_text(struct fl_report *r, const struct fl_vlog_stats *st, FIL
                     z->queries, z->listed, z->only, z->fp_signal, z->observed, z->errors,
                     z->unavailable, z->refused);
         }
-        fputs("  ONLY: listings no other list made; FP-SIGNAL: listings of mail that passed "
-              "DKIM or\n  DMARC for its own domain (check these); NO-ANS: timeouts and "
-              "SERVFAILs\n",
+        fputs("  LISTED includes OBSERVED (observe mode, not enforced); ONLY: listings no other\n"
+              "  list made; FP-SIGNAL: listings of mail that passed DKIM or DMARC for its own\n"
+              "  domain (check these; known only for mail that reached its end, not refused\n"
+              "  at RCPT); NO-ANS: timeouts and SERVFAILs; REFUSED: listings that refused\n",
               out);
         for (size_t i = 0; i < r->nzones; i++) {
             const struct fl_zone_row *z = &r->zones[i];

@@ -7,6 +7,7 @@
 # tests/ctl/golden/CASE.out.
 #   test_ctl.sh            run (make check)
 #   test_ctl.sh --update   rewrite the golden files (make update-golden)
+# A new case's golden file is listed in CTL_GOLDEN (Makefile.am) for make dist.
 set -u
 src=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${top_builddir:-$src/_build}
