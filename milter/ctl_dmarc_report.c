@@ -22,10 +22,12 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -516,12 +518,33 @@ static int run(const struct fl_config *cfg, struct fl_dr_settings *s, char **fil
                 strerror(bad_dir));
         return FL_DR_CANTCREAT;
     }
+    /* One sending run per report directory: two (an overlapping cron
+       job, a manual run) would both find a report unsent and mail it. */
+    int lock_fd = -1;
+    if (s->send) {
+        struct fl_buf lock;
+        fl_buf_init(&lock);
+        fl_buf_printf(&lock, "%s/.dmarc-report.lock", s->out_dir);
+        lock_fd = open(lock.data, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+        if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
+            fprintf(stderr, "faultlinectl: dmarc-report: %s: %s\n", lock.data,
+                    errno == EWOULDBLOCK ? "another dmarc-report --send is running"
+                                         : strerror(errno));
+            if (lock_fd >= 0)
+                close(lock_fd);
+            fl_buf_free(&lock);
+            return FL_DR_TEMPFAIL;
+        }
+        fl_buf_free(&lock);
+    }
     struct dr_state st = {0};
     struct fl_vlog_stats vst = {0};
     int rc = fl_vlog_read(files, nfiles, win, false, on_record, &st, &vst);
     if (rc < 0) {
         fl_vlog_stats_free(&vst);
         state_free(&st);
+        if (lock_fd >= 0)
+            close(lock_fd);
         return FL_CTL_NOINPUT;
     }
     char b[20], e[20];
@@ -545,6 +568,8 @@ static int run(const struct fl_config *cfg, struct fl_dr_settings *s, char **fil
            vst.skipped);
     fl_vlog_stats_free(&vst);
     state_free(&st);
+    if (lock_fd >= 0)
+        close(lock_fd);
     return status;
 }
 

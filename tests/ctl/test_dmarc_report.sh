@@ -182,6 +182,21 @@ run_case dmarc-report-send-again sent dmarc-report --since 2026-12-01 --until 20
 nmail=$(ls mail | wc -l)
 [ "$nmail" = 6 ] && ok "rerun: nothing sent twice" || bad "rerun: $nmail messages"
 
+# 8b. Another --send run holds the report directory: exit 75, nothing sent.
+flock sent/.dmarc-report.lock sleep 30 &
+holder=$!
+for _ in $(seq 100); do flock -n sent/.dmarc-report.lock true || break; sleep 0.1; done
+"$ctl" -c faultline.conf dmarc-report --since 2026-12-01 --until 2026-12-01 --out sent --send \
+    $LOGS > o.txt 2> e.txt
+rc=$?
+kill $holder 2>/dev/null
+wait $holder 2>/dev/null
+if [ $rc = 75 ] && grep -q 'another dmarc-report --send is running' e.txt && [ ! -s o.txt ]; then
+    ok "a second --send on the same directory waits its turn (exit 75)"
+else
+    cat o.txt e.txt; bad "concurrent --send: exit $rc"
+fi
+
 # 9. A failing sendmail: exit 75, nothing recorded as sent.
 mkdir -p failing
 run_case dmarc-report-sendmail-fails failing dmarc-report --since 2026-12-01 --until 2026-12-01 \
