@@ -76,6 +76,19 @@ struct fl_dr_report {
     size_t gz_len, xml_len;
 };
 
+/* One rua= URI. */
+struct fl_dr_uri {
+    char text[520];           /* as published (control bytes as '?'), for the log */
+    char addr[320];           /* the mailto: address, percent-decoded */
+    char host[256];           /* its domain, lower case */
+    unsigned long long limit; /* the "!" size limit in bytes; 0: none */
+};
+
+/* Parses one URI of rua= (text[0..n), spaces around it allowed): mailto:
+   only, "?hfields" ignored, an optional size limit "!" digits [k|m|g|t]
+   (powers of 1024).  Returns 0, or -1 with *why_r (static text). */
+int fl_dr_parse_uri(const char *text, size_t n, struct fl_dr_uri *u, const char **why_r);
+
 /* A lower-case domain name of LDH labels, two or more, at most 253
    characters (what goes into a file name, a DNS query, an address). */
 bool fl_dr_domain_ok(const char *d);

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #define MAX_URIS 20
+#define MAX_LIMIT (1ULL << 50) /* a petabyte: larger limits are typos */
 
 struct fl_dr_sender {
     const struct fl_config *cfg;
@@ -48,12 +49,6 @@ struct fl_dr_sender {
     const char *dns_error;
 };
 
-struct uri {
-    char text[520]; /* as published, for the log */
-    char addr[320];
-    char host[256];
-    unsigned long long limit; /* 0: none */
-};
 
 struct fl_dr_sender *fl_dr_sender_new(const struct fl_config *cfg, const struct fl_dr_settings *s)
 {
@@ -103,9 +98,7 @@ static int hexval(char c)
     return -1;
 }
 
-/* Parses one URI of rua= (text[0..n), spaces around it allowed).
-   Returns 0, or -1 with *why_r. */
-static int parse_uri(const char *text, size_t n, struct uri *u, const char **why_r)
+int fl_dr_parse_uri(const char *text, size_t n, struct fl_dr_uri *u, const char **why_r)
 {
     while (n > 0 && (*text == ' ' || *text == '\t'))
         text++, n--;
@@ -133,7 +126,7 @@ static int parse_uri(const char *text, size_t n, struct uri *u, const char **why
             return -1;
         }
         for (; p < end && *p >= '0' && *p <= '9'; p++) {
-            if (v > (1ULL << 40)) {
+            if (v > MAX_LIMIT / 10) {
                 *why_r = "size limit too large";
                 return -1;
             }
@@ -146,8 +139,13 @@ static int parse_uri(const char *text, size_t n, struct uri *u, const char **why
                 *why_r = "bad size limit (digits and one of k, m, g, t)";
                 return -1;
             }
-            for (const char *q = units; q <= k; q++)
+            for (const char *q = units; q <= k; q++) {
+                if (v > MAX_LIMIT / 1024) {
+                    *why_r = "size limit too large";
+                    return -1;
+                }
                 v *= 1024;
+            }
         }
         if (v == 0) {
             *why_r = "size limit of zero";
@@ -159,7 +157,7 @@ static int parse_uri(const char *text, size_t n, struct uri *u, const char **why
     size_t o = 0;
     for (size_t i = 0; i < body && text[i] != '?'; i++) {
         char c = text[i];
-        if (c == '%' && i + 2 < body + 1 && i + 2 < n && hexval(text[i + 1]) >= 0 &&
+        if (c == '%' && i + 2 < body && hexval(text[i + 1]) >= 0 &&
             hexval(text[i + 2]) >= 0) {
             c = (char)(hexval(text[i + 1]) * 16 + hexval(text[i + 2]));
             i += 2;
@@ -188,9 +186,9 @@ static int parse_uri(const char *text, size_t n, struct uri *u, const char **why
     return 0;
 }
 
-static void say(const struct fl_dr_report *rep, const struct uri *u, const char *result,
+static void say(const struct fl_dr_report *rep, const struct fl_dr_uri *u, const char *result,
                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void say(const struct fl_dr_report *rep, const struct uri *u, const char *result,
+static void say(const struct fl_dr_report *rep, const struct fl_dr_uri *u, const char *result,
                 const char *fmt, ...)
 {
     printf("send domain=%s uri=%s result=%s", rep->d->domain, u->text, result);
@@ -215,8 +213,8 @@ static bool inside(const char *host, const char *org)
 /* RFC 9990 section 4.  Returns 1 authorised (*u may be replaced by the
    Report Consumer's rua=, *nu set), 0 not (*why_r), -1 temporary DNS
    failure (*why_r). */
-static int verify(struct fl_dr_sender *snd, const char *policy_domain, struct uri *u,
-                  struct uri *over, size_t *nover, struct fl_buf *why)
+static int verify(struct fl_dr_sender *snd, const char *policy_domain, struct fl_dr_uri *u,
+                  struct fl_dr_uri *over, size_t *nover, struct fl_buf *why)
 {
     *nover = 0;
     struct fl_buf name;
@@ -263,8 +261,8 @@ static int verify(struct fl_dr_sender *snd, const char *policy_domain, struct ur
                 const char *c = strchr(p, ',');
                 size_t n = c ? (size_t)(c - p) : strlen(p);
                 const char *bad;
-                struct uri o;
-                if (parse_uri(p, n, &o, &bad) == 0) {
+                struct fl_dr_uri o;
+                if (fl_dr_parse_uri(p, n, &o, &bad) == 0) {
                     if (strcmp(o.host, u->host) != 0) {
                         fl_buf_reset(why);
                         fl_buf_printf(why, "not authorised: %s names another host in rua=%s",
@@ -465,7 +463,7 @@ static int mark_sent(const char *dir, const char *file, const char *addr)
 }
 
 /* Delivers to one (verified) address. */
-static int deliver(struct fl_dr_sender *snd, const struct fl_dr_report *rep, const struct uri *u,
+static int deliver(struct fl_dr_sender *snd, const struct fl_dr_report *rep, const struct fl_dr_uri *u,
                    const char *how)
 {
     const struct fl_dr_settings *s = snd->s;
@@ -523,9 +521,9 @@ int fl_dr_send(struct fl_dr_sender *snd, const struct fl_dr_report *rep)
     while (*p) {
         const char *c = strchr(p, ',');
         size_t n = c ? (size_t)(c - p) : strlen(p);
-        struct uri u;
+        struct fl_dr_uri u;
         const char *bad;
-        if (parse_uri(p, n, &u, &bad) < 0) {
+        if (fl_dr_parse_uri(p, n, &u, &bad) < 0) {
             say(rep, &u, "skipped", "reason=\"malformed: %s\"", bad);
             status = fl_dr_worse(status, FL_DR_SKIPPED);
         } else if (used >= snd->s->max_uris) {
@@ -537,7 +535,7 @@ int fl_dr_send(struct fl_dr_sender *snd, const struct fl_dr_report *rep)
             status = fl_dr_worse(status, deliver(snd, rep, &u, "verification=same-organization"));
         } else {
             used++;
-            struct uri over[MAX_URIS];
+            struct fl_dr_uri over[MAX_URIS];
             size_t nover;
             struct fl_buf why;
             fl_buf_init(&why);
