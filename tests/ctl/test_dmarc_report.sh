@@ -131,6 +131,21 @@ else
     head -1 out; bad "default period"
 fi
 
+# 5b. Without file arguments: verdict_log and its rotations (.gz too).
+mkdir -p deflogs deflog-out
+gzip -c "$fx/mx1.jsonl" > deflogs/verdicts.log.1.gz
+cp "$fx/mx2.jsonl" deflogs/verdicts.log
+touch -d '2026-12-01 10:00' deflogs/verdicts.log.1.gz
+{ cat faultline.conf; echo "verdict_log = $tmp/deflogs/verdicts.log"; } > deflog.conf
+"$ctl" -c deflog.conf dmarc-report --since 2026-12-01 --until 2026-12-01 --out deflog-out \
+    > o.txt 2> e.txt
+if grep -q ' files=2 records=58$' o.txt && [ "$(ls deflog-out | wc -l)" = 7 ] &&
+    diff -r day deflog-out > /dev/null; then
+    ok "default files: verdict_log and its rotation give the same reports"
+else
+    cat o.txt e.txt; bad "default files"
+fi
+
 # 6. Delivery, dry run: verification through DNS, size limits, malformed
 #    URIs; messages written next to the reports, nothing sent.
 mkdir -p dry
