@@ -136,15 +136,10 @@ static void setup_once(void)
     if (done)
         return;
     done = 1;
-    int fd = memfd_create("fuzz.conf", 0);
-    if (fd < 0 || write(fd, conf_text, sizeof(conf_text) - 1) != (ssize_t)(sizeof(conf_text) - 1))
-        abort();
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-    struct fl_config *cfg = NULL;
+    struct fl_config *cfg;
     struct fl_buf errors;
     fl_buf_init(&errors);
-    if (fl_config_load(path, &cfg, &errors) < 0) {
+    if (fuzz_load_config(conf_text, sizeof(conf_text) - 1, &cfg, &errors) < 0) {
         fprintf(stderr, "%s", errors.data);
         abort();
     }
@@ -153,7 +148,6 @@ static void setup_once(void)
     if (fl_server_open_verdict_log(cfg) < 0)
         abort();
     fl_server_set_snapshot(cfg, NULL);
-    close(fd);
 }
 
 /* Splits off the next line of *p (up to end); returns it NUL-terminated. */
