@@ -12,6 +12,7 @@
 #include "milter/callbacks.h"
 #include "milter/idle.h"
 #include "milter/listener.h"
+#include "milter/notify.h"
 #include "milter/privs.h"
 #include "milter/server.h"
 #include "lib/clock.h"
@@ -210,7 +211,8 @@ static void serve(void)
             continue;
         if (c == 'H') {
             fl_info("SIGHUP: reloading the configuration");
-            fl_server_reload();
+            fl_notify_reloading();
+            fl_notify_reloaded(fl_server_reload());
         } else if (c == 'T') {
             fl_info("stopping: no new connections");
             return;
@@ -351,8 +353,10 @@ int main(int argc, char **argv)
     block_signals(false, &old_mask);
     fl_info("faultline %s listening on %s (authserv-id %s)", PACKAGE_VERSION, cfg->socket,
             cfg->authserv_id);
+    fl_notify_ready(cfg->socket);
 
     serve();
+    fl_notify_stopping();
 
     /* Drain: stop accepting, let the sessions in flight finish (bounded),
        then exit.  smfi_stop() is not used: libmilter's version closes the
