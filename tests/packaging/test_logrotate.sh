@@ -5,7 +5,8 @@
 # from 4 parallel sessions while the real logrotate rotates the verdict log
 # again and again (-f).  Afterwards every completed message has exactly one
 # complete JSON line in the log and its rotated, compressed generations.
-# For comparison the same run with copytruncate instead of rename + SIGHUP
+# Rotations during a refused reload (configuration with errors) lose nothing
+# either.  For comparison the same run with copytruncate instead of rename + SIGHUP
 # is measured and its losses printed (not asserted: they depend on timing).
 # Automake test protocol: exit 0 pass, 1 fail.
 set -u
@@ -96,6 +97,46 @@ if [ "$lost" = 0 ] && [ "$torn" = 0 ]; then
 	pass "rename + SIGHUP: every one of $sent verdict lines kept, none torn"
 else
 	fail "rename + SIGHUP lost $lost and tore $torn of $sent lines"
+fi
+
+# Rotations while the configuration file has an error: the reload is refused
+# and the daemon keeps writing into the renamed file; the next rotation must
+# not compress and delete that file under it (missingok + notifempty: the
+# log that was not reopened is absent or empty, so it is not rotated).
+dir=$T/broken
+mkdir -p "$dir/log"
+port=$(pf_free_port)
+printf 'socket = inet:%s@127.0.0.1\nuser =\npidfile = %s\nlog = stderr\nverdict_log = %s\ndns_forwarders = %s\n' \
+	"$port" "$dir/faultline.pid" "$dir/log/verdicts.jsonl" "$PF_DNS_ADDR" >"$dir/faultline.conf"
+sed -e "s|/var/log/faultline/verdicts.jsonl|$dir/log/verdicts.jsonl|" \
+	-e "s|/run/faultline/faultline.pid|$dir/faultline.pid|g" \
+	"$SRC/packaging/faultline.logrotate" >"$dir/logrotate.conf"
+"$FAULTLINE" -f -c "$dir/faultline.conf" </dev/null >/dev/null 2>"$dir/faultline.log" &
+FL_PID=$!
+pf_wait_port "$port" 20 "$FL_PID" || abort "broken: faultline did not start"
+msg() { "$FL_MTEST" -s "inet:$port@127.0.0.1" -q "$1" -i 192.0.2.2 -f x@dns.example \
+	"$SRC/tests/msgs/simple.eml" >/dev/null 2>&1 || fail "fl-mtest $1 failed"; }
+msg FLROT00001
+echo "no_such_key = 1" >>"$dir/faultline.conf"
+"$LOGROTATE" -f -s "$dir/logrotate.state" "$dir/logrotate.conf" || fail "logrotate failed"
+sleep 0.5
+msg FLROT00002
+"$LOGROTATE" -f -s "$dir/logrotate.state" "$dir/logrotate.conf" || fail "logrotate failed"
+sleep 0.5
+msg FLROT00003
+kill -TERM "$FL_PID" && wait "$FL_PID"
+FL_PID=
+for f in "$dir"/log/verdicts.jsonl*; do
+	case $f in *.gz) zcat "$f" ;; *) cat "$f" ;; esac
+done >"$dir/all.jsonl"
+got=$(grep -o 'FLROT0000[0-9]' "$dir/all.jsonl" | sort | tr '\n' ' ')
+grep -q 'reload: configuration has errors' "$dir/faultline.log" ||
+	fail "broken: the reload was not refused"
+if [ "$got" = "FLROT00001 FLROT00002 FLROT00003 " ]; then
+	pass "rotations while the configuration has errors (reload refused): no line lost"
+else
+	ls -l "$dir/log"
+	fail "rotations while the configuration has errors lost lines: kept only $got"
 fi
 
 sed -e 's/^    sharedscripts$/    copytruncate/' -e '/postrotate/,/endscript/d' \
