@@ -147,7 +147,7 @@ in_root dpkg -i "$RDEB" >"$W/install.log" 2>&1 || {
 pass "dpkg -i $(basename "$DEB")"
 missing=""
 for f in /usr/sbin/faultline /usr/sbin/faultlinectl /usr/share/man/man8/faultline.8.gz \
-	/usr/share/man/man5/faultline.conf.5.gz /etc/faultline/faultline.conf \
+	/usr/share/man/man5/faultline.conf.5.gz /usr/share/man/man8/faultlinectl.8.gz /etc/faultline/faultline.conf \
 	/lib/systemd/system/faultline.service /etc/logrotate.d/faultline \
 	/usr/lib/tmpfiles.d/faultline.conf /usr/share/doc/faultline/README.Debian \
 	/usr/share/doc/faultline/copyright; do
