@@ -15,6 +15,9 @@
 #      NOTIFY_SOCKET, judges a message sent with fl-mtest and writes its
 #      verdict record; logrotate (the installed file) rotates the verdict
 #      log and the daemon reopens it; SIGTERM stops it;
+#  4b. systemd-nspawn boots the root: the enabled unit runs under systemd with
+#      its whole sandbox (checked in /proc), takes a message, reloads
+#      (greylisting on: LMDB in StateDirectory), stops; the journal has it;
 #   5. dpkg -r keeps the conffiles and the state, dpkg -P removes them: the
 #      root is then as before the install, except the faultline system user
 #      (kept, Debian policy 9.2.2).
@@ -41,7 +44,7 @@ step() { printf '\n-- %s (%ss)\n' "$*" "$SECONDS"; }
 echo "== Debian package: build, install into a clean root, run, remove, purge"
 [ "$(id -u)" = 0 ] || abort "needs root (debootstrap, chroot, dpkg)"
 [ -x "$FL_MTEST" ] || abort "fl-mtest not found: $FL_MTEST (build the tree first)"
-for tool in debootstrap dpkg-buildpackage lintian systemd-analyze ip; do
+for tool in debootstrap dpkg-buildpackage lintian systemd-analyze systemd-nspawn nsenter ip; do
 	command -v "$tool" >/dev/null || abort "$tool missing (scripts/deps.sh installs it)"
 done
 
@@ -53,6 +56,7 @@ cleanup() {
 	trap - EXIT INT TERM
 	[ -n "$FL_PID" ] && kill -TERM "$FL_PID" 2>/dev/null && wait "$FL_PID" 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
+	[ -n "${NSPAWN_PID:-}" ] && kill "$NSPAWN_PID" 2>/dev/null && wait "$NSPAWN_PID" 2>/dev/null
 	umount "$R/proc" 2>/dev/null
 	if [ "$rc" = 0 ] && [ "$FAILS" = 0 ]; then rm -rf "$W"; else echo "work directory kept: $W"; fi
 	exit "$rc"
@@ -133,7 +137,10 @@ pass "minbase $VERSION_CODENAME root with the package's dependencies (+ systemd,
 snapshot() {
 	(cd "$R" && find . -xdev \( -path ./proc -o -path ./sys -o -path ./dev -o -path ./tmp \
 		-o -path ./var/lib/dpkg -o -path ./var/lib/apt -o -path ./var/cache \
-		-o -path ./var/log/apt -o -path ./var/log/dpkg.log -o -path ./var/log/alternatives.log \) \
+		-o -path ./var/log/apt -o -path ./var/log/dpkg.log -o -path ./var/log/alternatives.log \
+		-o -path ./var/lib/systemd -o -path ./var/log/journal -o -path ./etc/machine-id \
+		-o -path ./var/log/wtmp -o -path ./var/log/btmp \
+		-o -path ./var/log/lastlog \) \
 		-prune -o -printf '%y %u:%g %m %p\n' | LC_ALL=C sort)
 }
 snapshot >"$W/before.txt"
@@ -290,6 +297,75 @@ wait "$NOTIFY_PID" 2>/dev/null
 [ "$rc" = 0 ] && grep -q STOPPING=1 "$W/notify.out" && pass "SIGTERM: STOPPING=1, exit 0" ||
 	fail "SIGTERM: rc=$rc, notifications: $(tr '\n' ' ' <"$W/notify.out")"
 rm -rf "$R/run/fl-notify"
+ip netns del "$NS"
+
+# ---- 4b. under systemd: the unit with its whole sandbox -------------------------------
+# systemd-nspawn boots the root (its own network namespace, systemd as PID 1):
+# the enabled unit starts at boot with seccomp, PrivateUsers, ProtectSystem,
+# no capabilities; systemctl, journalctl and fl-mtest reach it with nsenter.
+step "under systemd (systemd-nspawn --boot)"
+umount "$R/proc" # nspawn mounts its own
+systemd-nspawn -q -D "$R" --boot --private-network --register=no --keep-unit \
+	--console=passive >"$W/nspawn.log" 2>&1 &
+NSPAWN_PID=$!
+LEADER=
+for _ in $(seq 100); do
+	LEADER=$(ps -o pid= --ppid "$NSPAWN_PID" 2>/dev/null | tr -d ' ' | head -n 1)
+	[ -n "$LEADER" ] && nsenter -t "$LEADER" -a systemctl is-system-running --wait >/dev/null 2>&1 && break
+	[ -n "$LEADER" ] && [ "$(nsenter -t "$LEADER" -a systemctl is-system-running 2>/dev/null)" = degraded ] && break
+	sleep 0.3
+done
+in_box() { nsenter -t "$LEADER" -a "$@"; }
+in_box_net() { nsenter -t "$LEADER" -n "$@"; } # host binaries, the box's network
+prop() { in_box systemctl show -p "$1" --value faultline.service; }
+if [ -n "$LEADER" ] && [ "$(in_box systemctl is-active faultline.service)" = active ]; then
+	pass "booted: faultline.service is active (Type=$(prop Type), $(prop StatusText))"
+else
+	tail -30 "$W/nspawn.log"
+	in_box systemctl status faultline.service 2>&1 | tail -20
+	fail "faultline.service is not active after boot"
+fi
+MAIN=$(prop MainPID)
+sandbox=$(in_box grep -E '^(Uid|NoNewPrivs|Seccomp|CapEff|CapBnd):' "/proc/$MAIN/status" | tr -s '\t ' ' ' | tr '\n' ' ')
+echo "   main pid $MAIN: $sandbox"
+if grep -q "Uid: $FL_UID " <<<"$sandbox" && grep -q 'NoNewPrivs: 1' <<<"$sandbox" &&
+	grep -q 'Seccomp: 2' <<<"$sandbox" && grep -q 'CapBnd: 0000000000000000' <<<"$sandbox"; then
+	pass "the daemon runs sandboxed: uid faultline, no_new_privs, seccomp filter, no capabilities"
+else
+	fail "the daemon is not sandboxed as the unit says"
+fi
+in_box_net "$FL_MTEST" -s "$socket" -q FLPKG00003 -i 192.0.2.1 "$TOP/tests/msgs/simple.eml" >"$W/mtest.3.out" 2>&1 &&
+	grep -q '^eom insheader 0 Authentication-Results:' "$W/mtest.3.out" && grep -q FLPKG00003 "$VLOG" &&
+	pass "a message through the unit's daemon: AR header, verdict record" ||
+	{ cat "$W/mtest.3.out"; fail "no message through the unit's daemon"; }
+# Greylisting switched on by a reload: the LMDB store in StateDirectory.
+sed -i 's/^greylist_enable = no$/greylist_enable = yes/' "$R/etc/faultline/faultline.conf"
+in_box systemctl reload faultline.service || fail "systemctl reload failed"
+[ "$(prop StatusText)" = "configuration reloaded" ] && [ "$(prop ActiveState)" = active ] &&
+	pass "systemctl reload: RELOADING/READY, $(prop StatusText)" ||
+	fail "after systemctl reload: $(prop ActiveState), '$(prop StatusText)'"
+in_box_net "$FL_MTEST" -s "$socket" -q FLPKG00004 -i 192.0.2.77 "$TOP/tests/msgs/simple.eml" >"$W/mtest.4.out" 2>&1
+if grep -q '^rcpt [a-z]* 451 4\.7\.1 ' "$W/mtest.4.out" && ls "$R/var/lib/faultline/greylist/"*.mdb >/dev/null 2>&1; then
+	pass "greylisting under ProtectSystem=strict: first attempt deferred, LMDB store in /var/lib/faultline/greylist"
+else
+	cat "$W/mtest.4.out"
+	ls -lR "$R/var/lib/faultline"
+	fail "greylisting does not work under the unit"
+fi
+in_box systemctl stop faultline.service
+[ "$(prop ActiveState)" = inactive ] && [ "$(prop ExecMainStatus)" = 0 ] &&
+	pass "systemctl stop: inactive, exit status 0" ||
+	fail "systemctl stop: $(prop ActiveState), status $(prop ExecMainStatus)"
+in_box journalctl -u faultline.service --no-pager -o cat >"$W/journal.txt" 2>&1
+for line in "listening on" "configuration reloaded" "FLPKG00003: verdict action=accept" "stopped"; do
+	grep -q "$line" "$W/journal.txt" && pass "journal: '$line'" || fail "journal lacks '$line'"
+done
+kill -RTMIN+4 "$LEADER" # systemd: power off
+for _ in $(seq 100); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.2; done
+kill -0 "$NSPAWN_PID" 2>/dev/null && { kill "$NSPAWN_PID"; fail "the container did not power off"; }
+wait "$NSPAWN_PID" 2>/dev/null
+NSPAWN_PID=
+mount -t proc proc "$R/proc" || abort "cannot mount /proc in the root"
 
 # ---- 5. remove, purge ----------------------------------------------------------------
 step "remove and purge"
