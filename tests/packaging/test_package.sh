@@ -18,6 +18,9 @@
 #  4b. systemd-nspawn boots the root: the enabled unit runs under systemd with
 #      its whole sandbox (checked in /proc), takes a message, reloads
 #      (greylisting on: LMDB in StateDirectory), stops; the journal has it;
+#  4c. README.Debian's Postfix recipe, followed: socket inside the chrooted
+#      smtpd's /var/spool/postfix, `adduser postfix faultline`, the
+#      ReadWritePaths= drop-in; a message through Postfix gets its verdict;
 #   5. dpkg -r keeps the conffiles and the state, dpkg -P removes them: the
 #      root is then as before the install, except the faultline system user
 #      (kept, Debian policy 9.2.2).
@@ -126,11 +129,13 @@ RDEB=/tmp/$(basename "$DEB")
 in_root apt-get update -q >"$W/apt.log" 2>&1 &&
 	in_root apt-get satisfy -y -q --no-install-recommends "$(dpkg-deb -f "$DEB" Depends)" \
 		>>"$W/apt.log" 2>&1 &&
-	in_root apt-get install -y -q --no-install-recommends systemd procps logrotate >>"$W/apt.log" 2>&1 || {
+	in_root debconf-set-selections <<<"postfix postfix/main_mailer_type select Local only" &&
+	in_root apt-get install -y -q --no-install-recommends systemd procps logrotate postfix \
+		>>"$W/apt.log" 2>&1 || {
 	tail -30 "$W/apt.log"
 	abort "installing the dependencies into the root failed"
 }
-pass "minbase $VERSION_CODENAME root with the package's dependencies (+ systemd, procps, logrotate)"
+pass "minbase $VERSION_CODENAME root with the package's dependencies (+ systemd, procps, logrotate, postfix)"
 
 # The root's files with type, owner and mode, minus what dpkg, apt and the
 # kernel change on their own.
@@ -140,7 +145,8 @@ snapshot() {
 		-o -path ./var/log/apt -o -path ./var/log/dpkg.log -o -path ./var/log/alternatives.log \
 		-o -path ./var/lib/systemd -o -path ./var/log/journal -o -path ./etc/machine-id \
 		-o -path ./var/log/wtmp -o -path ./var/log/btmp \
-		-o -path ./var/log/lastlog \) \
+		-o -path ./var/log/lastlog -o -path ./var/spool/postfix -o -path ./var/lib/postfix \
+		-o -path ./var/mail -o -path ./etc/postfix/main.cf \) \
 		-prune -o -printf '%y %u:%g %m %p\n' | LC_ALL=C sort)
 }
 snapshot >"$W/before.txt"
@@ -360,6 +366,52 @@ in_box journalctl -u faultline.service --no-pager -o cat >"$W/journal.txt" 2>&1
 for line in "listening on" "configuration reloaded" "FLPKG00003: verdict action=accept" "stopped"; do
 	grep -q "$line" "$W/journal.txt" && pass "journal: '$line'" || fail "journal lacks '$line'"
 done
+# ---- 4c. Postfix with its smtpd chroot, wired as README.Debian says ---------------------
+step "Postfix (chrooted smtpd) and a unix socket, following README.Debian"
+[ "$(in_box postconf -h -F smtp/inet/chroot)" = y ] || fail "Debian's smtpd is not chrooted here"
+in_box install -d -o faultline -g postfix -m 0750 /var/spool/postfix/faultline
+in_box adduser --quiet postfix faultline
+sed -i -e 's|^socket = .*|socket = unix:/var/spool/postfix/faultline/faultline.sock|' \
+	-e 's/^greylist_enable = yes$/greylist_enable = no/' "$R/etc/faultline/faultline.conf"
+mkdir -p "$R/etc/systemd/system/faultline.service.d"
+printf '[Service]\nReadWritePaths=/var/spool/postfix/faultline\n' \
+	>"$R/etc/systemd/system/faultline.service.d/postfix.conf"
+in_box postconf -e 'smtpd_milters = unix:/faultline/faultline.sock' \
+	'non_smtpd_milters = $smtpd_milters' 'milter_default_action = tempfail' 'milter_protocol = 6'
+in_box systemctl daemon-reload
+in_box systemctl start faultline.service
+in_box systemctl restart postfix.service
+for _ in $(seq 50); do
+	[ -S "$R/var/spool/postfix/faultline/faultline.sock" ] && break
+	sleep 0.2
+done
+sock=$(stat -c 'uid %u gid %g, %a' "$R/var/spool/postfix/faultline/faultline.sock" 2>/dev/null)
+[ "$(prop ActiveState)" = active ] && [ -n "$sock" ] &&
+	pass "faultline.service with the drop-in: socket /var/spool/postfix/faultline/faultline.sock (mode $sock)" ||
+	{ in_box journalctl -u faultline.service --no-pager | tail; fail "no socket in the Postfix chroot"; }
+in_box_net ip addr add 192.0.2.9/32 dev lo
+for _ in $(seq 50); do in_box_net bash -c '(exec 3<>/dev/tcp/127.0.0.1/25)' 2>/dev/null && break; sleep 0.2; done
+printf 'From: sender@example.com\nTo: root@localhost\nSubject: through the chroot\nMessage-ID: <fl-pkg-chroot@e2e>\n\nbody\n' \
+	>"$W/chroot.eml"
+in_box_net swaks --server 127.0.0.1 --port 25 --local-interface 192.0.2.9 --ehlo client.example \
+	--from sender@example.com --to root@localhost --data "@$W/chroot.eml" --no-hints \
+	>"$W/swaks.chroot" 2>&1 || { cat "$W/swaks.chroot"; fail "Postfix did not accept the message"; }
+PQID=$(sed -n -E 's/^(<[~-]* *)?250 2\.0\.0 Ok: queued as ([0-9A-Za-z]+).*/\2/p' "$W/swaks.chroot")
+for _ in $(seq 100); do grep -q 'fl-pkg-chroot@e2e' "$R/var/mail/root" 2>/dev/null && break; sleep 0.2; done
+if [ -n "$PQID" ] && grep -q "\"queue_id\": *\"$PQID\"" "$VLOG" &&
+	sed -n '1,/^$/p' "$R/var/mail/root" 2>/dev/null | grep -q '^Authentication-Results: '; then
+	pass "through Postfix's chrooted smtpd: delivered with Authentication-Results, verdict keyed by Postfix queue id $PQID"
+else
+	cat "$W/swaks.chroot"
+	in_box journalctl -u postfix@- --no-pager 2>/dev/null | tail
+	fail "no milter verdict for the message through Postfix's chroot (queue id '$PQID')"
+fi
+# The administrator's steps undone (the purge check below expects that).
+in_box systemctl stop postfix.service faultline.service
+in_box postconf -X smtpd_milters non_smtpd_milters milter_default_action milter_protocol
+in_box deluser --quiet postfix faultline
+rm -rf "$R/var/spool/postfix/faultline" "$R/etc/systemd/system/faultline.service.d"
+
 kill -RTMIN+4 "$LEADER" # systemd: power off
 for _ in $(seq 100); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.2; done
 kill -0 "$NSPAWN_PID" 2>/dev/null && { kill "$NSPAWN_PID"; fail "the container did not power off"; }
