@@ -130,12 +130,12 @@ in_root apt-get update -q >"$W/apt.log" 2>&1 &&
 	in_root apt-get satisfy -y -q --no-install-recommends "$(dpkg-deb -f "$DEB" Depends)" \
 		>>"$W/apt.log" 2>&1 &&
 	in_root debconf-set-selections <<<"postfix postfix/main_mailer_type select Local only" &&
-	in_root apt-get install -y -q --no-install-recommends systemd procps logrotate postfix \
+	in_root apt-get install -y -q --no-install-recommends systemd procps logrotate postfix man-db \
 		>>"$W/apt.log" 2>&1 || {
 	tail -30 "$W/apt.log"
 	abort "installing the dependencies into the root failed"
 }
-pass "minbase $VERSION_CODENAME root with the package's dependencies (+ systemd, procps, logrotate, postfix)"
+pass "minbase $VERSION_CODENAME root with the package's dependencies (+ systemd, procps, logrotate, postfix, man-db)"
 
 # The root's files with type, owner and mode, minus what dpkg, apt and the
 # kernel change on their own.
@@ -203,7 +203,8 @@ for d in /var/lib/faultline /var/log/faultline /run/faultline; do
 done
 [ -L "$R/etc/systemd/system/multi-user.target.wants/faultline.service" ] &&
 	pass "the unit is enabled (multi-user.target.wants)" || fail "the unit is not enabled"
-# man pages are checked above (files): systemd-analyze would run the host's man.
+# --man=no: with --root, systemd-analyze would ask the host's man for the
+# Documentation= pages; the booted root is verified with them below.
 if (cd /tmp && systemd-analyze verify --man=no --root="$R" faultline.service) >"$W/verify.out" 2>&1 &&
 	[ ! -s "$W/verify.out" ]; then
 	pass "systemd-analyze verify: clean"
@@ -330,6 +331,13 @@ else
 	tail -30 "$W/nspawn.log"
 	in_box systemctl status faultline.service 2>&1 | tail -20
 	fail "faultline.service is not active after boot"
+fi
+# Inside the booted root, verify also finds the man pages of Documentation=.
+if in_box systemd-analyze verify faultline.service >"$W/verify-box.out" 2>&1 && [ ! -s "$W/verify-box.out" ]; then
+	pass "systemd-analyze verify in the booted root (man pages included): clean"
+else
+	cat "$W/verify-box.out"
+	fail "systemd-analyze verify in the booted root complains"
 fi
 MAIN=$(prop MainPID)
 sandbox=$(in_box grep -E '^(Uid|NoNewPrivs|Seccomp|CapEff|CapBnd):' "/proc/$MAIN/status" | tr -s '\t ' ' ' | tr '\n' ' ')
