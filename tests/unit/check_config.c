@@ -583,6 +583,7 @@ static const struct good_row good_rows[] = {
       {"verdict_log", "/var/log/faultline/verdicts.json"},
       {"stats_file", "/var/run/fl-stats.json"},
       {"stats_interval", "30s"},
+      {"metrics_listen", "[::1]:9795"},
       {"dns_forwarders", "127.0.0.1@5353, ::1"},
       {"dns_timeout", "1500ms"},
       {"dns_trust_anchor_file", "/usr/share/dns/root.key"},
@@ -608,6 +609,7 @@ static const struct good_row good_rows[] = {
       {"dnsbl_allow_threshold", "-5"},
       {"dnsbl_reject_stage", "eom"},
       {"dnsbl_reply_code", "550"},
+      {"dnsbl_mode", "observe"},
       {"dnsbl_error_codes", "zen.example=127.255.255.254"},
       {"dnsbl_fetch_txt", "no"},
       {"dnsbl_probe_interval", "5m"},
@@ -633,6 +635,7 @@ static const struct good_row good_rows[] = {
       {"dmarc_from_multiple_action", "mark"},
       {"dmarc_override_domains", "lists.example.org:mailing_list, partner.example.net"},
       {"greylist_enable", "yes"},
+      {"greylist_mode", "observe"},
       {"greylist_store", "redis"},
       {"greylist_lmdb_dir", "/var/lib/faultline/gl"},
       {"greylist_lmdb_map_size", "1G"},
@@ -1098,6 +1101,11 @@ static void assert_load_error(const char *label, const char *path, const char *w
 
 START_TEST(test_hostile_files)
 {
+    /* found by fuzz_config: an empty file (no buffer read yet) loads as
+       the defaults, without undefined behaviour */
+    struct fl_config *empty = load_ok("an empty file", write_tmp("empty.conf", "", 0));
+    fl_config_unref(&empty);
+
     /* A FIFO as the configuration or as a list file: refused at once,
        never waited on (a reload once hung on one and SIGTERM no longer
        stopped the daemon). */
