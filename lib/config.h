@@ -127,6 +127,15 @@ struct fl_config {
     int dmarc_from_multiple_action; /* enum fl_mark_or_reject */
     struct fl_strlist dmarc_override_domains;
 
+    /* DMARC aggregate reports (lib/config_report.c) */
+    char *report_org_name;
+    char *report_email;
+    char *report_submitter;
+    char *report_extra_contact_info;
+    char *report_dir;
+    char *report_sendmail;
+    long long report_max_uris;
+
     /* Greylisting (lib/config_greylist.c) */
     bool greylist_enable;
     int greylist_mode; /* 0 enforce, 1 observe (FL_MODE_) */
