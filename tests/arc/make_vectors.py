@@ -121,7 +121,7 @@ def main(out):
     keytxt["_dmarc.author"] = "v=DMARC1; p=reject"
     keytxt["author"] = "v=spf1 ip4:192.0.2.1 -all"
     for n in ("lists", "untrusted", "hop1"):
-        keytxt[n] = "v=spf1 ip4:127.0.0.0/8 -all"
+        keytxt[n] = "v=spf1 ip4:192.0.2.0/24 -all"
     for name, value in keytxt.items():
         records.append((name, "TXT", txt(value)))
     zone(os.path.join(out, "zones", "arc.example.zone"), "arc.example", records)
