@@ -25,7 +25,8 @@ import sys
 import dkim
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "dkim"))
-from make_corpus import RsaKey, txt, zone  # noqa: E402
+import nacl.signing  # noqa: E402
+from make_corpus import EdKey, RsaKey, txt, zone  # noqa: E402
 
 AUTHOR = "author.arc.example"
 HEADERS = (
@@ -60,10 +61,29 @@ class Sealer:
         ar = (b"Authentication-Results: " + self.domain.encode() + b"; " + res + ar_extra +
               b"\r\n")
         msg = ar + msg
-        sets = dkim.arc_sign(msg, b"sel", self.domain.encode(), self.key.private,
-                             self.domain.encode(), include_headers=SIGN, timestamp=1748858400)
+        if self.key.alg == b"ed25519-sha256":
+            sets = ed_arc_sign(msg, self.domain.encode(), self.key.private)
+        else:
+            sets = dkim.arc_sign(msg, b"sel", self.domain.encode(), self.key.private,
+                                 self.domain.encode(), include_headers=SIGN,
+                                 timestamp=1748858400)
         assert sets, "dkimpy made no ARC set"
         return b"".join(sets) + msg
+
+
+def ed_arc_sign(msg, domain, seed):
+    """dkimpy's ARC signer with an Ed25519 key (RFC 8463): dkim.arc_sign
+    is RSA only and ARC.sign reads the key as PEM, so the PEM reader is
+    swapped for the Ed25519 seed reader while it signs."""
+    pem = dkim.parse_pem_private_key
+    dkim.parse_pem_private_key = lambda k: nacl.signing.SigningKey(
+        k, encoder=nacl.encoding.Base64Encoder)
+    try:
+        a = dkim.ARC(msg, signature_algorithm=b"ed25519-sha256")
+        return a.sign(b"sel", domain, seed, domain, include_headers=SIGN,
+                      timestamp=1748858400)
+    finally:
+        dkim.parse_pem_private_key = pem
 
 
 def dkim_sign(msg, key):
@@ -111,12 +131,14 @@ def main(out):
     k = {n: RsaKey(2048) for n in ("hop1", "hop2", "hop3", "lists", "untrusted", "author")}
     k["revoked"] = RsaKey(2048)
     k["nokey"] = RsaKey(2048)
+    k["edhop"] = EdKey()
     hop = {n: Sealer(n, k[n]) for n in k}
     records = []
     keytxt = {}
     for n in ("hop1", "hop2", "hop3", "lists", "untrusted"):
         keytxt["sel._domainkey.%s" % n] = "v=DKIM1; k=rsa; p=%s" % k[n].public
     keytxt["sel._domainkey.revoked"] = "v=DKIM1; k=rsa; p="
+    keytxt["sel._domainkey.edhop"] = "v=DKIM1; k=ed25519; p=%s" % k["edhop"].public
     keytxt["sel._domainkey.author"] = "v=DKIM1; k=rsa; p=%s" % k["author"].public
     keytxt["_dmarc.author"] = "v=DMARC1; p=reject"
     keytxt["author"] = "v=spf1 ip4:192.0.2.1 -all"
@@ -132,6 +154,10 @@ def main(out):
     msgs["one_hop"] = one
     two = hop["hop2"].seal(one, b"pass")
     msgs["three_hop"] = hop["hop3"].seal(two, b"pass")
+    # an Ed25519 sealer (RFC 8463) after an RSA one
+    msgs["ed25519"] = hop["edhop"].seal(one, b"pass")
+    msgs["ed25519_tampered"] = edit_field(msgs["ed25519"], b"ARC-Authentication-Results", 2,
+                                          lambda f: f.replace(b"dkim=pass", b"dkim=fail"))
     # a hop changes the body and seals: the older AMS fails, the chain
     # still passes; oldest-pass names the hop that changed it
     msgs["body_changed_then_sealed"] = hop["hop2"].seal(list_hop(one), b"pass")
@@ -172,6 +198,10 @@ def main(out):
         n = name.decode() if isinstance(name, bytes) else name
         return zonemap.get(n if n.endswith(".") else n + ".")
 
+    # dkimpy's ARC verifier knows rsa-sha256 only (ARC_HASH_ALGORITHMS);
+    # its DKIM verifier knows Ed25519: let ARC use it for the cross-check
+    dkim.ARC_HASH_ALGORITHMS = dict(dkim.ARC_HASH_ALGORITHMS)
+    dkim.ARC_HASH_ALGORITHMS[b"ed25519-sha256"] = dkim.HASH_ALGORITHMS[b"ed25519-sha256"]
     with open(os.path.join(out, "dkimpy.txt"), "w") as f:
         for name, msg in msgs.items():
             with open(os.path.join(out, "msgs", name + ".eml"), "wb") as g:
