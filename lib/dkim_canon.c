@@ -27,10 +27,14 @@ static void emit(struct fl_dkim_body *b, const char *p, size_t n)
         return;
     if (b->limit >= 0 && before + (long long)n > b->limit)
         n = (size_t)(b->limit - before); /* l=: the rest is not hashed */
-    for (size_t i = 0; i < n; i++) {
+    while (n > 0) {
         if (b->nout == sizeof(b->out))
             flush(b);
-        b->out[b->nout++] = (unsigned char)p[i];
+        size_t k = sizeof(b->out) - b->nout < n ? sizeof(b->out) - b->nout : n;
+        memcpy(b->out + b->nout, p, k);
+        b->nout += k;
+        p += k;
+        n -= k;
     }
 }
 
@@ -77,19 +81,38 @@ static void content(struct fl_dkim_body *b, char c)
     emit(b, &c, 1);
 }
 
+/* A byte that is content as it is: no line end, no CR, no whitespace
+   that relaxed canonicalisation folds. */
+static bool plain(const struct fl_dkim_body *b, unsigned char c)
+{
+    return c != '\n' && c != '\r' && !(b->relaxed && (c == ' ' || c == '\t'));
+}
+
 void fl_dkim_body_feed(struct fl_dkim_body *b, const unsigned char *p, size_t len)
 {
-    for (size_t i = 0; i < len; i++) {
+    for (size_t i = 0; i < len;) {
+        if (!b->cr && plain(b, p[i])) {
+            /* a run of plain bytes: the first settles what is pending
+               (empty lines, a folded space), the rest goes out whole */
+            size_t j = i + 1;
+            while (j < len && plain(b, p[j]))
+                j++;
+            content(b, (char)p[i]);
+            emit(b, (const char *)p + i + 1, j - i - 1);
+            i = j;
+            continue;
+        }
         if (p[i] == '\n') { /* CRLF, or a bare LF libopendkim makes CRLF */
             b->cr = false;
             line_end(b);
-            continue;
+        } else {
+            if (b->cr)
+                content(b, '\r'); /* a bare CR is content */
+            b->cr = p[i] == '\r';
+            if (!b->cr)
+                content(b, (char)p[i]);
         }
-        if (b->cr)
-            content(b, '\r'); /* a bare CR is content */
-        b->cr = p[i] == '\r';
-        if (!b->cr)
-            content(b, (char)p[i]);
+        i++;
     }
 }
 

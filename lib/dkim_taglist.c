@@ -36,6 +36,29 @@ static bool is_valchar(char c)
     return u >= 0x21 && u <= 0x7e && u != ';';
 }
 
+/* The length of the well-formed UTF-8 sequence (RFC 3629) of 2 to 4
+   bytes at p, or 0.  RFC 8616 4 lets internationalized headers (RFC
+   6532) carry UTF-8 in tag values: U-labels in d=, i=, s=, a UTF-8
+   local-part, unquoted non-ASCII in dkim-quoted-printable. */
+static size_t utf8_len(const char *p, const char *end)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    size_t n = u[0] >= 0xc2 && u[0] <= 0xdf   ? 2
+               : u[0] >= 0xe0 && u[0] <= 0xef ? 3
+               : u[0] >= 0xf0 && u[0] <= 0xf4 ? 4
+                                              : 0;
+    if (n == 0 || (size_t)(end - p) < n)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((u[i] & 0xc0) != 0x80)
+            return 0;
+    /* no overlong forms, no surrogates, nothing above U+10FFFF */
+    if ((u[0] == 0xe0 && u[1] < 0xa0) || (u[0] == 0xed && u[1] > 0x9f) ||
+        (u[0] == 0xf0 && u[1] < 0x90) || (u[0] == 0xf4 && u[1] > 0x8f))
+        return 0;
+    return n;
+}
+
 /* Skips FWS (RFC 5322 3.2.2: [*WSP CRLF] 1*WSP, repeated); a CRLF not
    followed by WSP is left where it is (and makes the caller fail). */
 static const char *skip_fws(const char *p, const char *end)
@@ -136,6 +159,11 @@ int fl_dkim_taglist_parse(const char *s, size_t len, struct fl_dkim_taglist *tl,
                 vend = ++p;
                 continue;
             }
+            size_t u = (unsigned char)*p >= 0x80 ? utf8_len(p, end) : 0;
+            if (u > 0) {
+                vend = p += u;
+                continue;
+            }
             const char *q = skip_fws(p, end);
             if (q == p) {
                 fl_buf_puts(why, "tag ");
@@ -215,24 +243,30 @@ static bool hyphenated_word(const char *v, size_t n)
 }
 
 /* sub-domain *("." sub-domain), sub-domain = Let-dig [Ldh-str] (RFC
-   5321 4.1.2), labels of at most 63 octets.  underscore: also "_" inside
-   a label (selectors, see selector_ok). */
+   5321 4.1.2), labels of at most 63 octets; a U-label (UTF-8, already
+   checked well-formed by the tag-list parser; RFC 8616 4) counts as
+   letters and is not held to 63 octets (its A-label is).  underscore:
+   also "_" inside a label (selectors). */
 static bool domain_ok(const char *v, size_t n, bool underscore)
 {
-    if (n == 0 || n > 253)
+    if (n == 0)
         return false;
     size_t label = 0;
+    bool utf8 = false;
     for (size_t i = 0; i <= n; i++) {
         if (i == n || v[i] == '.') {
-            if (label == 0 || label > 63 || v[i - 1] == '-')
+            if (label == 0 || (label > 63 && !utf8) || v[i - 1] == '-')
                 return false;
             label = 0;
+            utf8 = false;
             continue;
         }
-        bool ok =
-            is_alnum(v[i]) || (label > 0 && v[i] == '-') || (underscore && v[i] == '_');
+        bool high = (unsigned char)v[i] >= 0x80;
+        bool ok = is_alnum(v[i]) || high || (label > 0 && v[i] == '-') ||
+                  (underscore && v[i] == '_');
         if (!ok)
             return false;
+        utf8 |= high;
         label++;
     }
     return true;
@@ -313,9 +347,14 @@ static int bad_value(struct fl_buf *why, const struct fl_dkim_tag *t, const char
 
 /* --- DKIM-Signature (RFC 6376 3.5) -------------------------------------------- */
 
-/* a= : sig-a-tag-k "-" sig-a-tag-h, each ALPHA *(LOWER / DIGIT) */
+/* a= : sig-a-tag-k "-" sig-a-tag-h, each one of the literals (in any
+   case, RFC 5234 2.3) or ALPHA *(LOWER / DIGIT) */
 static bool alg_word(const char *v, size_t n)
 {
+    static const char *const literals[] = {"rsa", "ed25519", "sha1", "sha256"};
+    for (size_t i = 0; i < sizeof(literals) / sizeof(literals[0]); i++)
+        if (n == strlen(literals[i]) && strncasecmp(v, literals[i], n) == 0)
+            return true;
     if (n == 0 || !is_alpha(v[0]))
         return false;
     for (size_t i = 1; i < n; i++)
@@ -502,7 +541,9 @@ static int key_value(const struct fl_dkim_tag *t, size_t index, struct fl_dkim_k
     if (same_name(t, "v", 1)) {
         if (index != 0)
             return bad_value(why, t, "is not the first tag (RFC 6376 3.6.1)");
-        return is(t, "DKIM1") ? 0 : bad_value(why, t, "is not DKIM1");
+        /* %x44.4B.49.4D.31: exactly "DKIM1", not a case-insensitive literal */
+        bool dkim1 = t->value_len == 5 && memcmp(t->value, "DKIM1", 5) == 0;
+        return dkim1 ? 0 : bad_value(why, t, "is not DKIM1");
     }
     if (same_name(t, "h", 1)) {
         k->hashes = 0;

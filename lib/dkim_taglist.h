@@ -9,9 +9,11 @@
      tag-value =  [ tval *( 1*(WSP / FWS) tval ) ]
      tval      =  1*VALCHAR                  ; %x21-3A / %x3C-7E
 
-   A tag named twice invalidates the whole list (3.2).  Only trailing FWS
-   after the last ";" is accepted beyond the grammar (dkimpy does the
-   same; a TXT record often ends in "; ").  Every error names the tag.
+   A tag named twice invalidates the whole list (3.2).  VALCHAR is
+   extended by well-formed UTF-8 as RFC 8616 4 allows for internationalized
+   headers (U-labels in d=, s=, i=).  Only trailing FWS after the last ";"
+   is accepted beyond the grammar (dkimpy does the same; a TXT record
+   often ends in "; ").  Every error names the tag.
 
    libopendkim is lenient where the RFC is strict (it skips characters
    that are not base64 in p=, keeps the last of two equal tags); these

@@ -98,12 +98,13 @@ int main(int argc, char **argv)
     }
     const char *command = argv[optind];
     bool stats = strcmp(command, "stats") == 0;
-    if (!stats && strcmp(command, "greylist") != 0) {
+    bool why = strcmp(command, "why") == 0, report = strcmp(command, "report") == 0;
+    if (!stats && !why && !report && strcmp(command, "greylist") != 0) {
         fprintf(stderr, "faultlinectl: unknown command \"%s\"\n", command);
         fl_ctl_brief_usage();
         return FL_CTL_USAGE;
     }
-    if (!stats && optind + 1 >= argc) {
+    if (!stats && !why && !report && optind + 1 >= argc) {
         fprintf(stderr, "faultlinectl: greylist: no subcommand given\n");
         fl_ctl_brief_usage();
         return FL_CTL_USAGE;
@@ -120,7 +121,9 @@ int main(int argc, char **argv)
         return FL_CTL_CONFIG;
     }
     fl_buf_free(&errors);
-    int rc = stats ? fl_ctl_stats(cfg, argc - optind - 1, argv + optind + 1)
+    int rc = why      ? fl_ctl_why(cfg, argc - optind, argv + optind)
+             : report ? fl_ctl_report(cfg, argc - optind, argv + optind)
+             : stats  ? fl_ctl_stats(cfg, argc - optind - 1, argv + optind + 1)
                    : fl_ctl_greylist(cfg, argc - optind - 1, argv + optind + 1);
     fl_config_unref(&cfg);
     return rc;

@@ -392,6 +392,7 @@ def main(out, bench=False):
     sig_edits = {
         "sig_unknown_tags": before_b([(b"foo", b"bar"), (b"z_9", b"x y")]),
         "sig_q_two_methods": replace(b"q", b"foo/bar : dns/txt"),
+        "sig_alg_capitals": replace(b"a", b"RSA-SHA256"),
         "sig_duplicate_tag": before_b([(b"d", b"signer.example")]),
         "sig_bad_tag_name": before_b([(b"_x", b"1")]),
         "sig_q_unknown": replace(b"q", b"foo/bar"),

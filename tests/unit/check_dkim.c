@@ -262,6 +262,7 @@ static const struct row rows[] = {
     {"a trailing \"; \" after the key record's last tag is accepted", "key_trailing", NULL, MILTER, "pass"},
     /* RFC 6376 3.2 / 3.5: the DKIM-Signature tag-list, strictly */
     {"unknown signature tags are ignored", "sig_unknown_tags", NULL, MILTER, "pass"},
+    {"a=RSA-SHA256 in capitals", "sig_alg_capitals", NULL, MILTER, "pass"},
     {"q= with an unknown method before dns/txt passes", "sig_q_two_methods", NULL, MILTER, "pass"},
     {"a tag twice invalidates the signature (3.2)", "sig_duplicate_tag", NULL, MILTER, SENDER("permerror", "dkim.signature_syntax")},
     {"a tag name starting with '_' is a signature syntax error", "sig_bad_tag_name", NULL, MILTER, SENDER("permerror", "dkim.signature_syntax")},
@@ -740,6 +741,13 @@ START_TEST(the_outcome_table_is_the_manual)
         ck_assert_msg(strstr(man, entry) != NULL, "faultline.8 lacks or differs for:%s",
                       entry);
     }
+    /* and no entry the table lacks */
+    size_t entries = 0;
+    for (const char *p = man; (p = strstr(p, "\n.TP\n.B ")) != NULL; p++)
+        if (strncmp(p + 8, "dkim.", 5) == 0 || strncmp(p + 8, "internal.", 9) == 0)
+            entries++;
+    ck_assert_msg(entries == n, "faultline.8 has %zu DKIM result entries, the table %zu",
+                  entries, n);
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         struct want w[8];
         size_t nw = parse_want(rows[i].want, w, 8);

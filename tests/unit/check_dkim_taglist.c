@@ -43,7 +43,11 @@ static const struct row taglists[] = {
     {"a bare LF is not FWS", "a=b\nc", -1, "byte 0x0a"},
     {"CRLF not followed by WSP", "a=b\r\nc=d", -1, "byte 0x0d"},
     {"a control character in a value", "a=b\x01", -1, "byte 0x01"},
-    {"an 8-bit byte in a value", "a=caf\xe9", -1, "byte 0xe9"},
+    {"a byte that is not UTF-8 in a value", "a=caf\xe9", -1, "byte 0xe9"},
+    {"well-formed UTF-8 in a value (RFC 8616 4)", "a=caf\xc3\xa9; b=\xe2\x82\xac", 0, NULL},
+    {"an overlong UTF-8 form", "a=\xc0\xaf", -1, "byte 0xc0"},
+    {"a UTF-16 surrogate in UTF-8", "a=\xed\xa0\x80", -1, "byte 0xed"},
+    {"a truncated UTF-8 sequence", "a=\xe2\x82", -1, "byte 0xe2"},
 };
 
 static const struct row signatures[] = {
@@ -57,6 +61,8 @@ static const struct row signatures[] = {
     {"no v=", "a=rsa-sha256; d=example.org; s=sel; h=from; bh=" B64 "; b=" B64, -1, "required tag v= is missing"},
     {"no bh=", "v=1; a=rsa-sha256; d=example.org; s=sel; h=from; b=" B64, -1, "required tag bh= is missing"},
     {"a tag twice", SIG0 "; d=example.org", -1, "duplicate tag d="},
+    {"a= in capitals (ABNF literals match in any case)", "v=1; a=RSA-SHA256; d=example.org; s=sel; h=from; bh=" B64 "; b=" B64, 0, NULL},
+    {"a= of an unknown algorithm in capitals", "v=1; a=rsa-SHA512; d=example.org; s=sel; h=from; bh=" B64 "; b=" B64, -1, "a="},
     {"a= without a hash", "v=1; a=rsa; d=example.org; s=sel; h=from; bh=" B64 "; b=" B64, -1, "a="},
     {"b= with a '*'", "v=1; a=rsa-sha256; d=example.org; s=sel; h=from; bh=" B64 "; b=dGV*zdA==", -1, "'*'"},
     {"b= with base64 after the padding", "v=1; a=rsa-sha256; d=example.org; s=sel; h=from; bh=" B64 "; b=dGVzdA==dA==", -1, "after the '=' padding"},
@@ -65,6 +71,7 @@ static const struct row signatures[] = {
     {"c= with two slashes", SIG0 "; c=relaxed/simple/x", -1, "c="},
     {"d= with an empty label", "v=1; a=rsa-sha256; d=example..org; s=sel; h=from; bh=" B64 "; b=" B64, -1, "d="},
     {"d= with a label ending in '-'", "v=1; a=rsa-sha256; d=example-.org; s=sel; h=from; bh=" B64 "; b=" B64, -1, "d="},
+    {"d= and i= with a U-label (RFC 8616 4)", "v=1; a=rsa-sha256; d=b\xc3\xbc" "cher.example; i=j\xc3\xb6" "rg@b\xc3\xbc" "cher.example; s=sel; h=from; bh=" B64 "; b=" B64, 0, NULL},
     {"s= with '_' is accepted", "v=1; a=rsa-sha256; d=example.org; s=sel_1; h=from; bh=" B64 "; b=" B64, 0, NULL},
     {"i= without '@'", SIG0 "; i=example.org", -1, "i="},
     {"i= in another domain", SIG0 "; i=@evil.example", -1, "domain mismatch"},
@@ -90,6 +97,7 @@ static const struct row keys[] = {
     {"k= twice", "k=rsa; k=rsa; p=" B64, -1, "duplicate tag k="},
     {"v= not first", "k=rsa; v=DKIM1; p=" B64, -1, "v= is not the first tag"},
     {"v=DKIM2", "v=DKIM2; p=" B64, -1, "v= is not DKIM1"},
+    {"v=dkim1 (the ABNF gives the exact bytes)", "v=dkim1; p=" B64, -1, "v= is not DKIM1"},
     {"k= that is not a word", "k=r*a; p=" B64, -1, "k="},
     {"h= with an empty element", "h=sha256:; p=" B64, -1, "h="},
     {"s= with a space inside an element", "s=em ail; p=" B64, -1, "s="},
