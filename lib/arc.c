@@ -56,6 +56,7 @@ struct arc_set {
     char *bad[F_N];         /* why the signature cannot verify, found at eoh */
     char *str[8];           /* copies behind rep */
     struct fl_buf why[F_N];
+    struct fl_buf canon[F_N]; /* relaxed, with CRLF, for the seals above (5.1.1) */
     struct fl_arc_set_report rep;
 };
 
@@ -96,6 +97,7 @@ struct fl_arc *fl_arc_new(struct fl_dns *dns, long long deadline_ms)
             a->sets[i].hdr[k] = -1;
             a->sets[i].key[k] = -1;
             fl_buf_init(&a->sets[i].why[k]);
+            fl_buf_init(&a->sets[i].canon[k]);
         }
     return a;
 }
@@ -117,10 +119,15 @@ void fl_arc_header(struct fl_arc *a, const char *name, const char *value)
     fl_buf_reset(&a->field);
     fl_buf_puts(&a->field, name);
     fl_buf_puts(&a->field, ": ");
-    for (size_t i = 0; value[i] != '\0'; i++) {
-        if (value[i] == '\n' && (i == 0 || value[i - 1] != '\r'))
-            fl_buf_putc(&a->field, '\r');
-        fl_buf_putc(&a->field, value[i]);
+    for (const char *p = value, *nl; *p != '\0'; p = nl + 1) {
+        nl = strchr(p, '\n'); /* folds: a bare LF becomes CRLF */
+        if (nl == NULL) {
+            fl_buf_puts(&a->field, p);
+            break;
+        }
+        size_t n = (size_t)(nl - p);
+        fl_buf_append(&a->field, p, n > 0 && nl[-1] == '\r' ? n - 1 : n);
+        fl_buf_append(&a->field, "\r\n", 2);
     }
     int kind = field_kind(name);
     if (kind >= 0) {
@@ -689,9 +696,12 @@ static enum fl_res verify_as(struct fl_arc *a, int inst, struct fl_buf *why)
     for (int i = 1; i <= inst; i++)
         for (int k = 0; k < F_N; k++) {
             const char *f = field_at(a, a->sets[i].hdr[k], &len);
-            if (i < inst || k != F_AS)
-                fl_dkim_canon_field(&input, f, len, true, true);
-            else
+            struct fl_buf *c = &a->sets[i].canon[k];
+            if (i < inst || k != F_AS) {
+                if (c->len == 0) /* each field once, though N seals cover it */
+                    fl_dkim_canon_field(c, f, len, true, true);
+                fl_buf_append(&input, c->data, c->len);
+            } else
                 fl_dkim_canon_sigfield(&input, f, len, s->value[F_AS],
                                        fl_dkim_taglist_get(&s->tl[F_AS], "b"), true);
         }
@@ -853,6 +863,7 @@ void fl_arc_free(struct fl_arc **ap)
             fl_dkim_taglist_free(&s->tl[k]);
             free(s->bad[k]);
             fl_buf_free(&s->why[k]);
+            fl_buf_free(&s->canon[k]);
         }
         for (int k = 0; k < 8; k++)
             free(s->str[k]);
