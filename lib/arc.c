@@ -390,6 +390,8 @@ int fl_arc_eoh(struct fl_arc *a)
             n = inst;
     }
     a->nsets = (size_t)n;
+    if (a->narc == 0) /* unsealed: the copy of the headers is not needed */
+        fl_dkim_headers_clear(&a->headers);
     for (int i = 1; i <= n; i++) {
         struct arc_set *s = &a->sets[i];
         s->rep.instance = i;
