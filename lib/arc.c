@@ -69,6 +69,8 @@ struct fl_arc {
     int *arc_kind;
     size_t narc;
     bool eoh_done, eom_done;
+    size_t mem_limit;
+    bool over_budget; /* the header copy outgrew mem_limit */
     int body_wanted;
     char *broken; /* the chain's structure is invalid: why */
     size_t nsets;
@@ -85,9 +87,10 @@ struct fl_arc {
     struct fl_result result;
 };
 
-struct fl_arc *fl_arc_new(struct fl_dns *dns, long long deadline_ms)
+struct fl_arc *fl_arc_new(struct fl_dns *dns, long long deadline_ms, size_t mem_limit)
 {
     struct fl_arc *a = fl_calloc(1, sizeof(*a));
+    a->mem_limit = mem_limit;
     a->dns = dns;
     a->deadline_ms = deadline_ms;
     fl_buf_init(&a->field);
@@ -112,7 +115,7 @@ static int field_kind(const char *name)
 
 void fl_arc_header(struct fl_arc *a, const char *name, const char *value)
 {
-    if (a->eoh_done || name == NULL || *name == '\0')
+    if (a->eoh_done || a->over_budget || name == NULL || *name == '\0')
         return;
     if (value == NULL)
         value = "";
@@ -128,6 +131,11 @@ void fl_arc_header(struct fl_arc *a, const char *name, const char *value)
         size_t n = (size_t)(nl - p);
         fl_buf_append(&a->field, p, n > 0 && nl[-1] == '\r' ? n - 1 : n);
         fl_buf_append(&a->field, "\r\n", 2);
+    }
+    if (a->mem_limit > 0 && a->headers.data.len + a->field.len > a->mem_limit) {
+        a->over_budget = true; /* stop copying; fl_arc_eom says why */
+        fl_dkim_headers_clear(&a->headers);
+        return;
     }
     int kind = field_kind(name);
     if (kind >= 0) {
@@ -383,6 +391,8 @@ int fl_arc_eoh(struct fl_arc *a)
     if (a->eoh_done)
         return a->body_wanted;
     a->eoh_done = true;
+    if (a->over_budget)
+        return 0;
     int n = 0;
     for (size_t i = 0; i < a->narc; i++) {
         int inst = read_field(a, i, a->arc_kind[i]);
@@ -797,7 +807,9 @@ void fl_arc_eom(struct fl_arc *a, const char *client_ip, struct fl_result *out)
         a->eom_done = true;
         fl_arc_eoh(a);
         struct fl_result *r = &a->result;
-        if (a->narc == 0) {
+        if (a->over_budget) {
+            a->chain = FL_RES_TEMPERROR;
+        } else if (a->narc == 0) {
             a->chain = FL_RES_NONE;
         } else if (a->broken != NULL) {
             a->chain = FL_RES_FAIL;
@@ -807,7 +819,12 @@ void fl_arc_eom(struct fl_arc *a, const char *client_ip, struct fl_result *out)
         }
         fill_reports(a);
         fl_result_init(r, "arc", a->chain);
-        if (a->chain == FL_RES_FAIL) {
+        if (a->over_budget) {
+            fl_result_set_reason(r, "internal.over_budget", "not verified",
+                                 "the header fields exceed message_memory_limit: the ARC "
+                                 "chain was not verified");
+            r->fault = FL_FAULT_RECEIVER;
+        } else if (a->chain == FL_RES_FAIL) {
             fl_result_set_reason(r, a->failed_sig ? "arc.signature" : "arc.structure",
                                  a->failed_why,
                                  "the ARC chain is broken: the intermediary named must fix "

@@ -51,9 +51,11 @@ struct fl_arc_set_report {
 };
 
 /* Starts the verification of one message.  dns must outlive it;
-   deadline_ms (monotonic, 0: none) bounds the key lookups.  Never
-   fails. */
-struct fl_arc *fl_arc_new(struct fl_dns *dns, long long deadline_ms);
+   deadline_ms (monotonic, 0: none) bounds the key lookups; mem_limit
+   (bytes, 0: none; message_memory_limit) bounds the copy of the header
+   fields -- past it the chain is not verified (arc=temperror, reason code
+   internal.over_budget, fault=receiver).  Never fails. */
+struct fl_arc *fl_arc_new(struct fl_dns *dns, long long deadline_ms, size_t mem_limit);
 /* One header field as libmilter passes it (name without the colon,
    value without the leading space; folds as "\n" or "\r\n" plus WSP). */
 void fl_arc_header(struct fl_arc *a, const char *name, const char *value);

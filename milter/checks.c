@@ -305,7 +305,8 @@ void fl_checks_on_mail(struct fl_conn *conn)
         if (dom != NULL)
             fl_dmarc_hint(msg->dmarc, dom);
         if (conn->cfg->arc_enable)
-            msg->arc = fl_arc_new(fl_srv.dns, msg->deadline);
+            msg->arc = fl_arc_new(fl_srv.dns, msg->deadline,
+                                  (size_t)conn->cfg->message_memory_limit);
     }
     if (fl_spf_wanted(conn->cfg, false, false)) {
         msg->spf[0] = spf_start(conn, FL_SPF_MAILFROM);

@@ -182,7 +182,7 @@ int main(int argc, char **argv)
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
         iters = 0;
         do {
-            struct fl_arc *a = fl_arc_new(dns, 0);
+            struct fl_arc *a = fl_arc_new(dns, 0, 0);
             size_t body = feed_headers(a, msg, len);
             fl_arc_eoh(a);
             fl_arc_body(a, (const unsigned char *)msg + body, len - body);

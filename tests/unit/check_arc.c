@@ -28,6 +28,7 @@ static struct fl_dnsd dnsd;
 struct env {
     struct fl_config *cfg;
     struct fl_dns *dns;
+    size_t mem_limit;
 };
 
 static struct env env_open(const char *forwarders)
@@ -39,7 +40,7 @@ static struct env env_open(const char *forwarders)
     fprintf(f, "dns_forwarders = %s\ndns_probe_domain = dns.example\ndns_timeout = 2s\n",
             forwarders);
     fclose(f);
-    struct env e;
+    struct env e = {0};
     struct fl_buf errors;
     fl_buf_init(&errors);
     ck_assert_msg(fl_config_load(path, &e.cfg, &errors) == 0, "%s", errors.data);
@@ -100,7 +101,7 @@ static struct fl_arc *verify(struct env *e, const char *name, size_t chunk,
     size_t len;
     char *m = fl_dkim_corpus_read(vectors, name, &len);
     ck_assert_msg(m != NULL, "no vector %s", name);
-    struct fl_arc *a = fl_arc_new(e->dns, fl_monotonic_ms() + 5000);
+    struct fl_arc *a = fl_arc_new(e->dns, fl_monotonic_ms() + 5000, e->mem_limit);
     size_t body = feed_headers(a, m, len);
     if (fl_arc_eoh(a) == 1)
         for (size_t off = body; off < len; off += chunk)
@@ -338,7 +339,7 @@ START_TEST(test_lookups_overlap_body)
     struct env e = env_open(slow.addr);
     size_t len;
     char *m = fl_dkim_corpus_read(vectors, "three_hop", &len);
-    struct fl_arc *a = fl_arc_new(e.dns, fl_monotonic_ms() + 5000);
+    struct fl_arc *a = fl_arc_new(e.dns, fl_monotonic_ms() + 5000, 0);
     size_t body = feed_headers(a, m, len);
     ck_assert_int_eq(fl_arc_eoh(a), 1);
     usleep(400 * 1000);
@@ -357,6 +358,27 @@ START_TEST(test_lookups_overlap_body)
 }
 END_TEST
 
+/* Headers beyond the memory limit: not verified, our side says why. */
+START_TEST(test_over_budget)
+{
+    struct env e = env_open(dnsd.addr);
+    e.mem_limit = 2000; /* the three-hop headers are ~4.5 kB */
+    struct fl_result r;
+    struct fl_arc *a = verify(&e, "three_hop", 4096, &r);
+    ck_assert_msg(r.result == FL_RES_TEMPERROR && r.fault == FL_FAULT_RECEIVER &&
+                      strcmp(r.reason_code, "internal.over_budget") == 0,
+                  "got arc=%s %s", fl_res_name(r.result), r.reason_code);
+    fl_result_clear(&r);
+    fl_arc_free(&a);
+    e.mem_limit = 8000;
+    a = verify(&e, "three_hop", 4096, &r);
+    ck_assert_msg(r.result == FL_RES_PASS, "got arc=%s", fl_res_name(r.result));
+    fl_result_clear(&r);
+    fl_arc_free(&a);
+    env_close(&e);
+}
+END_TEST
+
 static Suite *arc_suite(void)
 {
     Suite *s = suite_create("arc");
@@ -366,6 +388,7 @@ static Suite *arc_suite(void)
     tcase_add_test(tc, test_chunking);
     tcase_add_test(tc, test_json);
     tcase_add_test(tc, test_aar_claims);
+    tcase_add_test(tc, test_over_budget);
     suite_add_tcase(s, tc);
     TCase *dns = tcase_create("dns");
     tcase_set_timeout(dns, 30);
