@@ -49,13 +49,15 @@ class Sealer:
         self.domain = "%s.arc.example" % name
         self.key = key
 
-    def seal(self, msg, arc_result, ar_extra=b""):
-        """Adds this hop's Authentication-Results (what it verified, and
-        arc= of the chain it received unless arc_result is None) and its
-        ARC set on top, as a forwarder does."""
-        res = (b"spf=pass smtp.mailfrom=" + AUTHOR.encode() +
-               b"; dkim=pass header.d=" + AUTHOR.encode() +
-               b"; dmarc=pass header.from=" + AUTHOR.encode())
+    def seal(self, msg, arc_result, ar_extra=b"", res=None):
+        """Adds this hop's Authentication-Results (what it verified -- res,
+        by default SPF, DKIM and DMARC pass for the author -- and arc= of
+        the chain it received unless arc_result is None) and its ARC set on
+        top, as a forwarder does."""
+        if res is None:
+            res = (b"spf=pass smtp.mailfrom=" + AUTHOR.encode() +
+                   b"; dkim=pass header.d=" + AUTHOR.encode() +
+                   b"; dmarc=pass header.from=" + AUTHOR.encode())
         if arc_result is not None:
             res += b"; arc=" + arc_result
         ar = (b"Authentication-Results: " + self.domain.encode() + b"; " + res + ar_extra +
@@ -182,6 +184,20 @@ def main(out):
     # untrusted list
     msgs["list_trusted"] = hop["lists"].seal(list_hop(original), None)
     msgs["list_untrusted"] = hop["untrusted"].seal(list_hop(original), None)
+    # what the trusted list saw, one claim at a time: an aligned SPF pass,
+    # an aligned DKIM pass (a comment in the way), a DMARC pass for another
+    # From domain, and failures only
+    a = AUTHOR.encode()
+    claims = {
+        "list_claims_spf": b"spf=pass smtp.mailfrom=alice@" + a + b"; dkim=none",
+        "list_claims_dkim": b"spf=fail smtp.mailfrom=" + a +
+                            b"; dkim=pass (good signature) header.d=" + a,
+        "list_claims_other_from": b"dmarc=pass header.from=other.example",
+        "list_claims_fail": b"spf=fail smtp.mailfrom=" + a + b"; dkim=fail header.d=" + a +
+                            b"; dmarc=fail header.from=" + a,
+    }
+    for name, res in claims.items():
+        msgs[name] = hop["lists"].seal(list_hop(original), None, res=res)
     # 50 sets pass, 51 fail
     m = one
     for i in range(2, 51):  # one sealer: its earlier AR fields go (dkimpy reads them all)

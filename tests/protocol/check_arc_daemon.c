@@ -15,6 +15,7 @@
 
 #include <check.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +123,51 @@ START_TEST(trusted_sealer_overrides_dmarc_reject)
 }
 END_TEST
 
+/* What the trusted sealer saw decides: an aligned SPF or DKIM pass
+   vouches, a DMARC pass for another From domain or failures do not. */
+START_TEST(only_an_aligned_claim_vouches)
+{
+    static const struct {
+        const char *msg;
+        const char *saw; /* in the override comment, NULL: refused */
+    } cases[] = {
+        {"list_claims_spf", "saw spf=pass smtp.mailfrom=author.arc.example"},
+        {"list_claims_dkim", "saw dkim=pass header.d=author.arc.example"},
+        {"list_claims_other_from", NULL},
+        {"list_claims_fail", NULL},
+    };
+    struct fl_daemon d;
+    fl_daemon_prepare(&d, NULL,
+                      "dmarc_reject_action = reject\n"
+                      "dmarc_arc_trusted_sealers = arc.example\n"); /* a parent domain */
+    ck_assert(fl_daemon_start(&d) == 0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char qid[32];
+        snprintf(qid, sizeof(qid), "4QCLAIM%zu", i);
+        struct fl_mc_session s;
+        run(&d, cases[i].msg, qid, &s);
+        const struct fl_mc_reply *eom = fl_test_reply(&s, FL_MC_STEP_EOM);
+        bool refused = eom->code == 'y' && strncmp(eom->text, "550 5.7.26 ", 11) == 0;
+        ck_assert_msg(refused == (cases[i].saw == NULL), "%s: %c %s", cases[i].msg, eom->code,
+                      eom->text ? eom->text : "");
+        fl_mc_session_clear(&s);
+        char want[64];
+        snprintf(want, sizeof(want), "%s: verdict action=%s", qid,
+                 cases[i].saw ? "accept" : "reject");
+        ck_assert_msg(fl_daemon_wait_log(&d, want, 3000), "%s: no \"%s\"", cases[i].msg, want);
+        char *rec = record(&d, qid);
+        if (cases[i].saw != NULL)
+            ck_assert_msg(strstr(rec, "trusted_forwarder") && strstr(rec, cases[i].saw),
+                          "%s: %s", cases[i].msg, rec);
+        else
+            ck_assert_msg(strstr(rec, "trusted_forwarder") == NULL, "%s: %s", cases[i].msg, rec);
+        free(rec);
+    }
+    ck_assert_int_eq(fl_daemon_stop(&d), 0);
+    fl_daemon_cleanup(&d);
+}
+END_TEST
+
 /* Without the setting nothing is overridden, and arc_enable = no turns
    ARC off. */
 START_TEST(no_trusted_sealers_no_override)
@@ -150,6 +196,7 @@ static Suite *arc_daemon_suite(void)
     TCase *tc = tcase_create("dmarc override");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, trusted_sealer_overrides_dmarc_reject);
+    tcase_add_test(tc, only_an_aligned_claim_vouches);
     tcase_add_test(tc, no_trusted_sealers_no_override);
     suite_add_tcase(s, tc);
     return s;
