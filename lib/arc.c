@@ -162,6 +162,7 @@ static void set_broken(struct fl_arc *a, const char *fmt, ...)
     fl_buf_vprintf(&b, fmt, ap);
     va_end(ap);
     a->broken = fl_buf_steal(&b);
+    fl_buf_free(&b); /* steal re-initialises it */
 }
 
 static bool is_fws(char c)
@@ -220,7 +221,9 @@ static char *tag_copy(const struct fl_dkim_taglist *tl, const char *name)
     for (size_t k = 0; t != NULL && k < t->value_len; k++)
         if (!is_fws(t->value[k]))
             fl_buf_putc(&b, t->value[k]);
-    return fl_buf_steal(&b);
+    char *v = fl_buf_steal(&b);
+    fl_buf_free(&b);
+    return v;
 }
 
 static bool tag_is(const struct fl_dkim_taglist *tl, const char *name, const char *want)
@@ -298,7 +301,8 @@ static int key_index(struct fl_arc *a, const char *s, const char *d)
     struct arc_key *k = &a->keys[a->nkeys];
     memset(k, 0, sizeof(*k));
     k->qname = fl_buf_steal(&q);
-    k->q = fl_dns_start(a->dns, k->qname, FL_DNS_TXT, a->deadline_ms);
+    fl_buf_free(&q);
+    k->q = a->dns ? fl_dns_start(a->dns, k->qname, FL_DNS_TXT, a->deadline_ms) : NULL;
     return (int)a->nkeys++;
 }
 
@@ -470,6 +474,11 @@ static const struct fl_dkim_keyrec *get_key(struct fl_arc *a, int ki, enum fl_re
                                             struct fl_buf *why)
 {
     struct arc_key *k = &a->keys[ki];
+    if (k->q == NULL) { /* no resolver */
+        *res = FL_RES_TEMPERROR;
+        fl_buf_printf(why, "key %s: not looked up (no resolver)", k->qname);
+        return NULL;
+    }
     if (k->ans == NULL)
         k->ans = fl_dns_wait(k->q);
     if (k->ans->status != FL_DNS_OK || k->ans->count == 0) {
@@ -737,6 +746,7 @@ static void fail_at(struct fl_arc *a, int inst, int kind, enum fl_res res)
                   res == FL_RES_TEMPERROR ? "could not be verified" : "failed",
                   s->why[kind].data);
     a->failed_why = fl_buf_steal(&b);
+    fl_buf_free(&b);
 }
 
 static void verify_chain(struct fl_arc *a)
@@ -833,8 +843,9 @@ void fl_arc_eom(struct fl_arc *a, const char *client_ip, struct fl_result *out)
         } else if (a->chain == FL_RES_TEMPERROR) {
             fl_result_set_reason(r, "arc.dns", a->failed_why,
                                  "a sealer's key could not be fetched; a retry may pass");
-            r->fault = fl_dns_probe(a->dns, a->deadline_ms) ? FL_FAULT_SENDER
-                                                             : FL_FAULT_RECEIVER;
+            r->fault = a->dns != NULL && fl_dns_probe(a->dns, a->deadline_ms)
+                           ? FL_FAULT_SENDER
+                           : FL_FAULT_RECEIVER;
             r->transient = true;
         }
         if (a->chain == FL_RES_PASS) {

@@ -50,7 +50,9 @@ struct fl_arc_set_report {
     const char *as_why;
 };
 
-/* Starts the verification of one message.  dns must outlive it;
+/* Starts the verification of one message.  dns must outlive it (NULL:
+   no key is looked up, every signature that gets that far is
+   temperror -- for parsers' tests);
    deadline_ms (monotonic, 0: none) bounds the key lookups; mem_limit
    (bytes, 0: none; message_memory_limit) bounds the copy of the header
    fields -- past it the chain is not verified (arc=temperror, reason code
