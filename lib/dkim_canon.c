@@ -143,8 +143,11 @@ void fl_dkim_body_clear(struct fl_dkim_body *b)
 
 void fl_dkim_headers_add(struct fl_dkim_headers *h, const char *field, size_t len)
 {
-    h->start = fl_realloc(h->start, (h->n + 1) * sizeof(*h->start));
-    h->len = fl_realloc(h->len, (h->n + 1) * sizeof(*h->len));
+    if (h->n == h->cap) {
+        h->cap = h->cap ? 2 * h->cap : 32;
+        h->start = fl_realloc(h->start, h->cap * sizeof(*h->start));
+        h->len = fl_realloc(h->len, h->cap * sizeof(*h->len));
+    }
     h->start[h->n] = h->data.len;
     h->len[h->n] = len;
     h->n++;
@@ -157,7 +160,7 @@ void fl_dkim_headers_clear(struct fl_dkim_headers *h)
     free(h->start);
     free(h->len);
     h->start = h->len = NULL;
-    h->n = 0;
+    h->n = h->cap = 0;
 }
 
 static bool is_wsp(char c)

@@ -58,7 +58,7 @@ void fl_dkim_body_clear(struct fl_dkim_body *b);
 struct fl_dkim_headers {
     struct fl_buf data;
     size_t *start, *len;
-    size_t n;
+    size_t n, cap;
 };
 
 void fl_dkim_headers_add(struct fl_dkim_headers *h, const char *field, size_t len);

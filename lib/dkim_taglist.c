@@ -92,7 +92,10 @@ static void put_char(struct fl_buf *why, char c)
 
 static void add_tag(struct fl_dkim_taglist *tl, const struct fl_dkim_tag *t)
 {
-    tl->tags = fl_realloc(tl->tags, (tl->n + 1) * sizeof(*tl->tags));
+    if (tl->n == tl->cap) {
+        tl->cap = tl->cap ? 2 * tl->cap : 16;
+        tl->tags = fl_realloc(tl->tags, tl->cap * sizeof(*tl->tags));
+    }
     tl->tags[tl->n++] = *t;
 }
 
@@ -101,20 +104,48 @@ static bool same_name(const struct fl_dkim_tag *t, const char *name, size_t len)
     return t->name_len == len && memcmp(t->name, name, len) == 0;
 }
 
+static int by_name(const void *a, const void *b)
+{
+    const struct fl_dkim_tag *x = *(const struct fl_dkim_tag *const *)a,
+                             *y = *(const struct fl_dkim_tag *const *)b;
+    size_t n = x->name_len < y->name_len ? x->name_len : y->name_len;
+    int c = memcmp(x->name, y->name, n);
+    return c != 0 ? c : (x->name_len > y->name_len) - (x->name_len < y->name_len);
+}
+
+/* A tag named twice, or NULL.  Sorted, so a hostile list of thousands
+   of tags costs n log n, not n squared. */
+static const struct fl_dkim_tag *duplicate(const struct fl_dkim_taglist *tl)
+{
+    if (tl->n < 2)
+        return NULL;
+    const struct fl_dkim_tag **v = fl_malloc(tl->n * sizeof(*v));
+    for (size_t i = 0; i < tl->n; i++)
+        v[i] = &tl->tags[i];
+    qsort(v, tl->n, sizeof(*v), by_name);
+    const struct fl_dkim_tag *dup = NULL;
+    for (size_t i = 1; i < tl->n && dup == NULL; i++)
+        if (same_name(v[i], v[i - 1]->name, v[i - 1]->name_len))
+            dup = v[i];
+    free(v);
+    return dup;
+}
+
 int fl_dkim_taglist_parse(const char *s, size_t len, struct fl_dkim_taglist *tl,
                           struct fl_buf *why)
 {
     const char *p = s, *end = s + len;
     tl->tags = NULL;
-    tl->n = 0;
+    tl->n = tl->cap = 0;
     for (;;) {
         p = skip_fws(p, end);
         if (p == end) {
             /* the end: after a ";" (trailing FWS accepted) or nothing */
-            if (tl->n > 0)
-                return 0;
-            fl_buf_puts(why, "empty tag-list");
-            return -1;
+            if (tl->n == 0) {
+                fl_buf_puts(why, "empty tag-list");
+                return -1;
+            }
+            break;
         }
         struct fl_dkim_tag t = {p, 0, NULL, 0};
         if (!is_alpha(*p)) {
@@ -176,25 +207,26 @@ int fl_dkim_taglist_parse(const char *s, size_t len, struct fl_dkim_taglist *tl,
             p = q;
         }
         t.value_len = (size_t)(vend - t.value);
-        for (size_t i = 0; i < tl->n; i++)
-            if (same_name(&tl->tags[i], t.name, t.name_len)) {
-                fl_buf_puts(why, "duplicate tag ");
-                put_name(why, &t);
-                fl_buf_puts(why, "= (RFC 6376 3.2: the whole tag-list is invalid)");
-                return -1;
-            }
         add_tag(tl, &t);
         if (p == end)
-            return 0;
+            break;
         p++; /* ";" */
     }
+    const struct fl_dkim_tag *dup = duplicate(tl);
+    if (dup != NULL) {
+        fl_buf_puts(why, "duplicate tag ");
+        put_name(why, dup);
+        fl_buf_puts(why, "= (RFC 6376 3.2: the whole tag-list is invalid)");
+        return -1;
+    }
+    return 0;
 }
 
 void fl_dkim_taglist_free(struct fl_dkim_taglist *tl)
 {
     free(tl->tags);
     tl->tags = NULL;
-    tl->n = 0;
+    tl->n = tl->cap = 0;
 }
 
 const struct fl_dkim_tag *fl_dkim_taglist_get(const struct fl_dkim_taglist *tl,

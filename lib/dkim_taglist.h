@@ -40,7 +40,7 @@ struct fl_dkim_tag {
 
 struct fl_dkim_taglist {
     struct fl_dkim_tag *tags;
-    size_t n;
+    size_t n, cap;
 };
 
 /* Parses s[0..len).  Returns 0, or -1 with the error (naming the tag)
