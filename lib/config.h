@@ -129,6 +129,15 @@ struct fl_config {
     bool arc_enable;                         /* lib/arc.c (issue 19) */
     struct fl_strlist dmarc_arc_trusted_sealers;
 
+    /* DMARC aggregate reports (lib/config_report.c) */
+    char *report_org_name;
+    char *report_email;
+    char *report_submitter;
+    char *report_extra_contact_info;
+    char *report_dir;
+    char *report_sendmail;
+    long long report_max_uris;
+
     /* Greylisting (lib/config_greylist.c) */
     bool greylist_enable;
     int greylist_mode; /* 0 enforce, 1 observe (FL_MODE_) */

@@ -9,7 +9,7 @@ BUILD="build-essential autoconf automake libtool pkg-config
  liblmdb-dev libhiredis-dev libjansson-dev zlib1g-dev check libsubunit-dev libmicrohttpd-dev
  postfix swaks python3 python3-authres"
 TEST="clang valgrind python3-dkim python3-yaml python3-dnspython redis-server miltertest
- iproute2 procps python3-prometheus-client"
+ iproute2 procps python3-prometheus-client libxml2-utils dmarc-cat"
 if [ "${1:-}" = "--build" ]; then PKGS=$BUILD; else PKGS="$BUILD $TEST"; fi
 missing=""
 for p in $PKGS; do
