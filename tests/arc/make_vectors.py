@@ -142,7 +142,7 @@ def main(out):
     keytxt["sel._domainkey.revoked"] = "v=DKIM1; k=rsa; p="
     keytxt["sel._domainkey.edhop"] = "v=DKIM1; k=ed25519; p=%s" % k["edhop"].public
     keytxt["sel._domainkey.author"] = "v=DKIM1; k=rsa; p=%s" % k["author"].public
-    keytxt["_dmarc.author"] = "v=DMARC1; p=reject"
+    keytxt["_dmarc.author"] = "v=DMARC1; p=reject; rua=mailto:agg@author.arc.example"
     keytxt["author"] = "v=spf1 ip4:192.0.2.1 -all"
     for n in ("lists", "untrusted", "hop1"):
         keytxt[n] = "v=spf1 ip4:192.0.2.0/24 -all"

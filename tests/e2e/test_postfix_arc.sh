@@ -6,7 +6,8 @@
 # tests/arc/make_vectors.py, keys made now): DMARC fails.  Sealed by the
 # trusted list it is delivered with dmarc=fail policy.override=arc and
 # arc=pass; the same message sealed by an untrusted sealer is refused with
-# 550 5.7.26.
+# 550 5.7.26; `faultlinectl dmarc-report` reports the override
+# (trusted_forwarder) in the author's aggregate report.
 # Automake test protocol: exit 0 pass, 1 fail, 77 skip (only when not root).
 set -u
 PY=/usr/bin/python3
@@ -126,6 +127,36 @@ PYEOF
 	pass "verdict records: trusted_forwarder naming the sealer; no override for the untrusted one"
 else
 	fail "the verdict records do not say what happened"
+fi
+
+# The aggregate report for author.arc.example (rua=) carries the override.
+CTL=${FAULTLINECTL:-$(dirname "$FAULTLINE")/faultlinectl}
+day=$(date -u +%Y-%m-%d)
+mkdir -p "$T/reports"
+"$CTL" -c "$T/faultline.conf" dmarc-report --since "$day" --until "$day" --out "$T/reports" \
+	--email dmarc-reports@receiver.example --org-name "Receiver Example" \
+	"$T/verdict.jsonl" >"$T/report.out" 2>"$T/report.err"
+if "$PY" - "$T/reports" <<'PYEOF'; then
+import gzip, os, sys, zipfile
+xml = b""
+for root, _, files in os.walk(sys.argv[1]):
+    for f in files:
+        p = os.path.join(root, f)
+        data = open(p, "rb").read()
+        if f.endswith(".gz"):
+            data = gzip.decompress(data)
+        elif f.endswith(".zip"):
+            z = zipfile.ZipFile(p)
+            data = b"".join(z.read(n) for n in z.namelist())
+        if b"author.arc.example" in data:
+            xml += data
+assert b"<type>trusted_forwarder</type>" in xml, xml[:2000]
+assert b"lists.arc.example" in xml, xml[:2000]
+PYEOF
+	pass "the aggregate report row for author.arc.example has reason trusted_forwarder"
+else
+	fail "no trusted_forwarder reason in the aggregate report"
+	cat "$T/report.out" "$T/report.err"
 fi
 
 if [ "$FAILS" -gt 0 ]; then
