@@ -410,7 +410,10 @@ static bool arc_override(struct fl_dmarc *d, const struct fl_dmarc_inputs *in,
     const struct fl_strlist *l = &d->cfg->dmarc_arc_trusted_sealers;
     if (in->arc == NULL || l->count == 0 || fl_arc_chain_result(in->arc) != FL_RES_PASS)
         return false;
-    for (int i = (int)fl_arc_nsets(in->arc); i >= 1; i--) {
+    /* a set older than oldest-pass vouched for a message that a later
+       hop changed (its AMS no longer verifies): it vouches for nothing */
+    int oldest = fl_arc_oldest_pass(in->arc);
+    for (int i = (int)fl_arc_nsets(in->arc); i >= 1 && (oldest == 0 || i >= oldest); i--) {
         char sealer[256], entry[256], what[320];
         if (!norm_domain(fl_arc_set(in->arc, i)->sealer, sealer))
             continue;

@@ -198,6 +198,11 @@ def main(out):
     }
     for name, res in claims.items():
         msgs[name] = hop["lists"].seal(list_hop(original), None, res=res)
+    # the trusted list seals, then an untrusted hop changes the body and
+    # seals: the chain passes with oldest-pass=2, the list's word no longer
+    # covers the body
+    changed = msgs["list_trusted"].replace(FOOTER, FOOTER + b"Buy now!\r\n")
+    msgs["list_then_changed"] = hop["untrusted"].seal(changed, b"pass")
     # 50 sets pass, 51 fail
     m = one
     for i in range(2, 51):  # one sealer: its earlier AR fields go (dkimpy reads them all)

@@ -90,6 +90,15 @@ START_TEST(trusted_sealer_overrides_dmarc_reject)
                   "broken chain: %c %s", eom->code, eom->text ? eom->text : "");
     fl_mc_session_clear(&s);
 
+    /* the trusted list sealed, then an untrusted hop changed the body and
+       sealed: the list's set is older than oldest-pass and vouches for
+       nothing */
+    run(&d, "list_then_changed", "4QARCCHANGED", &s);
+    eom = fl_test_reply(&s, FL_MC_STEP_EOM);
+    ck_assert_msg(eom->code == 'y' && strncmp(eom->text, "550 5.7.26 ", 11) == 0,
+                  "changed after the trusted seal: %c %s", eom->code, eom->text ? eom->text : "");
+    fl_mc_session_clear(&s);
+
     ck_assert(fl_daemon_wait_log(&d, "4QARCUNTRUST: verdict action=reject code=550", 3000));
     ck_assert(fl_daemon_wait_log(&d, "4QARCBROKEN: verdict action=reject code=550", 3000));
     ck_assert(fl_daemon_wait_log(&d, "4QARCTRUST: verdict action=accept", 3000));

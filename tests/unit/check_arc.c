@@ -180,6 +180,8 @@ static const struct row rows[] = {
      "key sel._domainkey.nokey.arc.example: no key published", 1, "nokey.arc.example"},
     {"a mailing list hop (Subject tag, footer) sealed by the list passes", "list_trusted",
      "pass", 0, NULL, 0, "lists.arc.example"},
+    {"a trusted list's seal, then a hop that changed the body: oldest-pass=2",
+     "list_then_changed", "pass", 2, NULL, 0, "lists.arc.example,untrusted.arc.example"},
     {"fifty sets pass", "fifty", "pass", 0, NULL, 0, NULL},
     {"fifty-one sets fail", "fifty_one", "fail", -1, "more than 50 ARC sets", 0, ""},
 };
