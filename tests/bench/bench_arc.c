@@ -16,6 +16,7 @@
 #include "tests/dns_server.h"
 #include "tests/protocol/daemon.h"
 #include "tests/protocol/session.h"
+#include "tests/test_util.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -116,34 +117,9 @@ static void daemon_cpu_per_msg(const char *msg, int n, double cpu_r[2])
     }
 }
 
-static size_t feed_headers(struct fl_arc *a, const char *m, size_t len)
+static void header_cb(void *arg, const char *name, const char *value)
 {
-    size_t p = 0;
-    char name[128], *value = malloc(len + 1);
-    while (p < len && !(m[p] == '\r' && m[p + 1] == '\n')) {
-        size_t start = p, end;
-        for (;;) {
-            const char *nl = memchr(m + p, '\n', len - p);
-            end = nl ? (size_t)(nl - m) : len;
-            p = nl ? end + 1 : len;
-            if (p >= len || (m[p] != ' ' && m[p] != '\t'))
-                break;
-        }
-        const char *colon = memchr(m + start, ':', end - start);
-        size_t nl = (size_t)(colon - (m + start));
-        snprintf(name, sizeof(name), "%.*s", (int)nl, m + start);
-        const char *v = colon + 1;
-        while (*v == ' ')
-            v++;
-        size_t k = 0;
-        for (const char *c = v; c < m + end - 1; c++)
-            if (*c != '\r')
-                value[k++] = *c;
-        value[k] = '\0';
-        fl_arc_header(a, name, value);
-    }
-    free(value);
-    return p + 2;
+    fl_arc_header(arg, name, value);
 }
 
 int main(int argc, char **argv)
@@ -183,7 +159,7 @@ int main(int argc, char **argv)
         iters = 0;
         do {
             struct fl_arc *a = fl_arc_new(dns, 0, 0);
-            size_t body = feed_headers(a, msg, len);
+            size_t body = fl_test_headers(msg, len, header_cb, a);
             fl_arc_eoh(a);
             fl_arc_body(a, (const unsigned char *)msg + body, len - body);
             struct fl_result r;

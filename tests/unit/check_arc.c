@@ -12,6 +12,7 @@
 #include "lib/dns.h"
 #include "tests/dkim/corpus.h"
 #include "tests/dns_server.h"
+#include "tests/test_util.h"
 
 #include <check.h>
 #include <jansson.h>
@@ -57,40 +58,15 @@ static void env_close(struct env *e)
     fl_config_unref(&e->cfg);
 }
 
+static void header_cb(void *arg, const char *name, const char *value)
+{
+    fl_arc_header(arg, name, value);
+}
+
 /* Feeds the headers as libmilter passes them; returns the body offset. */
 static size_t feed_headers(struct fl_arc *a, const char *m, size_t len)
 {
-    size_t p = 0;
-    while (p < len) {
-        if (m[p] == '\n' || (m[p] == '\r' && p + 1 < len && m[p + 1] == '\n'))
-            return p + (m[p] == '\r' ? 2 : 1);
-        size_t start = p, end;
-        for (;;) {
-            const char *nl = memchr(m + p, '\n', len - p);
-            end = nl ? (size_t)(nl - m) : len;
-            p = nl ? end + 1 : len;
-            if (p >= len || (m[p] != ' ' && m[p] != '\t'))
-                break;
-        }
-        if (end > start && m[end - 1] == '\r')
-            end--;
-        const char *colon = memchr(m + start, ':', end - start);
-        ck_assert(colon != NULL);
-        char *name = strndup(m + start, (size_t)(colon - (m + start)));
-        const char *val = colon + 1;
-        while (val < m + end && (*val == ' ' || *val == '\t'))
-            val++;
-        char *value = malloc((size_t)(m + end - val) + 1);
-        size_t n = 0;
-        for (const char *c = val; c < m + end; c++)
-            if (!(*c == '\r' && c + 1 < m + end && c[1] == '\n'))
-                value[n++] = *c;
-        value[n] = '\0';
-        fl_arc_header(a, name, value);
-        free(name);
-        free(value);
-    }
-    return len;
+    return fl_test_headers(m, len, header_cb, a);
 }
 
 /* Verifies vector name, body in chunks of chunk bytes; returns the
