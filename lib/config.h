@@ -126,6 +126,8 @@ struct fl_config {
     int dmarc_from_missing_action;  /* enum fl_mark_or_reject */
     int dmarc_from_multiple_action; /* enum fl_mark_or_reject */
     struct fl_strlist dmarc_override_domains;
+    bool arc_enable;                         /* lib/arc.c (issue 19) */
+    struct fl_strlist dmarc_arc_trusted_sealers;
 
     /* DMARC aggregate reports (lib/config_report.c) */
     char *report_org_name;

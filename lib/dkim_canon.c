@@ -180,7 +180,7 @@ static size_t name_len(const char *f, size_t len)
 
 /* Appends field f[0..len) canonicalised (RFC 6376 3.4.1 simple, 3.4.2
    relaxed), with crlf at the end or not (the signature field). */
-static void canon_header(struct fl_buf *out, const char *f, size_t len, bool relaxed,
+void fl_dkim_canon_field(struct fl_buf *out, const char *f, size_t len, bool relaxed,
                          bool crlf)
 {
     if (!relaxed) {
@@ -213,7 +213,7 @@ static void canon_header(struct fl_buf *out, const char *f, size_t len, bool rel
 }
 
 /* Base64 with FWS (already checked by lib/dkim_taglist.c) to bytes. */
-static unsigned char *unbase64(const char *v, size_t n, size_t *len_r)
+unsigned char *fl_dkim_unbase64(const char *v, size_t n, size_t *len_r)
 {
     struct fl_buf clean;
     fl_buf_init(&clean);
@@ -237,9 +237,9 @@ static unsigned char *unbase64(const char *v, size_t n, size_t *len_r)
 /* The header hash input of RFC 6376 3.7: the fields h= names, selected
    from the bottom up, then the signature field with the b= value
    deleted, without its CRLF. */
-static int header_input(const struct fl_dkim_headers *h, size_t sigfield, bool relaxed,
-                        const struct fl_dkim_taglist *tl, const char *value,
-                        struct fl_buf *out)
+int fl_dkim_canon_header_input(const struct fl_dkim_headers *h, size_t sigfield,
+                               bool relaxed, const struct fl_dkim_taglist *tl,
+                               const char *value, struct fl_buf *out)
 {
     const struct fl_dkim_tag *hl = fl_dkim_taglist_get(tl, "h"),
                              *bt = fl_dkim_taglist_get(tl, "b");
@@ -261,27 +261,33 @@ static int header_input(const struct fl_dkim_headers *h, size_t sigfield, bool r
             size_t n = name_len(f, h->len[i]);
             if (!used[i] && n == (size_t)(z - a) && strncasecmp(f, a, n) == 0) {
                 used[i] = true;
-                canon_header(out, f, h->len[i], relaxed, true);
+                fl_dkim_canon_field(out, f, h->len[i], relaxed, true);
                 break;
             }
         }
         p = e != NULL ? e + 1 : end;
     }
     free(used);
+    fl_dkim_canon_sigfield(out, h->data.data + h->start[sigfield], h->len[sigfield], value,
+                           bt, relaxed);
+    return 0;
+}
+
+void fl_dkim_canon_sigfield(struct fl_buf *out, const char *f, size_t len, const char *value,
+                            const struct fl_dkim_tag *bt, bool relaxed)
+{
     /* b= with its value and the whitespace around it deleted */
-    const char *f = h->data.data + h->start[sigfield];
     const char *from = bt->value, *to = bt->value + bt->value_len;
     while (from > value && from[-1] != '=')
         from--;
-    while (to < f + h->len[sigfield] && *to != ';')
+    while (to < f + len && *to != ';')
         to++;
     struct fl_buf sig;
     fl_buf_init(&sig);
     fl_buf_append(&sig, f, (size_t)(from - f));
-    fl_buf_append(&sig, to, (size_t)(f + h->len[sigfield] - to));
-    canon_header(out, sig.data, sig.len, relaxed, false);
+    fl_buf_append(&sig, to, (size_t)(f + len - to));
+    fl_dkim_canon_field(out, sig.data, sig.len, relaxed, false);
     fl_buf_free(&sig);
-    return 0;
 }
 
 int fl_dkim_canon_verify(const struct fl_dkim_headers *h, size_t sigfield,
@@ -308,7 +314,7 @@ int fl_dkim_canon_verify(const struct fl_dkim_headers *h, size_t sigfield,
     int rc =
         fl_dkim_taglist_parse(value, h->len[sigfield] - (size_t)(value - f), &tl, &why);
     if (rc == 0)
-        rc = header_input(h, sigfield, hc_relaxed, &tl, value, &input);
+        rc = fl_dkim_canon_header_input(h, sigfield, hc_relaxed, &tl, value, &input);
     fl_buf_free(&why);
     if (rc != 0) {
         fl_dkim_taglist_free(&tl);
@@ -319,9 +325,9 @@ int fl_dkim_canon_verify(const struct fl_dkim_headers *h, size_t sigfield,
     const struct fl_dkim_tag *b = fl_dkim_taglist_get(&tl, "b"),
                              *bh = fl_dkim_taglist_get(&tl, "bh");
     size_t derlen = 0, siglen = 0, bhlen = 0;
-    unsigned char *der = unbase64(key->p, strlen(key->p), &derlen);
-    unsigned char *sig = unbase64(b->value, b->value_len, &siglen);
-    unsigned char *bhash = unbase64(bh->value, bh->value_len, &bhlen);
+    unsigned char *der = fl_dkim_unbase64(key->p, strlen(key->p), &derlen);
+    unsigned char *sig = fl_dkim_unbase64(b->value, b->value_len, &siglen);
+    unsigned char *bhash = fl_dkim_unbase64(bh->value, bh->value_len, &bhlen);
     const unsigned char *dp = der;
     EVP_PKEY *pkey = der != NULL ? d2i_PUBKEY(NULL, &dp, (long)derlen) : NULL;
     if (pkey != NULL && EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA) {

@@ -83,4 +83,25 @@ int fl_dkim_canon_verify(const struct fl_dkim_headers *h, size_t sigfield,
                          const struct fl_dkim_body *body,
                          struct fl_dkim_canon_result *out, const char **error_r);
 
+/* --- for lib/arc.c (ARC signatures are DKIM signatures, RFC 8617 4.1) --- */
+
+/* Appends field f[0..len) canonicalised (RFC 6376 3.4.1 simple, 3.4.2
+   relaxed), with CRLF at the end or not. */
+void fl_dkim_canon_field(struct fl_buf *out, const char *f, size_t len, bool relaxed,
+                         bool crlf);
+/* Appends the signature field f[0..len) canonicalised without its CRLF
+   and with the b= value bt deleted (RFC 6376 3.7); value is where the
+   tag list starts in f (bt points into it). */
+void fl_dkim_canon_sigfield(struct fl_buf *out, const char *f, size_t len, const char *value,
+                            const struct fl_dkim_tag *bt, bool relaxed);
+/* The header hash input of RFC 6376 3.7 for the signature in field
+   sigfield of h, whose tag list tl was parsed from value (inside that
+   field): the fields h= names, bottom up, then the signature field.
+   Returns 0, or -1 without h= or b=. */
+int fl_dkim_canon_header_input(const struct fl_dkim_headers *h, size_t sigfield,
+                               bool relaxed, const struct fl_dkim_taglist *tl,
+                               const char *value, struct fl_buf *out);
+/* Base64 with FWS to bytes (malloc'd, *len_r set), or NULL. */
+unsigned char *fl_dkim_unbase64(const char *v, size_t n, size_t *len_r);
+
 #endif

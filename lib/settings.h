@@ -61,7 +61,7 @@ extern const struct fl_setting fl_dnsbl_settings[FL_DNSBL_SETTINGS_COUNT];
 #define FL_DKIM_SETTINGS_COUNT 11
 extern const struct fl_setting fl_dkim_settings[FL_DKIM_SETTINGS_COUNT];
 /* DMARC (lib/config_dmarc.c): */
-#define FL_DMARC_SETTINGS_COUNT 10
+#define FL_DMARC_SETTINGS_COUNT 12
 extern const struct fl_setting fl_dmarc_settings[FL_DMARC_SETTINGS_COUNT];
 /* Greylisting (lib/config_greylist.c): */
 #define FL_GREYLIST_SETTINGS_COUNT 27

@@ -304,6 +304,9 @@ void fl_checks_on_mail(struct fl_conn *conn)
         const char *dom = addr_domain(msg->mail_from);
         if (dom != NULL)
             fl_dmarc_hint(msg->dmarc, dom);
+        if (conn->cfg->arc_enable)
+            msg->arc = fl_arc_new(fl_srv.dns, msg->deadline,
+                                  (size_t)conn->cfg->message_memory_limit);
     }
     if (fl_spf_wanted(conn->cfg, false, false)) {
         msg->spf[0] = spf_start(conn, FL_SPF_MAILFROM);
@@ -345,6 +348,8 @@ void fl_checks_on_header(struct fl_conn *conn, const char *name, const char *val
     struct fl_msg *msg = conn->msg;
     if (msg->dkim != NULL)
         fl_dkim_header(msg->dkim, name, value);
+    if (msg->arc != NULL)
+        fl_arc_header(msg->arc, name, value);
     if (strcasecmp(name, "From") == 0) {
         if (msg->dmarc != NULL)
             fl_dmarc_from_header(msg->dmarc, value);
@@ -366,13 +371,18 @@ void fl_checks_on_eoh(struct fl_conn *conn)
     /* 1: the signatures need the body; 0: nothing to hash (unsigned) */
     if (conn->msg->dkim != NULL)
         conn->msg->body_wanted = fl_dkim_eoh(conn->msg->dkim) == 1;
+    if (conn->msg->arc != NULL && fl_arc_eoh(conn->msg->arc) == 1)
+        conn->msg->body_wanted = true;
 }
 
 bool fl_checks_on_body(struct fl_conn *conn, const unsigned char *chunk, size_t len)
 {
-    if (conn->msg == NULL || conn->msg->dkim == NULL || !conn->msg->body_wanted)
+    if (conn->msg == NULL || !conn->msg->body_wanted)
         return false;
-    fl_dkim_body(conn->msg->dkim, chunk, len);
+    if (conn->msg->dkim != NULL)
+        fl_dkim_body(conn->msg->dkim, chunk, len);
+    if (conn->msg->arc != NULL)
+        fl_arc_body(conn->msg->arc, chunk, len);
     return true;
 }
 
@@ -406,6 +416,7 @@ static void dmarc_at_eom(struct fl_msg *msg)
     }
     if (msg->dkim != NULL)
         in.nsigs = fl_dkim_signatures(msg->dkim, &in.sigs);
+    in.arc = msg->arc_done ? msg->arc : NULL;
     struct fl_result r;
     memset(&r, 0, sizeof(r));
     fl_dmarc_eom(msg->dmarc, &in, &r);
@@ -443,6 +454,16 @@ void fl_checks_on_eom(struct fl_conn *conn)
     }
     if (msg->dkim != NULL)
         dkim_at_eom(msg);
+    if (msg->arc != NULL) {
+        struct fl_result r;
+        fl_arc_eom(msg->arc, conn->ip, &r);
+        /* an unsealed message: nothing to report (no arc=none item) */
+        msg->arc_done = r.result != FL_RES_NONE;
+        if (msg->arc_done)
+            fl_msg_add_result(msg, &r);
+        else
+            fl_result_clear(&r);
+    }
     if (msg->dmarc != NULL)
         dmarc_at_eom(msg);
     if (msg->nullmx != NULL) {

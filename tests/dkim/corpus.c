@@ -8,8 +8,13 @@
 
 int fl_dkim_corpus_make(char *dir, size_t size)
 {
+    return fl_test_corpus_make("tests/dkim/make_corpus.py", dir, size);
+}
+
+int fl_test_corpus_make(const char *script, char *dir, size_t size)
+{
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(dir, size, "%s/fl-dkim-XXXXXX", tmp);
+    snprintf(dir, size, "%s/fl-corpus-XXXXXX", tmp);
     if (mkdtemp(dir) == NULL) {
         perror("dkim corpus: mkdtemp");
         dir[0] = '\0';
@@ -18,10 +23,10 @@ int fl_dkim_corpus_make(char *dir, size_t size)
     const char *py = getenv("PYTHON3") ? getenv("PYTHON3") : "/usr/bin/python3";
     const char *src = getenv("top_srcdir") ? getenv("top_srcdir") : ".";
     char cmd[3 * PATH_MAX];
-    snprintf(cmd, sizeof(cmd), "'%s' '%s/tests/dkim/make_corpus.py' '%s'", py, src, dir);
+    snprintf(cmd, sizeof(cmd), "'%s' '%s/%s' '%s'", py, src, script, dir);
     int rc = system(cmd);
     if (rc != 0) {
-        fprintf(stderr, "dkim corpus: make_corpus.py failed (%d): %s\n", rc, cmd);
+        fprintf(stderr, "corpus: %s failed (%d): %s\n", script, rc, cmd);
         return -1;
     }
     return 0;

@@ -12,6 +12,9 @@
    dir[0..size).  Returns 0, or -1 (a message on stderr; dir is "" when
    no directory was made). */
 int fl_dkim_corpus_make(char *dir, size_t size);
+/* The same for another generator: script (relative to $top_srcdir) is
+   run with the new directory as its argument (tests/arc/make_vectors.py). */
+int fl_test_corpus_make(const char *script, char *dir, size_t size);
 /* Removes dir unless $FL_DNSD_KEEP is set; accepts "". */
 void fl_dkim_corpus_remove(const char *dir);
 /* The zone list for fl_dnsd_start: dns.example plus the corpus zones. */

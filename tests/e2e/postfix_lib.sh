@@ -425,15 +425,16 @@ pf_stop() {
 	return 0
 }
 
-# pf_dns_start DIR: starts the hermetic test DNS server (tests/dns/fakedns.py)
-# on a free loopback port with the fixture zones; exports PF_DNS_ADDR
+# pf_dns_start DIR [ZONES...]: starts the hermetic test DNS server
+# (tests/dns/fakedns.py) on a free loopback port with the fixture zones (and
+# any extra zone files or directories given); exports PF_DNS_ADDR
 # ("127.0.0.1@PORT", the form of faultline's dns_forwarders) and PF_DNS_PID.
 pf_dns_start() {
 	local dir=$1 i port
 	local src=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 	mkdir -p "$dir"
 	rm -f "$dir/ready"
-	/usr/bin/python3 "$src/tests/dns/fakedns.py" --port 0 --zones "$src/tests/dns/zones" \
+	/usr/bin/python3 "$src/tests/dns/fakedns.py" --port 0 --zones "$src/tests/dns/zones" "${@:2}" \
 		--ready-file "$dir/ready" --log "$dir/queries.log" >"$dir/fakedns.out" 2>&1 &
 	PF_DNS_PID=$!
 	for i in $(seq 1 100); do

@@ -641,6 +641,8 @@ static const struct good_row good_rows[] = {
       {"dmarc_from_missing_action", "mark"},
       {"dmarc_from_multiple_action", "mark"},
       {"dmarc_override_domains", "lists.example.org:mailing_list, partner.example.net"},
+      {"arc_enable", "no"},
+      {"dmarc_arc_trusted_sealers", "lists.example.org, arc.forwarder.example"},
       {"greylist_enable", "yes"},
       {"greylist_mode", "observe"},
       {"greylist_store", "redis"},
