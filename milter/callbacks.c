@@ -52,6 +52,13 @@ static char *envelope_addr(const char *arg)
     return fl_strndup(arg, n);
 }
 
+/* The reply of a step that never refuses: none if the MTA agreed to that
+   (SMFIP_NR_* bit negotiated). */
+static sfsistat carry_on(const struct fl_conn *conn, unsigned long nr_bit)
+{
+    return conn != NULL && (conn->no_reply & nr_bit) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
 static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
                              unsigned long f2, unsigned long f3, unsigned long *pf0,
                              unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
@@ -60,9 +67,17 @@ static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     (void)f3;
     struct fl_conn *conn = conn_get_or_new(ctx);
     *pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE);
-    /* Headers need no per-header reply (one round trip less per header),
-       and the body is skipped when no check needs it (DKIM does). */
-    *pf1 = f1 & (SMFIP_NR_HDR | SMFIP_SKIP);
+    /* No reply to the steps that never refuse (one round trip less each:
+       the MTA sends on without waiting), and no unknown commands.  RCPT
+       and end of message keep their replies.  Body chunks need no reply
+       when the MTA offers that; otherwise the body is skipped when no
+       check needs it (DKIM does). */
+    *pf1 = f1 & (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_DATA |
+                 SMFIP_NR_UNKN | SMFIP_NOUNKNOWN | SMFIP_NR_HDR | SMFIP_NR_EOH |
+                 SMFIP_NR_BODY | SMFIP_SKIP);
+    if (*pf1 & SMFIP_NR_BODY)
+        *pf1 &= ~(unsigned long)SMFIP_SKIP;
+    conn->no_reply = *pf1;
     conn->no_header_reply = (*pf1 & SMFIP_NR_HDR) != 0;
     conn->can_skip_body = (*pf1 & SMFIP_SKIP) != 0;
     *pf2 = 0;
@@ -90,7 +105,7 @@ static sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
     else if (fl_cidr_list_match(&conn->cfg->trusted_networks, conn->ip))
         conn->skipped = "trusted_network";
     fl_checks_on_connect(conn);
-    return SMFIS_CONTINUE;
+    return carry_on(conn, SMFIP_NR_CONN);
 }
 
 static sfsistat on_helo(SMFICTX *ctx, char *helo)
@@ -101,7 +116,7 @@ static sfsistat on_helo(SMFICTX *ctx, char *helo)
     free(conn->helo);
     conn->helo = fl_strndup(helo ? helo : "", 255);
     fl_checks_on_helo(conn);
-    return SMFIS_CONTINUE;
+    return carry_on(conn, SMFIP_NR_HELO);
 }
 
 static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
@@ -120,7 +135,7 @@ static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
         conn->skipped = "authenticated";
     fl_checks_on_mail(conn);
     conn->msg->work_ms += fl_monotonic_ms() - t0;
-    return SMFIS_CONTINUE;
+    return carry_on(conn, SMFIP_NR_MAIL);
 }
 
 static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
@@ -157,14 +172,13 @@ static sfsistat on_data(SMFICTX *ctx)
     struct fl_conn *conn = conn_of(ctx);
     if (conn != NULL)
         fl_msg_stage(conn, "data");
-    return SMFIS_CONTINUE;
+    return carry_on(conn, SMFIP_NR_DATA);
 }
 
 static sfsistat on_unknown(SMFICTX *ctx, const char *cmd)
 {
-    (void)ctx;
     (void)cmd;
-    return SMFIS_CONTINUE;
+    return carry_on(conn_of(ctx), SMFIP_NR_UNKN);
 }
 
 static void note_ar_header(struct fl_conn *conn, const char *value)
@@ -211,7 +225,7 @@ static sfsistat on_eoh(SMFICTX *ctx)
         fl_msg_stage(conn, "eoh");
         fl_checks_on_eoh(conn);
     }
-    return SMFIS_CONTINUE;
+    return carry_on(conn, SMFIP_NR_EOH);
 }
 
 static sfsistat on_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
@@ -224,7 +238,9 @@ static sfsistat on_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
     if (conn->msg != NULL)
         conn->msg->work_ms += fl_monotonic_ms() - t0;
     /* No check reads the body: tell the MTA to stop sending it. */
-    return !wanted && conn->can_skip_body ? SMFIS_SKIP : SMFIS_CONTINUE;
+    if (!wanted && conn->can_skip_body)
+        return SMFIS_SKIP;
+    return carry_on(conn, SMFIP_NR_BODY);
 }
 
 /* Removes (or renames) the forged and malformed AR headers.  Highest index
