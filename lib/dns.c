@@ -347,6 +347,21 @@ static void finish_locally(struct fl_dns_query *q, enum fl_dns_status status, co
 
 static bool resolver_known_down(struct fl_dns *dns);
 
+static __thread bool cache_only;
+static __thread unsigned int cache_only_misses;
+
+void fl_dns_cache_only_begin(void)
+{
+    cache_only = true;
+    cache_only_misses = 0;
+}
+
+unsigned int fl_dns_cache_only_end(void)
+{
+    cache_only = false;
+    return cache_only_misses;
+}
+
 static struct fl_dns_query *query_new(struct fl_dns *dns, const char *name, uint16_t qtype,
                                       long long deadline_ms)
 {
@@ -403,7 +418,15 @@ struct fl_dns_query *fl_dns_start(struct fl_dns *dns, const char *name, uint16_t
         fl_dns_answer_clear(&q->ans);
         q->ans = hit;
         q->done = true;
+        q->diagnosed = true; /* a cached failure was diagnosed before */
         count_answer(dns, &q->ans);
+        return q;
+    }
+    if (cache_only) {
+        cache_only_misses++;
+        q->ans.status = FL_DNS_LOCAL;
+        q->ans.why = "not asked: not in the cache";
+        q->done = true;
         return q;
     }
     if (resolver_known_down(dns)) {
@@ -451,8 +474,13 @@ const struct fl_dns_answer *fl_dns_wait_until(struct fl_dns_query *q, long long 
     q->diagnosed = true;
     pthread_mutex_unlock(&q->lock);
     /* The answer is final and only this thread reads it now. */
-    if (diagnose)
+    if (diagnose) {
         fl_dns_diagnose(dns->diag_forwarder, &q->ans, q->deadline_ms);
+        /* the failure, with what the diagnosis learnt, for the next
+           messages: a name whose servers fail is not asked (and
+           diagnosed) again for every message of a burst */
+        fl_dns_cache_put_failure(dns->cache, &q->ans, fl_monotonic_ms());
+    }
     return a;
 }
 
@@ -558,6 +586,10 @@ static bool resolver_known_down(struct fl_dns *dns)
 
 int fl_dns_probe(struct fl_dns *dns, long long deadline_ms)
 {
+    if (cache_only) {
+        cache_only_misses++;
+        return 1;
+    }
     long long now = fl_monotonic_ms();
     if (now < __atomic_load_n(&dns->probe_until, __ATOMIC_ACQUIRE))
         return __atomic_load_n(&dns->probe_ok, __ATOMIC_ACQUIRE);

@@ -188,11 +188,10 @@ bool fl_dns_cache_get(struct fl_dns_cache *c, const char *name, uint16_t qtype, 
     return true;
 }
 
-void fl_dns_cache_put(struct fl_dns_cache *c, const struct fl_dns_answer *a, long long now_ms)
+static void put(struct fl_dns_cache *c, const struct fl_dns_answer *a, uint32_t ttl,
+                long long now_ms)
 {
-    if (c == NULL || c->shard_max == 0 || a->ttl == 0 || a->qname == NULL ||
-        !(a->status == FL_DNS_OK || a->status == FL_DNS_NODATA ||
-          a->status == FL_DNS_NXDOMAIN))
+    if (c == NULL || c->shard_max == 0 || ttl == 0 || a->qname == NULL)
         return;
     size_t bytes = answer_bytes(a);
     if (bytes > c->shard_max / 4)
@@ -202,7 +201,7 @@ void fl_dns_cache_put(struct fl_dns_cache *c, const struct fl_dns_answer *a, lon
     n->hash = key_hash(a->qname, a->qtype);
     n->qtype = a->qtype;
     n->bytes = bytes;
-    n->expires_ms = now_ms + (long long)(a->ttl < MAX_TTL ? a->ttl : MAX_TTL) * 1000;
+    n->expires_ms = now_ms + (long long)(ttl < MAX_TTL ? ttl : MAX_TTL) * 1000;
     struct shard *s = &c->shards[(n->hash >> 32) % SHARDS];
     pthread_mutex_lock(&s->lock);
     struct entry *old = find(s, n->hash, a->qname, a->qtype);
@@ -215,6 +214,19 @@ void fl_dns_cache_put(struct fl_dns_cache *c, const struct fl_dns_answer *a, lon
     lru_push(s, n);
     s->bytes += bytes;
     pthread_mutex_unlock(&s->lock);
+}
+
+void fl_dns_cache_put(struct fl_dns_cache *c, const struct fl_dns_answer *a, long long now_ms)
+{
+    if (a->status == FL_DNS_OK || a->status == FL_DNS_NODATA || a->status == FL_DNS_NXDOMAIN)
+        put(c, a, a->ttl, now_ms);
+}
+
+void fl_dns_cache_put_failure(struct fl_dns_cache *c, const struct fl_dns_answer *a,
+                              long long now_ms)
+{
+    if (a->status == FL_DNS_SERVFAIL)
+        put(c, a, FL_DNS_CACHE_FAIL_S, now_ms);
 }
 
 void fl_dns_cache_clear(struct fl_dns_cache *c)

@@ -1,8 +1,9 @@
 /* dns_cache: the answer cache in front of libunbound.  A hit is answered
    in the caller's own thread (a copy of the cached answer), without the
    hop to libunbound's thread and back that even its own cache hit costs.
-   Only final answers are kept (OK, NODATA, NXDOMAIN), for their TTL (at
-   most a day); failures always go to libunbound.  Bounded in bytes (least
+   Final answers are kept (OK, NODATA, NXDOMAIN) for their TTL (at most a
+   day); a diagnosed SERVFAIL for a few seconds; other failures (timeouts,
+   DNSSEC bogus) always go to libunbound.  Bounded in bytes (least
    recently used entries go first).  Sharded: a lookup locks one of many
    small shards, never the whole cache.
    Thread-safety: every function may be called from any thread. */
@@ -30,6 +31,10 @@ bool fl_dns_cache_get(struct fl_dns_cache *cache, const char *name, uint16_t qty
 /* Keeps a copy of a (if its status is final and its TTL not 0). */
 void fl_dns_cache_put(struct fl_dns_cache *cache, const struct fl_dns_answer *a,
                       long long now_ms);
+/* Keeps a copy of a SERVFAIL answer for a few seconds (FL_DNS_CACHE_FAIL_S). */
+#define FL_DNS_CACHE_FAIL_S 5
+void fl_dns_cache_put_failure(struct fl_dns_cache *cache, const struct fl_dns_answer *a,
+                              long long now_ms);
 /* Drops every entry. */
 void fl_dns_cache_clear(struct fl_dns_cache *cache);
 

@@ -32,6 +32,8 @@
 #   EXTRA_CONF=TEXT     lines appended to faultline.conf
 #   VERDICTS=FILE       copy the verdict log here
 #   PERF_RECORD=FILE    perf record -g the daemon during the run
+#   DNS_LOG=FILE        the DNS server's query log
+#   STATS_FILE=FILE     the daemon's stats_file (written every second)
 #   KEEP=1              keep the work directory
 #   FAULTLINE, FL_MTEST paths (default: the build tree's _build/)
 #
@@ -77,7 +79,7 @@ trap 'exit 130' INT TERM
 
 printf '%s\n' "${FAULTS:-}" >"$work/faults"
 "$PYTHON3" "$top/tests/dns/fakedns.py" --port 0 --zones "$CORPUS/zones" \
-	--faults "$work/faults" --log /dev/null --ready-file "$work/dns.ready" \
+	--faults "$work/faults" --log "${DNS_LOG:-/dev/null}" --ready-file "$work/dns.ready" \
 	2>"$work/dns.err" &
 dns_pid=$!
 for _ in $(seq 100); do [ -s "$work/dns.ready" ] && break; sleep 0.1; done
@@ -98,7 +100,8 @@ log = stderr
 authserv_id = mx.load.example
 trusted_networks =
 verdict_log = $work/verdicts.jsonl
-stats_file =
+stats_file = ${STATS_FILE:-}
+stats_interval = 1s
 dns_forwarders = 127.0.0.1@$dns_port
 dns_probe_domain = load.example
 dnsbl_sites = bl.load.example

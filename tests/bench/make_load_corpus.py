@@ -9,6 +9,7 @@ Writes, under OUT:
                                      of the clients, the probe name
   zones/100.51.198.in-addr.arpa.zone PTRs of the clients 198.51.100.1..50
   zones/bl.load.example.zone         the DNS list (one client listed)
+  zones/example.zone                 the parent (empty)
   msgs/NNNNN.eml                     the messages (CRLF), signed with dkimpy
   msgs/NNNNN.env                     "CLIENT_IP HELO MAIL_FROM" for fl-mtest
 
@@ -104,6 +105,8 @@ def main():
     write_zone(os.path.join(args.out, "zones", ZONE + ".zone"), ZONE, recs)
     write_zone(os.path.join(args.out, "zones", "100.51.198.in-addr.arpa.zone"),
                "100.51.198.in-addr.arpa", ptrs)
+    # the parent, so the DMARC tree walk (RFC 9091) ends in NXDOMAIN there
+    write_zone(os.path.join(args.out, "zones", "example.zone"), "example", [])
     write_zone(os.path.join(args.out, "zones", "bl.%s.zone" % ZONE), "bl." + ZONE,
                [("%d.100.51.198" % LISTED, "A", "127.0.0.2"),
                 ("%d.100.51.198" % LISTED, "TXT", txt("listed for the benchmark"))])
