@@ -41,89 +41,40 @@
 #   ip netns exec fl-load env C=1000 tests/bench/load.sh
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-build=${top_builddir:-$top/_build}
-FAULTLINE=${FAULTLINE:-$build/milter/faultline}
-FL_MTEST=${FL_MTEST:-$build/tests/fl-mtest}
-PYTHON3=${PYTHON3:-/usr/bin/python3}
+# shellcheck source=tests/bench/load_lib.sh
+. "$here/load_lib.sh"
 C=${C:-8}
 N=${N:-6000}
 CORPUS=${CORPUS:-/tmp/faultline-load-corpus}
-CORPUS_N=${CORPUS_N:-2000}
 WARM=${WARM:-1}
 AFTER_WAIT=${AFTER_WAIT:-60}
-SOCKET=${SOCKET:-unix}
+LL_SOCKET=${SOCKET:-unix}
 
-die() { echo "load.sh: $*" >&2; exit 1; }
-[ -x "$FAULTLINE" ] || die "no daemon at $FAULTLINE (build first)"
-[ -x "$FL_MTEST" ] || die "no fl-mtest at $FL_MTEST (build first)"
-
-if [ ! -d "$CORPUS/msgs" ]; then
-	echo "load.sh: making a corpus of $CORPUS_N messages in $CORPUS" >&2
-	"$PYTHON3" "$here/make_load_corpus.py" -n "$CORPUS_N" "$CORPUS" ||
-		die "cannot make the corpus"
-fi
+[ -x "$FAULTLINE" ] || ll_die "no daemon at $FAULTLINE (build first)"
+[ -x "$FL_MTEST" ] || ll_die "no fl-mtest at $FL_MTEST (build first)"
+ll_corpus "${CORPUS_N:-2000}"
 ncorpus=$(find "$CORPUS/msgs" -name '*.eml' | wc -l)
 
-work=$(mktemp -d /tmp/faultline-load.XXXXXX)
-dns_pid= fl_pid= perf_pid= rec_pid=
+LL_WORK=$(mktemp -d /tmp/faultline-load.XXXXXX)
+work=$LL_WORK
+perf_pid= rec_pid=
 cleanup() {
-	for p in $rec_pid $perf_pid $fl_pid $dns_pid; do
+	for p in $rec_pid $perf_pid; do
 		kill "$p" 2>/dev/null
 	done
+	ll_cleanup
 	wait 2>/dev/null
 	[ "${KEEP:-0}" = 1 ] && echo "load.sh: kept $work" >&2 || rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-printf '%s\n' "${FAULTS:-}" >"$work/faults"
-"$PYTHON3" "$top/tests/dns/fakedns.py" --port 0 --zones "$CORPUS/zones" \
-	--faults "$work/faults" --log "${DNS_LOG:-/dev/null}" --ready-file "$work/dns.ready" \
-	2>"$work/dns.err" &
-dns_pid=$!
-for _ in $(seq 100); do [ -s "$work/dns.ready" ] && break; sleep 0.1; done
-[ -s "$work/dns.ready" ] || die "the DNS server did not start: $(cat "$work/dns.err")"
-dns_port=$(head -1 "$work/dns.ready")
-
-if [ "$SOCKET" = inet ]; then
-	port=$("$PYTHON3" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-	sock="inet:$port@127.0.0.1"
-else
-	sock="unix:$work/milter.sock"
-fi
-cat >"$work/faultline.conf" <<EOF
-socket = $sock
-user =
-pidfile = $work/faultline.pid
-log = stderr
-authserv_id = mx.load.example
-trusted_networks =
-verdict_log = $work/verdicts.jsonl
-stats_file = ${STATS_FILE:-}
-stats_interval = 1s
-dns_forwarders = 127.0.0.1@$dns_port
-dns_probe_domain = load.example
-dnsbl_sites = bl.load.example
-${EXTRA_CONF:-}
-EOF
-"$FAULTLINE" -f -c "$work/faultline.conf" 2>"$work/faultline.log" &
-fl_pid=$!
-for _ in $(seq 100); do
-	if [ "$SOCKET" = inet ]; then
-		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-	else
-		[ -S "$work/milter.sock" ] && break
-	fi
-	kill -0 "$fl_pid" 2>/dev/null || die "the daemon exited: $(tail -5 "$work/faultline.log")"
-	sleep 0.1
-done
-
-mtest() { # concurrency messages
-	"$FL_MTEST" load -s "$sock" -c "$1" -n "$2" -t 120000 -r rcpt@example.net "$CORPUS/msgs"
-}
+ll_start_dns "${FAULTS:-}"
+ll_start_daemon "${EXTRA_CONF:-}"
+fl_pid=$LL_FL_PID
+mtest() { ll_mtest "$@"; }
 if [ "$WARM" = 1 ]; then
-	mtest 8 "$ncorpus" >"$work/warm.out" || die "warm-up failed: $(cat "$work/warm.out")"
+	mtest 8 "$ncorpus" >"$work/warm.out" || ll_die "warm-up failed: $(cat "$work/warm.out")"
 fi
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$fl_pid/stat"; }
