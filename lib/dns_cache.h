@@ -32,7 +32,7 @@ bool fl_dns_cache_get(struct fl_dns_cache *cache, const char *name, uint16_t qty
 void fl_dns_cache_put(struct fl_dns_cache *cache, const struct fl_dns_answer *a,
                       long long now_ms);
 /* Keeps a copy of a SERVFAIL answer for a few seconds (FL_DNS_CACHE_FAIL_S). */
-#define FL_DNS_CACHE_FAIL_S 5
+#define FL_DNS_CACHE_FAIL_S 2
 void fl_dns_cache_put_failure(struct fl_dns_cache *cache, const struct fl_dns_answer *a,
                               long long now_ms);
 /* Drops every entry. */

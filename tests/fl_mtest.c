@@ -522,6 +522,10 @@ static int load_messages(const char *path, struct load *l)
             fprintf(stderr, "fl-mtest: %s\n", errbuf);
             return -1;
         }
+        l->envs = calloc(1, sizeof(*l->envs));
+        if (l->envs == NULL)
+            abort();
+        l->envs[0] = load_env_read(path);
         l->nmsgs = 1;
         return 0;
     }
