@@ -194,7 +194,9 @@ static void json_text(struct fl_buf *out, struct fl_buf *tmp, const char *s)
 /* ,"key": -- key is a literal of ours (nothing to escape) */
 static void json_key(struct fl_buf *out, bool first, const char *key)
 {
-    fl_buf_printf(out, first ? "\"%s\":" : ",\"%s\":", key);
+    fl_buf_puts(out, first ? "\"" : ",\"");
+    fl_buf_puts(out, key);
+    fl_buf_puts(out, "\":");
 }
 
 static void json_props(struct fl_buf *out, struct fl_buf *tmp, const struct fl_result *r)
