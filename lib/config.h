@@ -46,6 +46,7 @@ struct fl_config {
     int log_level;
     long long worker_threads;
     long long shutdown_timeout;
+    long long session_idle_timeout;
 
     /* Policy (lib/config_core.c) */
     char *authserv_id;
@@ -62,6 +63,7 @@ struct fl_config {
     char *verdict_log;
     char *stats_file;
     long long stats_interval;
+    char *metrics_listen; /* lib/config_metrics.c */
 
     /* DNS (lib/config_dns.c) */
     struct fl_strlist dns_forwarders;

@@ -66,6 +66,9 @@ extern const struct fl_setting fl_dmarc_settings[FL_DMARC_SETTINGS_COUNT];
 /* Greylisting (lib/config_greylist.c): */
 #define FL_GREYLIST_SETTINGS_COUNT 26
 extern const struct fl_setting fl_greylist_settings[FL_GREYLIST_SETTINGS_COUNT];
+/* Metrics (lib/config_metrics.c): */
+#define FL_METRICS_SETTINGS_COUNT 1
+extern const struct fl_setting fl_metrics_settings[FL_METRICS_SETTINGS_COUNT];
 
 /* Every group, in documentation order. */
 extern const struct fl_setting_group fl_setting_groups[];

@@ -220,6 +220,7 @@ static const struct fl_result *greylist_at_rcpt(struct fl_conn *conn, const char
     /* the store may be opened later by a reload (milter/server.c) */
     struct fl_greylist *gl = __atomic_load_n(&fl_srv.greylist, __ATOMIC_ACQUIRE);
     int rc = fl_greylist_decide(gl, cfg, &q, &d);
+    fl_metrics_greylist(fl_srv.metrics, &d);
     if (d.outcome == FL_GREYLIST_EXEMPT && d.exemption == FL_GREYLIST_EX_DISABLED)
         return NULL;
     struct fl_result r;

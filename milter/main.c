@@ -10,9 +10,13 @@
 #include "config.h"
 
 #include "milter/callbacks.h"
+#include "milter/idle.h"
 #include "milter/listener.h"
+#include "milter/metrics_http.h"
+#include "milter/metrics_milter.h"
 #include "milter/privs.h"
 #include "milter/server.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/settings.h"
 
@@ -168,6 +172,23 @@ static int load_config(const char *path, bool explicit_path, struct fl_config **
     return rc;
 }
 
+/* Waits up to timeout_ms for the sessions in flight, and for connections
+   accepted but not negotiated yet (an MTA negotiates right after connect:
+   they are sessions about to start).  Returns how many are left. */
+static int drain_sessions(const struct fl_listener_drain *drain, long long timeout_ms)
+{
+    long long end = fl_monotonic_ms() + timeout_ms;
+    for (;;) {
+        long long rest = end - fl_monotonic_ms();
+        int left = fl_server_wait_idle(rest > 50 ? 50 : rest > 0 ? rest : 0);
+        int open = fl_listener_connections(drain);
+        if ((left == 0 && open == 0) || fl_monotonic_ms() >= end)
+            return left > open ? left : open;
+        if (left == 0)
+            usleep(20000);
+    }
+}
+
 /* Waits for signals and the end of the libmilter loop.  Returns when the
    daemon should stop. */
 static void serve(void)
@@ -176,7 +197,10 @@ static void serve(void)
         char c;
         ssize_t n = read(signal_pipe[0], &c, 1);
         if (n < 0 && errno == EAGAIN) {
+            fl_idle_reap();
             long long wait = fl_server_periodic();
+            if (wait < 0 || wait > 1000)
+                wait = 1000; /* the idle reaper's beat */
             fd_set rfds;
             FD_ZERO(&rfds);
             FD_SET(signal_pipe[0], &rfds);
@@ -188,7 +212,7 @@ static void serve(void)
             continue;
         if (c == 'H') {
             fl_info("SIGHUP: reloading the configuration");
-            fl_server_reload();
+            fl_metrics_reload(fl_srv.metrics, fl_server_reload() == 0);
         } else if (c == 'T') {
             fl_info("stopping: no new connections");
             return;
@@ -267,11 +291,17 @@ int main(int argc, char **argv)
         fl_error("signal setup: %s", strerror(errno));
         goto failed;
     }
-    if (smfi_register(fl_milter_desc) == MI_FAILURE) {
+    if (*cfg->metrics_listen) /* off: nothing is counted */
+        fl_srv.metrics = fl_metrics_create(0);
+    if (smfi_register(fl_metrics_milter_desc(&fl_milter_desc, fl_srv.metrics)) == MI_FAILURE) {
         fl_error("smfi_register failed");
         goto failed;
     }
-    smfi_settimeout(7200);
+    /* libmilter copies both when smfi_main starts (a restart changes them). */
+    int idle_s = (int)((cfg->session_idle_timeout + 999) / 1000);
+    smfi_settimeout(idle_s);
+    fl_idle_init(idle_s);
+    smfi_setmaxdatasize(FL_MILTER_MAX_DATA);
     if (fl_listener_open(cfg) < 0)
         goto failed;
     if (fl_server_open_verdict_log(cfg) < 0)
@@ -318,6 +348,8 @@ int main(int argc, char **argv)
     if (fl_server_build_lists(cfg, &lists) < 0)
         goto failed;
     fl_server_set_snapshot(fl_config_ref(cfg), lists);
+    if (fl_metrics_http_start(cfg) < 0)
+        goto failed;
     pthread_t milter;
     if (pthread_create(&milter, NULL, milter_thread, NULL) != 0) {
         fl_error("cannot start the milter thread");
@@ -332,9 +364,10 @@ int main(int argc, char **argv)
     /* Drain: stop accepting, let the sessions in flight finish (bounded),
        then exit.  smfi_stop() is not used: libmilter's version closes the
        sessions in flight and waits for its accept loop's 5 s poll. */
-    fl_listener_stop_accepting(cfg);
+    struct fl_listener_drain drain;
+    fl_listener_stop_accepting(cfg, &drain);
     struct fl_config *now = fl_server_config();
-    int left = fl_server_wait_idle(now->shutdown_timeout);
+    int left = drain_sessions(&drain, now->shutdown_timeout);
     if (left > 0)
         fl_warn("stopping with %d session(s) still in flight after %lldms", left,
                 now->shutdown_timeout);

@@ -54,6 +54,7 @@ void fl_outcome_record(struct fl_conn *conn, const struct fl_verdict *v)
         memcpy(all, msg->results, msg->nresults * sizeof(*all));
     if (msg->rcpt_result != NULL)
         all[msg->nresults] = *msg->rcpt_result;
+    fl_metrics_message(fl_srv.metrics, v, all, n);
     struct fl_verdict_facts f = {0};
     clock_gettime(CLOCK_REALTIME, &f.when);
     f.queue_id = msg->queue_id;

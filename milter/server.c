@@ -4,6 +4,7 @@
    the pointer and waits until the readers that may have seen the old one
    are out before dropping it), and the session count is atomic. */
 #include "milter/server.h"
+#include "milter/metrics_http.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -273,6 +274,7 @@ int fl_server_wait_idle(long long timeout_ms)
 
 void fl_server_teardown(void)
 {
+    fl_metrics_http_stop(&fl_srv.metrics_http); /* it reads what follows */
     fl_pool_destroy(&fl_srv.pool);
     fl_greylist_close(&fl_srv.greylist);
     fl_dkim_ctx_destroy(&fl_srv.dkim);
@@ -281,6 +283,12 @@ void fl_server_teardown(void)
     verdict_log_close(publish_swap(&verdict_log, NULL));
     pthread_mutex_unlock(&writer_lock);
     fl_server_set_config(NULL);
+}
+
+int fl_server_sessions(void)
+{
+    int n = __atomic_load_n(&sessions, __ATOMIC_ACQUIRE);
+    return n;
 }
 
 /* Rewrites stats_file (atomically: a temp file renamed over it). */

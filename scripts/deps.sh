@@ -6,10 +6,10 @@
 set -eu
 BUILD="build-essential autoconf automake libtool pkg-config
  libmilter-dev libopendkim-dev libspf2-dev libssl-dev libunbound-dev libevent-dev libldns-dev
- liblmdb-dev libhiredis-dev libjansson-dev check libsubunit-dev
+ liblmdb-dev libhiredis-dev libjansson-dev check libsubunit-dev libmicrohttpd-dev
  postfix swaks python3 python3-authres"
 TEST="clang valgrind python3-dkim python3-yaml python3-dnspython redis-server miltertest
- iproute2 procps"
+ iproute2 procps python3-prometheus-client"
 if [ "${1:-}" = "--build" ]; then PKGS=$BUILD; else PKGS="$BUILD $TEST"; fi
 missing=""
 for p in $PKGS; do

@@ -533,7 +533,9 @@ START_TEST(the_queries_of_a_walk_overlap)
     long long took = fl_monotonic_ms() - t0;
     ck_assert_msg(t_eoh < 100, "eoh waited %lld ms", t_eoh);
     ck_assert_int_eq(r.result, FL_RES_PASS);
-    ck_assert_msg(took >= 240 && took < 700, "walk took %lld ms (sequential: >= 1000)", took);
+    /* four queries of 250 ms: under 1000 ms only if they overlapped (a loaded
+       machine stretches the time, never below the sequential bound) */
+    ck_assert_msg(took >= 240 && took < 1000, "walk took %lld ms (sequential: >= 1000)", took);
     ck_assert_int_eq(fl_dnsd_count(&dnsd, "_dmarc.x.y.z.conc.dmarc.example", "TXT"), 1);
     ck_assert_int_eq(fl_dnsd_count(&dnsd, "_dmarc.z.conc.dmarc.example", "TXT"), 1);
     fl_result_clear(&r);
