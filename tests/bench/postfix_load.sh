@@ -5,15 +5,16 @@
 # socket, against the same Postfix without a milter.  smtp-source sends a
 # signed corpus message (SPF, DKIM, DMARC, iprev and the DNS list all do
 # their work for it), one connection per message, at concurrency 8 and 64.
-# Prints one line per run and the ratios:
+# Prints one line per run, then per mode the medians and their ratios to
+# Postfix without a milter:
 #
-#   mode=none c=8 n=2000 accept_s=... delivered_s=...
-#   mode=tcp c=8 ... ratio_accept=0.93 ratio_delivered=...
+#   run=1 mode=none c=8 n=2000 accept_s=... delivered_s=...
+#   median mode=tcp c=8 n=2000 accept_s=... ratio_accept=0.93 ratio_delivered=...
 #
 # accept_s: messages per second accepted by smtpd (smtp-source's wall time);
 # delivered_s: until every message reached smtp-sink.
 # Needs root (Postfix's master).  Knobs: N=2000, CONCURRENCY="8 64",
-# MODES="none tcp unix", CORPUS (as load.sh).
+# MODES="none tcp unix", REPEAT=3, CORPUS (as load.sh).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/bench/load_lib.sh
@@ -23,6 +24,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 N=${N:-2000}
 CONCURRENCY=${CONCURRENCY:-"8 64"}
 MODES=${MODES:-"none tcp unix"}
+REPEAT=${REPEAT:-3}
 CORPUS=${CORPUS:-/tmp/faultline-load-corpus}
 [ "$(id -u)" = 0 ] || ll_die "needs root (Postfix)"
 pf_install_if_absent || ll_die "no Postfix"
@@ -95,17 +97,28 @@ run() {
 	RATE_DELIVERED=$(awk -v n="$N" -v a="$t0" -v b="$t2" 'BEGIN {printf "%.0f", n / (b - a)}')
 }
 
+median() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 for c in $CONCURRENCY; do
-	none_a= none_d=
+	declare -A acc=() del=()
+	# the modes take turns, REPEAT times: a neighbour's burst on a shared
+	# machine then hits every mode alike; the medians are compared
+	for r in $(seq "$REPEAT"); do
+		for mode in $MODES; do
+			run "$mode" "$c"
+			echo "run=$r mode=$mode c=$c n=$N accept_s=$RATE_ACCEPT delivered_s=$RATE_DELIVERED"
+			acc[$mode]="${acc[$mode]:-} $RATE_ACCEPT"
+			del[$mode]="${del[$mode]:-} $RATE_DELIVERED"
+		done
+	done
 	for mode in $MODES; do
-		run "$mode" "$c"
-		line="mode=$mode c=$c n=$N accept_s=$RATE_ACCEPT delivered_s=$RATE_DELIVERED"
-		if [ "$mode" = none ]; then
-			none_a=$RATE_ACCEPT none_d=$RATE_DELIVERED
-		elif [ -n "$none_a" ]; then
-			line="$line $(awk -v a="$RATE_ACCEPT" -v b="$none_a" -v d="$RATE_DELIVERED" -v e="$none_d" \
+		a=$(median <<<"${acc[$mode]}") d=$(median <<<"${del[$mode]}")
+		line="median mode=$mode c=$c n=$N accept_s=$a delivered_s=$d"
+		if [ "$mode" != none ] && [ -n "${acc[none]:-}" ]; then
+			line="$line $(awk -v a="$a" -v b="$(median <<<"${acc[none]}")" -v d="$d" \
+				-v e="$(median <<<"${del[none]}")" \
 				'BEGIN {printf "ratio_accept=%.2f ratio_delivered=%.2f", a / b, d / e}')"
 		fi
 		echo "$line"
 	done
+	unset acc del
 done
