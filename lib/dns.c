@@ -551,8 +551,10 @@ static void on_reprobe(void *arg, int err, struct ub_result *result)
     __atomic_store_n(&dns->reprobing, false, __ATOMIC_RELEASE);
 }
 
-/* Starts a background probe unless one is out (one that outlived
-   dns_timeout is given up and replaced). */
+/* Starts a background probe unless one is out.  One that got no answer
+   within dns_timeout is given up and replaced at once (the verdict stays
+   stale, so a silent resolver is asked again every dns_timeout and its
+   return is seen within that). */
 static void reprobe(struct fl_dns *dns)
 {
     if (pthread_mutex_trylock(&dns->probe_lock) != 0)
@@ -563,7 +565,6 @@ static void reprobe(struct fl_dns *dns)
             pthread_mutex_unlock(&dns->probe_lock);
             return;
         }
-        set_probe(dns, 0); /* silent for dns_timeout: still down */
     }
     char name[300];
     probe_name(dns, now, name, sizeof(name));
