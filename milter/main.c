@@ -336,6 +336,7 @@ int main(int argc, char **argv)
     }
     sigset_t old_mask;
     block_signals(true, &old_mask);
+    fl_server_tune_memory();
     fl_srv.pool = fl_pool_create((unsigned int)cfg->worker_threads,
                                  (size_t)cfg->worker_threads * 64);
     if (fl_dns_create(cfg, &fl_srv.dns, &why) < 0) {

@@ -71,6 +71,7 @@ struct fl_conn {
     long long t_connect;
     struct fl_iprev *iprev; /* started at connect (milter/checks.c) */
     struct fl_dnsbl *dnsbl; /* started at connect, or NULL */
+    unsigned long no_reply; /* SMFIP_NR_* (and other SMFIP_*) negotiated */
     bool no_header_reply; /* SMFIP_NR_HDR negotiated */
     bool can_skip_body;   /* SMFIP_SKIP negotiated */
     struct fl_idle_slot *idle; /* the idle reaper's view (milter/idle.h) */
