@@ -3,10 +3,17 @@
 # whole test suite: unit, protocol (the real daemon over its socket) and
 # end-to-end (a private Postfix), then the same unit and protocol tests under
 # ASan+UBSan, a clang -Werror build, and `make distcheck`.  .ci/run calls
-# exactly this.  Run as root from the repository: sudo scripts/test.sh
+# exactly this.  Run it as root (scripts/test.sh), or as a user with sudo:
+# it re-runs itself with sudo.  It builds only in _build (gcc) and
+# _build-san (clang), never in the source tree, so it runs before or after
+# scripts/demo.sh (which builds in _build-demo), twice in a row, and after an
+# interrupted run: both build dirs are made afresh each time.
 set -eu
-cd "$(dirname "$0")/.."
-top=$(pwd)
+top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=common.sh
+. "$top/scripts/common.sh"
+fl_as_root test.sh "$top/scripts/test.sh" "$@"
+cd "$top"
 jobs=$(nproc 2>/dev/null || echo 2)
 
 step() { printf '\n=== %s ===\n' "$*"; }
@@ -26,13 +33,12 @@ step "dependencies"
 sh scripts/deps.sh
 
 step "bootstrap"
+fl_unconfigure_source test.sh "$top"
 autoreconf -fi
 
 step "gcc build"
-rm -rf _build && mkdir _build && cd _build
-../configure --quiet
-make -j"$jobs"
-cd "$top"
+rm -rf _build
+fl_build test.sh "$top" "$top/_build"
 
 # Every test runs in a network namespace that has only a loopback
 # interface and no route: a test that tried to reach the internet or the
@@ -54,9 +60,9 @@ no_skips .
 cd "$top"
 
 step "ASan+UBSan build: unit and protocol tests"
-rm -rf _build-san && mkdir _build-san && cd _build-san
-../configure --quiet --enable-sanitizers CC=clang
-make -j"$jobs"
+rm -rf _build-san
+fl_build test.sh "$top" "$top/_build-san" --enable-sanitizers CC=clang
+cd _build-san
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     offline make -j"$jobs" check TESTS='$(UNIT_TESTS) $(PROTOCOL_TESTS)' ||
     { cat tests/*/*.log | tail -200; exit 1; }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -19,6 +20,66 @@
 
 static char dns_addr[64];
 static char dns_conf[256];
+
+/* The daemons of this test process that are not cleaned up yet: a failed
+   assertion exits the (forked) test early, and the exit handler then stops
+   their daemons and removes their temp dirs, so a failure leaves nothing
+   behind.  Keyed by the dir, since the struct is the test's own. */
+static struct {
+    char dir[256];
+    pid_t pid;
+} live[32];
+
+static void remove_dir(const char *dir)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%.400s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
+static int live_find(const char *dir)
+{
+    for (int i = 0; i < (int)(sizeof(live) / sizeof(live[0])); i++)
+        if (strcmp(live[i].dir, dir) == 0)
+            return i;
+    return -1;
+}
+
+static void live_cleanup_at_exit(void)
+{
+    for (int i = 0; i < (int)(sizeof(live) / sizeof(live[0])); i++) {
+        if (live[i].dir[0] == '\0')
+            continue;
+        if (live[i].pid > 0) {
+            kill(live[i].pid, SIGKILL);
+            waitpid(live[i].pid, NULL, 0);
+        }
+        remove_dir(live[i].dir);
+        live[i].dir[0] = '\0';
+    }
+}
+
+static void live_add(const char *dir)
+{
+    static bool registered;
+    if (!registered) {
+        atexit(live_cleanup_at_exit);
+        registered = true;
+    }
+    int i = live_find("");
+    if (i >= 0) {
+        snprintf(live[i].dir, sizeof(live[i].dir), "%s", dir);
+        live[i].pid = 0;
+    }
+}
+
+static void live_set_pid(const char *dir, pid_t pid)
+{
+    int i = live_find(dir);
+    if (i >= 0)
+        live[i].pid = pid;
+}
 
 void fl_daemon_use_dns(const char *addr)
 {
@@ -68,6 +129,7 @@ void fl_daemon_prepare(struct fl_daemon *d, const char *socket_spec, const char 
         abort();
     }
     chmod(d->dir, 0755);
+    live_add(d->dir);
     snprintf(d->conf, sizeof(d->conf), "%s/faultline.conf", d->dir);
     snprintf(d->log, sizeof(d->log), "%s/faultline.log", d->dir);
     snprintf(d->verdicts, sizeof(d->verdicts), "%s/verdicts.jsonl", d->dir);
@@ -107,7 +169,9 @@ static int try_connect(const char *spec)
     return 0;
 }
 
-int fl_daemon_start(struct fl_daemon *d)
+/* Starts the daemon; expect_failure: the caller wants it to refuse to
+   start, so its log is printed as an expected error. */
+static int start(struct fl_daemon *d, bool expect_failure)
 {
     const char *bin = getenv("FAULTLINE");
     if (bin == NULL)
@@ -128,6 +192,8 @@ int fl_daemon_start(struct fl_daemon *d)
     argv[argc] = NULL;
     pid_t pid = fork();
     if (pid == 0) {
+        /* A test killed by Check's timeout takes its daemon along. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
         int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         dup2(fd, STDERR_FILENO);
         dup2(fd, STDOUT_FILENO);
@@ -138,6 +204,7 @@ int fl_daemon_start(struct fl_daemon *d)
     }
     free(wcopy);
     d->pid = pid;
+    live_set_pid(d->dir, pid);
     bool slow = wrapper && *wrapper;
     for (int i = 0; i < (slow ? 600 : 200); i++) {
         if (try_connect(d->socket) == 0)
@@ -145,14 +212,29 @@ int fl_daemon_start(struct fl_daemon *d)
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) {
             d->pid = 0;
+            live_set_pid(d->dir, 0);
             break;
         }
         fl_test_msleep(50);
     }
     char *log = fl_daemon_read(d->log);
-    fprintf(stderr, "daemon did not start; its log:\n%s\n", log);
+    if (expect_failure)
+        fprintf(stderr, "the daemon refused to start, as this test expects; "
+                        "expected error follows:\n%s(end of expected error)\n", log);
+    else
+        fprintf(stderr, "daemon did not start; its log:\n%s\n", log);
     free(log);
     return -1;
+}
+
+int fl_daemon_start(struct fl_daemon *d)
+{
+    return start(d, false);
+}
+
+int fl_daemon_start_expect_failure(struct fl_daemon *d)
+{
+    return start(d, true) < 0 ? 0 : -1;
 }
 
 int fl_daemon_stop(struct fl_daemon *d)
@@ -165,6 +247,7 @@ int fl_daemon_stop(struct fl_daemon *d)
         pid_t r = waitpid(d->pid, &status, WNOHANG);
         if (r == d->pid) {
             d->pid = 0;
+            live_set_pid(d->dir, 0);
             return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
         }
         fl_test_msleep(50);
@@ -172,6 +255,7 @@ int fl_daemon_stop(struct fl_daemon *d)
     kill(d->pid, SIGKILL);
     waitpid(d->pid, &status, 0);
     d->pid = 0;
+    live_set_pid(d->dir, 0);
     return -1;
 }
 
@@ -224,8 +308,8 @@ void fl_daemon_cleanup(struct fl_daemon *d)
 {
     if (d->pid > 0)
         fl_daemon_stop(d);
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", d->dir);
+    remove_dir(d->dir);
+    int i = live_find(d->dir);
+    if (i >= 0)
+        live[i].dir[0] = '\0';
 }

@@ -38,6 +38,10 @@ void fl_daemon_write_conf(struct fl_daemon *d, const char *socket_spec, const ch
 /* Starts the daemon in the foreground and waits (up to 20 s) until its
    socket accepts connections.  Returns 0, or -1 (the log is printed). */
 int fl_daemon_start(struct fl_daemon *d);
+/* For a test that wants the daemon to refuse to start: returns 0 if it
+   exited without listening (its log is printed, marked as an expected
+   error), -1 if it started. */
+int fl_daemon_start_expect_failure(struct fl_daemon *d);
 /* Sends SIGTERM, waits up to 30 s, returns the exit status (or -1 if it
    had to be killed or died of a signal). */
 int fl_daemon_stop(struct fl_daemon *d);
@@ -49,7 +53,9 @@ bool fl_daemon_alive(struct fl_daemon *d);
 char *fl_daemon_read(const char *path);
 /* Waits up to timeout_ms until the log contains needle. */
 bool fl_daemon_wait_log(struct fl_daemon *d, const char *needle, int timeout_ms);
-/* Removes the temp dir. */
+/* Removes the temp dir.  A test that exits early (failed assertion) leaves
+   nothing either: an exit handler stops the daemons of every dir not
+   cleaned up yet and removes the dirs. */
 void fl_daemon_cleanup(struct fl_daemon *d);
 
 #endif
