@@ -9,7 +9,7 @@ BUILD="build-essential autoconf automake libtool pkg-config
  liblmdb-dev libhiredis-dev libjansson-dev check libsubunit-dev
  postfix swaks python3 python3-authres python3-dkim python3-dnspython"
 TEST="clang valgrind python3-yaml redis-server miltertest
- iproute2 procps"
+ iproute2 procps strace"
 if [ "${1:-}" = "--build" ]; then PKGS=$BUILD; else PKGS="$BUILD $TEST"; fi
 missing=""
 for p in $PKGS; do

@@ -21,14 +21,11 @@
 static char dns_addr[64];
 static char dns_conf[256];
 
-/* The daemons of this test process that are not cleaned up yet: a failed
-   assertion exits the (forked) test early, and the exit handler then stops
-   their daemons and removes their temp dirs, so a failure leaves nothing
-   behind.  Keyed by the dir, since the struct is the test's own. */
-static struct {
-    char dir[256];
-    pid_t pid;
-} live[32];
+/* The directory every daemon dir of this test program is made in, by
+   fl_daemon_begin in the Check runner's process: a test that fails exits
+   at once (Check's forked test process calls _exit, no handlers run), so
+   its daemon dir can only be removed from outside -- by fl_daemon_end. */
+static char base_dir[64] = "/tmp";
 
 static void remove_dir(const char *dir)
 {
@@ -38,47 +35,22 @@ static void remove_dir(const char *dir)
         fprintf(stderr, "could not remove %s\n", dir);
 }
 
-static int live_find(const char *dir)
+int fl_daemon_begin(void)
 {
-    for (int i = 0; i < (int)(sizeof(live) / sizeof(live[0])); i++)
-        if (strcmp(live[i].dir, dir) == 0)
-            return i;
-    return -1;
+    snprintf(base_dir, sizeof(base_dir), "/tmp/fl-proto-XXXXXX");
+    if (mkdtemp(base_dir) == NULL) {
+        perror("mkdtemp");
+        return -1;
+    }
+    chmod(base_dir, 0755);
+    return 0;
 }
 
-static void live_cleanup_at_exit(void)
+void fl_daemon_end(void)
 {
-    for (int i = 0; i < (int)(sizeof(live) / sizeof(live[0])); i++) {
-        if (live[i].dir[0] == '\0')
-            continue;
-        if (live[i].pid > 0) {
-            kill(live[i].pid, SIGKILL);
-            waitpid(live[i].pid, NULL, 0);
-        }
-        remove_dir(live[i].dir);
-        live[i].dir[0] = '\0';
-    }
-}
-
-static void live_add(const char *dir)
-{
-    static bool registered;
-    if (!registered) {
-        atexit(live_cleanup_at_exit);
-        registered = true;
-    }
-    int i = live_find("");
-    if (i >= 0) {
-        snprintf(live[i].dir, sizeof(live[i].dir), "%s", dir);
-        live[i].pid = 0;
-    }
-}
-
-static void live_set_pid(const char *dir, pid_t pid)
-{
-    int i = live_find(dir);
-    if (i >= 0)
-        live[i].pid = pid;
+    if (strcmp(base_dir, "/tmp") != 0)
+        remove_dir(base_dir);
+    snprintf(base_dir, sizeof(base_dir), "/tmp");
 }
 
 void fl_daemon_use_dns(const char *addr)
@@ -123,13 +95,12 @@ void fl_daemon_write_conf(struct fl_daemon *d, const char *socket_spec, const ch
 void fl_daemon_prepare(struct fl_daemon *d, const char *socket_spec, const char *extra)
 {
     memset(d, 0, sizeof(*d));
-    snprintf(d->dir, sizeof(d->dir), "/tmp/fl-proto-XXXXXX");
+    snprintf(d->dir, sizeof(d->dir), "%s/fl-proto-XXXXXX", base_dir);
     if (mkdtemp(d->dir) == NULL) {
         perror("mkdtemp");
         abort();
     }
     chmod(d->dir, 0755);
-    live_add(d->dir);
     snprintf(d->conf, sizeof(d->conf), "%s/faultline.conf", d->dir);
     snprintf(d->log, sizeof(d->log), "%s/faultline.log", d->dir);
     snprintf(d->verdicts, sizeof(d->verdicts), "%s/verdicts.jsonl", d->dir);
@@ -204,7 +175,6 @@ static int start(struct fl_daemon *d, bool expect_failure)
     }
     free(wcopy);
     d->pid = pid;
-    live_set_pid(d->dir, pid);
     bool slow = wrapper && *wrapper;
     for (int i = 0; i < (slow ? 600 : 200); i++) {
         if (try_connect(d->socket) == 0)
@@ -212,7 +182,6 @@ static int start(struct fl_daemon *d, bool expect_failure)
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) {
             d->pid = 0;
-            live_set_pid(d->dir, 0);
             break;
         }
         fl_test_msleep(50);
@@ -247,7 +216,6 @@ int fl_daemon_stop(struct fl_daemon *d)
         pid_t r = waitpid(d->pid, &status, WNOHANG);
         if (r == d->pid) {
             d->pid = 0;
-            live_set_pid(d->dir, 0);
             return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
         }
         fl_test_msleep(50);
@@ -255,7 +223,6 @@ int fl_daemon_stop(struct fl_daemon *d)
     kill(d->pid, SIGKILL);
     waitpid(d->pid, &status, 0);
     d->pid = 0;
-    live_set_pid(d->dir, 0);
     return -1;
 }
 
@@ -309,7 +276,4 @@ void fl_daemon_cleanup(struct fl_daemon *d)
     if (d->pid > 0)
         fl_daemon_stop(d);
     remove_dir(d->dir);
-    int i = live_find(d->dir);
-    if (i >= 0)
-        live[i].dir[0] = '\0';
 }

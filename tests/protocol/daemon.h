@@ -19,6 +19,13 @@ struct fl_daemon {
     char pidfile[320];
 };
 
+/* In the test runner's process, before the tests: every daemon dir is made
+   inside one directory from now on, which fl_daemon_end removes -- with
+   the dirs of tests that failed (a failed test exits at once) and whose
+   daemons were stopped by the death of their test process.  Returns 0 or
+   -1. */
+int fl_daemon_begin(void);
+void fl_daemon_end(void);
 /* Makes every daemon prepared from now on resolve through the test DNS
    server at addr ("127.0.0.1@PORT"); NULL: no forwarder. */
 void fl_daemon_use_dns(const char *addr);
@@ -53,9 +60,7 @@ bool fl_daemon_alive(struct fl_daemon *d);
 char *fl_daemon_read(const char *path);
 /* Waits up to timeout_ms until the log contains needle. */
 bool fl_daemon_wait_log(struct fl_daemon *d, const char *needle, int timeout_ms);
-/* Removes the temp dir.  A test that exits early (failed assertion) leaves
-   nothing either: an exit handler stops the daemons of every dir not
-   cleaned up yet and removes the dirs. */
+/* Removes the temp dir. */
 void fl_daemon_cleanup(struct fl_daemon *d);
 
 #endif
