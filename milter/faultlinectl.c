@@ -4,9 +4,11 @@
    (milter/ctl_greylist.c).  Safe while the daemon runs.  Single-threaded. */
 #include "config.h"
 
+#include "milter/cli.h"
 #include "milter/ctl.h"
 #include "lib/log.h"
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,11 +22,22 @@ void fl_ctl_usage(FILE *out)
     fprintf(out,
         "usage: faultlinectl [-c FILE] greylist COMMAND [OPTIONS]\n"
         "       faultlinectl [-c FILE] stats\n"
-        "       faultlinectl -h | -V\n"
+        "       faultlinectl -h | --help | -V | --version\n"
         "\n"
-        "  -c FILE  configuration file (default %s\n"
-        "           if it exists, else built-in defaults): the daemon's, so the\n"
-        "           greylist store is the one the daemon uses\n"
+        "  -c FILE        configuration file (default %s\n"
+        "                 if it exists, else built-in defaults): the daemon's, so\n"
+        "                 the stats file and greylist store are the daemon's\n"
+        "  -V, --version  print the version and exit\n"
+        "  -h, --help     print this help and exit\n"
+        "\n"
+        "commands:\n"
+        "  stats\n"
+        "      the daemon's counters from its stats_file (rewritten every\n"
+        "      stats_interval): sessions open, DNS queries by status and latency,\n"
+        "      and per DNS list its queries, listings, error codes, timeouts and\n"
+        "      failures\n"
+        "  greylist COMMAND [OPTIONS]\n"
+        "      the greylist store; COMMAND is one of:\n"
         "\n"
         "greylist commands:\n"
         "  list [--client IP|NET] [--sender ADDR] [--recipient ADDR]\n"
@@ -72,9 +85,15 @@ int main(int argc, char **argv)
 {
     const char *path = DEFAULT_CONFIG;
     bool explicit_path = false;
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
     int opt;
+    opterr = 0; /* our messages: "faultlinectl: ...", whatever argv[0] is */
     /* "+": stop at the first command word; its options are its own. */
-    while ((opt = getopt(argc, argv, "+c:hV")) != -1) {
+    while ((opt = getopt_long(argc, argv, "+:c:hV", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             path = optarg;
@@ -87,6 +106,7 @@ int main(int argc, char **argv)
             printf("faultlinectl %s\n", PACKAGE_VERSION);
             return FL_CTL_OK;
         default:
+            fl_cli_bad_option("faultlinectl", opt, argv);
             fl_ctl_brief_usage();
             return FL_CTL_USAGE;
         }

@@ -32,13 +32,29 @@ no_skips() {
 step "dependencies"
 sh scripts/deps.sh
 
+# no_warnings LOG COMMAND...: runs COMMAND, shows its output, and fails when
+# it fails or prints a warning (bootstrap and build must be quiet).
+no_warnings() {
+    log=$1
+    shift
+    "$@" >"$log" 2>&1 || { cat "$log"; echo "test.sh: $* failed" >&2; exit 1; }
+    cat "$log"
+    if grep -iE 'warning|modifier ignored' "$log" >/dev/null; then
+        echo "test.sh: $* printed warnings:" >&2
+        grep -iE 'warning|modifier ignored' "$log" >&2
+        exit 1
+    fi
+}
+
 step "bootstrap"
 fl_unconfigure_source test.sh "$top"
-autoreconf -fi
+buildlog=${TMPDIR:-/tmp}/faultline-test.$$.log
+no_warnings "$buildlog" autoreconf -fi
 
 step "gcc build"
 rm -rf _build
-fl_build test.sh "$top" "$top/_build"
+no_warnings "$buildlog" fl_build test.sh "$top" "$top/_build"
+rm -f "$buildlog"
 
 # Every test runs in a network namespace that has only a loopback
 # interface and no route: a test that tried to reach the internet or the
