@@ -222,6 +222,116 @@ static bool parse_value(const char **pp, struct fl_buf *out)
     return true;
 }
 
+/* Keyword (RFC 8601 2.2, an ldh-str; "_" tolerated): letters, digits,
+   hyphens, underscores. */
+static bool parse_keyword(const char **pp)
+{
+    const char *p = *pp;
+    while (isalnum((unsigned char)*p) || *p == '-' || *p == '_')
+        p++;
+    if (p == *pp)
+        return false;
+    *pp = p;
+    return true;
+}
+
+/* A pvalue, leniently: a quoted-string, or a run of printable characters
+   up to CFWS or ";" -- receivers write header.b= with "/" and "=" in it,
+   which RFC 2045 tokens exclude.  8-bit bytes pass (RFC 6532 UTF-8). */
+static bool parse_pvalue(const char **pp)
+{
+    const char *p = *pp;
+    if (*p == '"') {
+        struct fl_buf tmp;
+        fl_buf_init(&tmp);
+        bool ok = parse_value(&p, &tmp);
+        fl_buf_free(&tmp);
+        if (!ok)
+            return false;
+    } else {
+        while (*p != '\0' && *p != ';' && *p != '(' && *p != '"' &&
+               ((unsigned char)*p > 0x20 && (unsigned char)*p != 0x7f))
+            p++;
+    }
+    if (p == *pp)
+        return false;
+    *pp = p;
+    return true;
+}
+
+/* One resinfo after its ";": methodspec [reasonspec] *propspec, where a
+   property is ptype "." property "=" pvalue -- or, tolerated because large
+   receivers write it, a bare keyword "=" pvalue (action=none). */
+static bool parse_resinfo(const char **pp)
+{
+    const char *p = *pp;
+    if (!parse_keyword(&p) || !skip_cfws(&p))
+        return false;
+    if (*p == '/') { /* method-version */
+        p++;
+        if (!skip_cfws(&p) || !isdigit((unsigned char)*p))
+            return false;
+        while (isdigit((unsigned char)*p))
+            p++;
+        if (!skip_cfws(&p))
+            return false;
+    }
+    if (*p++ != '=' || !skip_cfws(&p) || !parse_keyword(&p))
+        return false;
+    for (;;) {
+        if (!skip_cfws(&p))
+            return false;
+        if (*p == ';' || *p == '\0')
+            break;
+        if (!parse_keyword(&p) || !skip_cfws(&p))
+            return false;
+        if (*p == '.') {
+            p++;
+            if (!skip_cfws(&p) || !parse_keyword(&p) || !skip_cfws(&p))
+                return false;
+        }
+        if (*p++ != '=' || !skip_cfws(&p) || !parse_pvalue(&p))
+            return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* True if the rest of the header (after the authserv-id and version) is
+   no-result or 1*resinfo; a trailing ";" is tolerated. */
+static bool parse_results(const char *p)
+{
+    bool first = true;
+    while (*p == ';') {
+        p++;
+        if (!skip_cfws(&p))
+            return false;
+        if (*p == '\0')
+            return !first; /* "id;" alone says nothing */
+        if (first && strncasecmp(p, "none", 4) == 0) {
+            const char *q = p + 4;
+            if (skip_cfws(&q) && *q == '\0')
+                return true;
+        }
+        if (!parse_resinfo(&p))
+            return false;
+        first = false;
+    }
+    return *p == '\0' && !first;
+}
+
+/* Compares two authserv-ids as host names: case-insensitive, one trailing
+   dot ignored on either side (mx.example.net. is mx.example.net). */
+static bool same_id(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    if (na > 0 && a[na - 1] == '.')
+        na--;
+    if (nb > 0 && b[nb - 1] == '.')
+        nb--;
+    return na == nb && na > 0 && strncasecmp(a, b, na) == 0;
+}
+
 enum fl_authres_class fl_authres_classify(const char *value, const char *our_id,
                                           struct fl_buf *id_r)
 {
@@ -240,7 +350,11 @@ enum fl_authres_class fl_authres_classify(const char *value, const char *our_id,
     }
     if (*p != ';')
         goto out;
-    cls = strcasecmp(id.data, our_id) == 0 ? FL_AUTHRES_OURS : FL_AUTHRES_OTHER;
+    /* Ours whatever follows: a forgery need not be well formed. */
+    if (same_id(id.data, our_id))
+        cls = FL_AUTHRES_OURS;
+    else if (parse_results(p))
+        cls = FL_AUTHRES_OTHER;
     if (id_r != NULL)
         fl_buf_append(id_r, id.data, id.len);
 out:

@@ -32,11 +32,14 @@ bool fl_authres_is_token(const char *s);
 enum fl_authres_class {
     FL_AUTHRES_OTHER,     /* well-formed, another authserv-id: keep */
     FL_AUTHRES_OURS,      /* claims our authserv-id: forged, remove */
-    FL_AUTHRES_MALFORMED, /* no parsable authserv-id: remove */
+    FL_AUTHRES_MALFORMED, /* no authserv-id, or results that do not parse: remove */
 };
 
 /* Classifies an existing header value (folded lines, comments and CFWS
-   before the id allowed; the id compared case-insensitively).  If id_r is
+   allowed; the id compared as a host name: case-insensitively, a trailing
+   dot ignored).  A header claiming our id is OURS however the rest reads;
+   another id's header must parse as no-result or resinfo (RFC 8601 2.2,
+   with header.b=-style values and bare "action=none" items tolerated).  If id_r is
    not NULL and the id parsed, the id is appended to it. */
 enum fl_authres_class fl_authres_classify(const char *value, const char *our_id,
                                           struct fl_buf *id_r);

@@ -5,6 +5,7 @@
    Every problem is reported as "file:line: error: ..." with a hint; all of
    them are collected before loading fails. */
 #include "lib/config.h"
+#include "lib/linefile.h"
 #include "lib/log.h"
 #include "lib/settings.h"
 #include "lib/xalloc.h"
@@ -18,8 +19,14 @@
 #include <strings.h>
 #include <unistd.h>
 
-/* Largest value file (e.g. a trusted networks list) read into a setting. */
+/* Largest value file (e.g. a trusted networks list) read into a setting,
+   and largest configuration file. */
 #define MAX_VALUE_FILE (16 * 1024 * 1024)
+#define MAX_CONFIG_FILE (16 * 1024 * 1024)
+/* Longest line of either. */
+#define MAX_LINE 65536
+/* Errors reported per file; the rest are counted, not printed. */
+#define MAX_ERRORS 50
 
 struct parse_ctx {
     const char *file;
@@ -32,16 +39,35 @@ static void perr(struct parse_ctx *pc, const char *fmt, ...) __attribute__((form
 
 static void perr(struct parse_ctx *pc, const char *fmt, ...)
 {
+    pc->nerrors++;
+    if (pc->nerrors > MAX_ERRORS)
+        return;
+    if (pc->nerrors == MAX_ERRORS) {
+        fl_buf_printf(pc->errors, "%s: error: too many errors; the rest are not shown\n",
+                      pc->file ? pc->file : "configuration");
+        return;
+    }
+    struct fl_buf msg;
+    fl_buf_init(&msg);
     va_list ap;
+    va_start(ap, fmt);
+    fl_buf_vprintf(&msg, fmt, ap);
+    va_end(ap);
     if (pc->file)
         fl_buf_printf(pc->errors, "%s:%u: error: ", pc->file, pc->line);
     else
         fl_buf_puts(pc->errors, "error: ");
-    va_start(ap, fmt);
-    fl_buf_vprintf(pc->errors, fmt, ap);
-    va_end(ap);
+    /* Values quoted from the file may hold any byte: control and 8-bit
+       bytes are shown escaped so they never reach a terminal or the log raw. */
+    for (size_t i = 0; i < msg.len; i++) {
+        unsigned char c = (unsigned char)msg.data[i];
+        if (c < 0x20 || c >= 0x7f)
+            fl_buf_printf(pc->errors, "\\x%02x", c);
+        else
+            fl_buf_putc(pc->errors, (char)c);
+    }
     fl_buf_putc(pc->errors, '\n');
-    pc->nerrors++;
+    fl_buf_free(&msg);
 }
 
 static void *field(struct fl_config *cfg, const struct fl_setting *s)
@@ -229,20 +255,25 @@ static void split_items(const char *text, struct fl_strlist *out)
 static int read_value_file(struct parse_ctx *pc, const char *path, struct fl_strlist *out,
                            struct fl_strlist *where)
 {
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        perr(pc, "cannot read %s: %s", path, strerror(errno));
+    struct fl_linefile lf;
+    const char *why = NULL; /* set only by a failing open or read */
+    if (fl_linefile_open(&lf, path, MAX_LINE, &why) < 0) {
+        perr(pc, "cannot read %s: %s", path, why);
         return -1;
     }
-    char *line = NULL;
-    size_t cap = 0, total = 0;
-    ssize_t n;
-    unsigned int lineno = 0;
-    while ((n = getline(&line, &cap, f)) > 0) {
-        lineno++;
-        total += (size_t)n;
+    char *line;
+    size_t n, total = 0;
+    int rc;
+    while ((rc = fl_linefile_next(&lf, &line, &n, &why)) > 0) {
+        total += n + 1;
         if (total > MAX_VALUE_FILE) {
             perr(pc, "%s is larger than %d bytes", path, MAX_VALUE_FILE);
+            rc = -1;
+            break;
+        }
+        if (strlen(line) != n) {
+            perr(pc, "%s:%u: NUL byte in the file", path, lf.lineno);
+            rc = -1;
             break;
         }
         char *hash = strchr(line, '#');
@@ -251,13 +282,14 @@ static int read_value_file(struct parse_ctx *pc, const char *path, struct fl_str
         size_t before = out->count;
         split_items(line, out);
         char loc[512];
-        snprintf(loc, sizeof(loc), "%s:%u", path, lineno);
+        snprintf(loc, sizeof(loc), "%s:%u", path, lf.lineno);
         for (size_t i = before; i < out->count; i++)
             strlist_add(where, loc, strlen(loc));
     }
-    free(line);
-    fclose(f);
-    return 0;
+    if (rc < 0 && why != NULL)
+        perr(pc, "%s:%u: %s", path, lf.lineno, why);
+    fl_linefile_close(&lf);
+    return rc < 0 ? -1 : 0;
 }
 
 /* Expands a list value: items, and /file items replaced by the file's items.
@@ -590,42 +622,52 @@ int fl_config_load(const char *path, struct fl_config **cfg_r, struct fl_buf *er
     cfg->authserv_id = fl_strdup("");
     cfg->path = fl_strdup(path);
     struct parse_ctx pc = {path, 0, errors, 0};
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        fl_buf_printf(errors, "%s: error: cannot read: %s\n", path, strerror(errno));
+    struct fl_linefile lf;
+    const char *why = NULL;
+    if (fl_linefile_open(&lf, path, MAX_LINE, &why) < 0) {
+        fl_buf_printf(errors, "%s: error: cannot read: %s\n", path, why);
         fl_config_unref(&cfg);
         return -1;
     }
     unsigned int *seen_at = fl_calloc(settings_total(), sizeof(*seen_at));
     struct fl_buf entry;
     fl_buf_init(&entry);
-    unsigned int entry_line = 0, lineno = 0;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
+    unsigned int entry_line = 0;
+    size_t total = 0;
     for (;;) {
-        n = getline(&line, &cap, f);
-        if (n >= 0) {
-            lineno++;
-            if (strlen(line) != (size_t)n) {
-                pc.line = lineno;
+        char *line = NULL, *t = NULL;
+        size_t n = 0;
+        int got = fl_linefile_next(&lf, &line, &n, &why);
+        if (got < 0) {
+            pc.line = lf.lineno;
+            perr(&pc, "%s", why);
+        } else if (got > 0) {
+            total += n + 1;
+            if (total > MAX_CONFIG_FILE) {
+                pc.line = lf.lineno;
+                perr(&pc, "the file is larger than %d bytes", MAX_CONFIG_FILE);
+                got = -1;
+            } else if (strlen(line) != n) {
+                pc.line = lf.lineno;
                 perr(&pc, "NUL byte in configuration line");
                 continue;
             }
         }
-        bool continuation = n > 0 && (line[0] == ' ' || line[0] == '\t');
-        char *t = n > 0 ? trim(line) : NULL;
-        if (n > 0 && (*t == '\0' || *t == '#'))
-            continue; /* blank and comment lines neither start nor end an entry */
-        if (n > 0 && continuation) {
-            if (entry_line == 0) {
-                pc.line = lineno;
-                perr(&pc, "continuation line without a setting above it");
-            } else {
-                fl_buf_putc(&entry, ' ');
-                fl_buf_puts(&entry, t);
+        if (got > 0) {
+            bool continuation = line[0] == ' ' || line[0] == '\t';
+            t = trim(line);
+            if (*t == '\0' || *t == '#')
+                continue; /* blank and comment lines neither start nor end an entry */
+            if (continuation) {
+                if (entry_line == 0) {
+                    pc.line = lf.lineno;
+                    perr(&pc, "continuation line without a setting above it");
+                } else {
+                    fl_buf_putc(&entry, ' ');
+                    fl_buf_puts(&entry, t);
+                }
+                continue;
             }
-            continue;
         }
         if (entry_line != 0) {
             pc.line = entry_line;
@@ -633,17 +675,12 @@ int fl_config_load(const char *path, struct fl_config **cfg_r, struct fl_buf *er
             fl_buf_reset(&entry);
             entry_line = 0;
         }
-        if (n < 0)
-            break;
+        if (got <= 0)
+            break; /* end of file, or a read error: nothing after it is trusted */
         fl_buf_puts(&entry, t);
-        entry_line = lineno;
+        entry_line = lf.lineno;
     }
-    if (ferror(f)) {
-        pc.line = lineno;
-        perr(&pc, "read error: %s", strerror(errno));
-    }
-    free(line);
-    fclose(f);
+    fl_linefile_close(&lf);
     fl_buf_free(&entry);
     free(seen_at);
     if (pc.nerrors > 0) {

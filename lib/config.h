@@ -46,6 +46,7 @@ struct fl_config {
     int log_level;
     long long worker_threads;
     long long shutdown_timeout;
+    long long session_idle_timeout;
 
     /* Policy (lib/config_core.c) */
     char *authserv_id;

@@ -51,6 +51,11 @@ static int check_log(const char *v, const char **error_r)
 
 static int check_authserv_id(const char *v, const char **error_r)
 {
+    /* A host name: longer would not even fit a header line of ours. */
+    if (strlen(v) > 253) {
+        *error_r = "must be a host name of at most 253 characters";
+        return -1;
+    }
     if (*v == '\0' || fl_authres_is_token(v))
         return 0;
     *error_r = "must be an RFC 2045 token such as a host name (no spaces, ;, quotes or @)";
@@ -102,6 +107,14 @@ static const struct fl_setting daemon_settings[] = {
      "Size of the bounded worker pool that runs CPU-bound and blocking check work.", NULL},
     {"shutdown_timeout", FL_SET_DURATION, "10s", 0, 600 * SEC, NULL, OFF(shutdown_timeout), 0,
      "On SIGTERM or SIGINT, how long to let sessions in flight finish before exiting.", NULL},
+    {"session_idle_timeout", FL_SET_DURATION, "330s", 1 * SEC, 7200 * SEC, NULL,
+     OFF(session_idle_timeout), FL_SET_RESTART,
+     "How long a milter session may stay silent (the MTA sends no command, or does not read "
+     "our reply) before faultline closes it and frees its slot. A healthy session is silent "
+     "while the SMTP client is: keep it above the MTA's SMTP idle timeout (Postfix "
+     "smtpd_timeout 300s; Sendmail Timeout.datablock). Postfix's own milter_command_timeout "
+     "(30s) and milter_content_timeout (300s) bound how long it waits for us, not the "
+     "other way round.", NULL},
 };
 
 static const struct fl_setting policy_settings[] = {

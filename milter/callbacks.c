@@ -1,6 +1,7 @@
 /* callbacks: see callbacks.h. */
 #include "milter/callbacks.h"
 #include "milter/checks.h"
+#include "milter/idle.h"
 #include "milter/msg.h"
 #include "milter/outcome.h"
 #include "milter/server.h"
@@ -20,9 +21,10 @@
 #include <sys/socket.h>
 #include <time.h>
 
-/* Longest envelope address or header value we keep (RFC 5321 path limit
-   is 256; RFC 5322 line limit is 998). */
-#define MAX_ADDR 512
+/* Longest Message-ID value kept for the verdict record (RFC 5322 line
+   limit).  Envelope addresses, HELO and client names are never cut: a cut
+   string parses differently (a long local part once hid the domain from
+   SPF); libmilter's packet limit (FL_MILTER_MAX_DATA) bounds them. */
 #define MAX_HEADER_KEEP 998
 
 static struct fl_conn *conn_of(SMFICTX *ctx)
@@ -37,19 +39,22 @@ static struct fl_conn *conn_get_or_new(SMFICTX *ctx)
     struct fl_conn *conn = conn_of(ctx);
     if (conn == NULL) {
         conn = fl_conn_new(fl_server_config());
+        conn->idle = fl_idle_register(ctx);
         fl_server_session_begin();
         smfi_setpriv(ctx, conn);
     }
     return conn;
 }
 
-/* Strips the angle brackets libmilter passes around envelope addresses. */
+/* Strips the angle brackets libmilter passes around envelope addresses.
+   The whole argument is kept: cutting it first would cut the domain off a
+   long address. */
 static char *envelope_addr(const char *arg)
 {
-    size_t n = strnlen(arg, MAX_ADDR);
+    size_t n = strlen(arg);
     if (n >= 2 && arg[0] == '<' && arg[n - 1] == '>')
         return fl_strndup(arg + 1, n - 2);
-    return fl_strndup(arg, n);
+    return fl_strdup(arg);
 }
 
 static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
@@ -59,6 +64,10 @@ static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     (void)f2;
     (void)f3;
     struct fl_conn *conn = conn_get_or_new(ctx);
+    /* libmilter lowers its global packet limit when an MTA offers the
+       256K flag; a header of up to FL_MILTER_MAX_DATA must never drop a
+       session (milter/main.c), so the limit is set again here. */
+    smfi_setmaxdatasize(FL_MILTER_MAX_DATA);
     *pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE);
     /* Headers need no per-header reply (one round trip less per header),
        and the body is skipped when no check needs it (DKIM does). */
@@ -84,7 +93,7 @@ static sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
     }
     /* The MTA passes "[ip]" when the client has no verified name. */
     if (hostname != NULL && hostname[0] != '[' && hostname[0] != '\0')
-        conn->ptr = fl_strndup(hostname, 255);
+        conn->ptr = fl_strdup(hostname);
     if (conn->ip[0] == '\0')
         conn->skipped = "local_submission"; /* no address: submitted locally */
     else if (fl_cidr_list_match(&conn->cfg->trusted_networks, conn->ip))
@@ -99,7 +108,7 @@ static sfsistat on_helo(SMFICTX *ctx, char *helo)
     if (conn == NULL)
         return SMFIS_CONTINUE;
     free(conn->helo);
-    conn->helo = fl_strndup(helo ? helo : "", 255);
+    conn->helo = fl_strdup(helo ? helo : "");
     fl_checks_on_helo(conn);
     return SMFIS_CONTINUE;
 }
@@ -342,27 +351,69 @@ static sfsistat on_close(SMFICTX *ctx)
     if (conn != NULL) {
         end_transaction(conn);
         smfi_setpriv(ctx, NULL);
+        fl_idle_unregister(&conn->idle); /* before libmilter closes the socket */
         fl_conn_free(&conn);
         fl_server_session_end();
     }
     return SMFIS_CONTINUE;
 }
 
+/* Every callback runs between fl_idle_enter and fl_idle_leave, so the
+   idle reaper never closes a session while we work on it (end of message
+   may wait for DNS up to message_deadline) and measures the MTA's silence
+   from our last reply. */
+static void idle_enter(SMFICTX *ctx)
+{
+    struct fl_conn *conn = conn_of(ctx);
+    fl_idle_enter(conn ? conn->idle : NULL);
+}
+
+static sfsistat idle_leave(SMFICTX *ctx, sfsistat rc)
+{
+    struct fl_conn *conn = conn_of(ctx);
+    fl_idle_leave(conn ? conn->idle : NULL);
+    return rc;
+}
+
+#define TIMED(name, params, args)                                                        \
+    static sfsistat timed_##name params                                                  \
+    {                                                                                    \
+        idle_enter(ctx);                                                                 \
+        return idle_leave(ctx, name args);                                               \
+    }
+TIMED(on_negotiate,
+      (SMFICTX * ctx, unsigned long f0, unsigned long f1, unsigned long f2, unsigned long f3,
+       unsigned long *pf0, unsigned long *pf1, unsigned long *pf2, unsigned long *pf3),
+      (ctx, f0, f1, f2, f3, pf0, pf1, pf2, pf3))
+TIMED(on_connect, (SMFICTX * ctx, char *hostname, _SOCK_ADDR *hostaddr),
+      (ctx, hostname, hostaddr))
+TIMED(on_helo, (SMFICTX * ctx, char *helo), (ctx, helo))
+TIMED(on_envfrom, (SMFICTX * ctx, char **argv), (ctx, argv))
+TIMED(on_envrcpt, (SMFICTX * ctx, char **argv), (ctx, argv))
+TIMED(on_data, (SMFICTX * ctx), (ctx))
+TIMED(on_unknown, (SMFICTX * ctx, const char *cmd), (ctx, cmd))
+TIMED(on_header, (SMFICTX * ctx, char *name, char *value), (ctx, name, value))
+TIMED(on_eoh, (SMFICTX * ctx), (ctx))
+TIMED(on_body, (SMFICTX * ctx, unsigned char *chunk, size_t len), (ctx, chunk, len))
+TIMED(on_eom, (SMFICTX * ctx), (ctx))
+TIMED(on_abort, (SMFICTX * ctx), (ctx))
+#undef TIMED
+
 struct smfiDesc fl_milter_desc = {
     .xxfi_name = "faultline",
     .xxfi_version = SMFI_VERSION,
     .xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE,
-    .xxfi_connect = on_connect,
-    .xxfi_helo = on_helo,
-    .xxfi_envfrom = on_envfrom,
-    .xxfi_envrcpt = on_envrcpt,
-    .xxfi_header = on_header,
-    .xxfi_eoh = on_eoh,
-    .xxfi_body = on_body,
-    .xxfi_eom = on_eom,
-    .xxfi_abort = on_abort,
+    .xxfi_connect = timed_on_connect,
+    .xxfi_helo = timed_on_helo,
+    .xxfi_envfrom = timed_on_envfrom,
+    .xxfi_envrcpt = timed_on_envrcpt,
+    .xxfi_header = timed_on_header,
+    .xxfi_eoh = timed_on_eoh,
+    .xxfi_body = timed_on_body,
+    .xxfi_eom = timed_on_eom,
+    .xxfi_abort = timed_on_abort,
     .xxfi_close = on_close,
-    .xxfi_unknown = on_unknown,
-    .xxfi_data = on_data,
-    .xxfi_negotiate = on_negotiate,
+    .xxfi_unknown = timed_on_unknown,
+    .xxfi_data = timed_on_data,
+    .xxfi_negotiate = timed_on_negotiate,
 };

@@ -7,6 +7,11 @@
 
 #include <libmilter/mfapi.h>
 
+/* The largest milter packet accepted (libmilter drops the whole session
+   on a bigger one): a header of up to 1 MiB, ten times Postfix's default
+   header_size_limit.  Default libmilter: 64 KiB. */
+#define FL_MILTER_MAX_DATA ((1024 * 1024) - 1)
+
 /* The filter description passed to smfi_register. */
 extern struct smfiDesc fl_milter_desc;
 

@@ -8,6 +8,7 @@
 #include <libmilter/mfapi.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,11 +207,31 @@ int fl_listener_open(const struct fl_config *cfg)
     return 0;
 }
 
-int fl_listener_stop_accepting(const struct fl_config *cfg)
+/* True while connections wait in fd's accept queue. */
+static bool backlog_pending(int fd)
 {
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN);
+}
+
+int fl_listener_stop_accepting(const struct fl_config *cfg, struct fl_listener_drain *drain)
+{
+    memset(drain, 0, sizeof(*drain));
     int fd = find_listener();
     if (fd < 0)
         return -1;
+    drain->addr_len = sizeof(drain->addr);
+    if (getsockname(fd, (struct sockaddr *)&drain->addr, &drain->addr_len) < 0)
+        drain->addr_len = 0;
+    /* A unix socket's name goes first: new connections are refused from
+       here on, while the ones already queued are still accepted and served
+       by libmilter (closing the socket under them would reset them). */
+    const char *path = unix_path(cfg->socket);
+    if (path != NULL) {
+        fl_listener_cleanup(cfg);
+        for (int i = 0; i < 100 && backlog_pending(fd); i++)
+            usleep(10000);
+    }
     /* Swap a placeholder listening socket (autobound to an abstract unix
        name) in under libmilter's descriptor: the real one closes (the MTA
        gets "connection refused" and applies its milter_default_action),
@@ -229,6 +250,42 @@ int fl_listener_stop_accepting(const struct fl_config *cfg)
     close(placeholder);
     fl_listener_cleanup(cfg);
     return 0;
+}
+
+/* True if the connected stream socket fd was accepted from the listening
+   address of drain: its local address is the listener's. */
+static bool accepted_from(int fd, const struct fl_listener_drain *drain)
+{
+    int listening = 0, type = 0;
+    socklen_t len = sizeof(listening);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || listening)
+        return false;
+    len = sizeof(type);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM)
+        return false;
+    struct sockaddr_storage ss;
+    len = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 || len != drain->addr_len ||
+        ss.ss_family != drain->addr.ss_family)
+        return false;
+    struct sockaddr_storage peer;
+    socklen_t plen = sizeof(peer);
+    if (getpeername(fd, (struct sockaddr *)&peer, &plen) < 0)
+        return false; /* not connected (any more) */
+    return memcmp(&ss, &drain->addr, len) == 0;
+}
+
+int fl_listener_connections(const struct fl_listener_drain *drain)
+{
+    if (drain->addr_len == 0)
+        return 0;
+    struct rlimit rl;
+    int maxfd = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ? (int)rl.rlim_cur
+                                                                           : 65536;
+    int n = 0;
+    for (int fd = 0; fd < maxfd; fd++)
+        n += accepted_from(fd, drain);
+    return n;
 }
 
 void fl_listener_cleanup(const struct fl_config *cfg)

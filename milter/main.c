@@ -11,9 +11,11 @@
 
 #include "milter/callbacks.h"
 #include "milter/cli.h"
+#include "milter/idle.h"
 #include "milter/listener.h"
 #include "milter/privs.h"
 #include "milter/server.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/settings.h"
 
@@ -179,6 +181,23 @@ static int load_config(const char *path, bool explicit_path, struct fl_config **
     return rc;
 }
 
+/* Waits up to timeout_ms for the sessions in flight, and for connections
+   accepted but not negotiated yet (an MTA negotiates right after connect:
+   they are sessions about to start).  Returns how many are left. */
+static int drain_sessions(const struct fl_listener_drain *drain, long long timeout_ms)
+{
+    long long end = fl_monotonic_ms() + timeout_ms;
+    for (;;) {
+        long long rest = end - fl_monotonic_ms();
+        int left = fl_server_wait_idle(rest > 50 ? 50 : rest > 0 ? rest : 0);
+        int open = fl_listener_connections(drain);
+        if ((left == 0 && open == 0) || fl_monotonic_ms() >= end)
+            return left > open ? left : open;
+        if (left == 0)
+            usleep(20000);
+    }
+}
+
 /* Waits for signals and the end of the libmilter loop.  Returns when the
    daemon should stop. */
 static void serve(void)
@@ -187,7 +206,10 @@ static void serve(void)
         char c;
         ssize_t n = read(signal_pipe[0], &c, 1);
         if (n < 0 && errno == EAGAIN) {
+            fl_idle_reap();
             long long wait = fl_server_periodic();
+            if (wait < 0 || wait > 1000)
+                wait = 1000; /* the idle reaper's beat */
             fd_set rfds;
             FD_ZERO(&rfds);
             FD_SET(signal_pipe[0], &rfds);
@@ -290,7 +312,11 @@ int main(int argc, char **argv)
         fl_error("smfi_register failed");
         goto failed;
     }
-    smfi_settimeout(7200);
+    /* libmilter copies both when smfi_main starts (a restart changes them). */
+    int idle_s = (int)((cfg->session_idle_timeout + 999) / 1000);
+    smfi_settimeout(idle_s);
+    fl_idle_init(idle_s);
+    smfi_setmaxdatasize(FL_MILTER_MAX_DATA);
     if (fl_listener_open(cfg) < 0)
         goto failed;
     if (fl_server_open_verdict_log(cfg) < 0)
@@ -350,9 +376,10 @@ int main(int argc, char **argv)
     /* Drain: stop accepting, let the sessions in flight finish (bounded),
        then exit.  smfi_stop() is not used: libmilter's version closes the
        sessions in flight and waits for its accept loop's 5 s poll. */
-    fl_listener_stop_accepting(cfg);
+    struct fl_listener_drain drain;
+    fl_listener_stop_accepting(cfg, &drain);
     struct fl_config *now = fl_server_config();
-    int left = fl_server_wait_idle(now->shutdown_timeout);
+    int left = drain_sessions(&drain, now->shutdown_timeout);
     if (left > 0)
         fl_warn("stopping with %d session(s) still in flight after %lldms", left,
                 now->shutdown_timeout);

@@ -70,10 +70,12 @@ struct fl_conn {
     struct fl_dnsbl *dnsbl; /* started at connect, or NULL */
     bool no_header_reply; /* SMFIP_NR_HDR negotiated */
     bool can_skip_body;   /* SMFIP_SKIP negotiated */
+    struct fl_idle_slot *idle; /* the idle reaper's view (milter/idle.h) */
     struct fl_msg *msg;
 };
 
 struct fl_spf_job;
+struct fl_idle_slot;
 /* Frees an SPF job handle (milter/checks.c). */
 void fl_spf_job_free(struct fl_spf_job **job);
 

@@ -570,6 +570,7 @@ static const struct good_row good_rows[] = {
       {"log_level", "debug"},
       {"worker_threads", "16"},
       {"shutdown_timeout", "500ms"},
+      {"session_idle_timeout", "90s"},
       {"authserv_id", "mx.example.org"},
       {"trusted_networks", "192.0.2.0/24, 2001:db8::/32"},
       {"trust_authenticated", "no"},
@@ -956,7 +957,8 @@ static const struct value_row value_rows[] = {
     {"a header name with a space is refused", "forged_header_rename = X Old", NULL,
      "forged_header_rename = X Old: must be a header field name"},
     {"a header name with UTF-8 is refused", "forged_header_rename = X-\xc3\x96ld", NULL,
-     "forged_header_rename = X-\xc3\x96ld: must be a header field name"},
+     /* 8-bit bytes from the file are shown escaped, never raw */
+     "forged_header_rename = X-\\xc3\\x96ld: must be a header field name"},
     /* networks */
     {"an empty network list is allowed", "trusted_networks =", "", NULL},
     {"networks separated by spaces only", "trusted_networks = 192.0.2.1 192.0.2.2",
@@ -1077,6 +1079,71 @@ START_TEST(test_missing_file)
     ck_assert_msg(rc == -1 && cfg == NULL, "a missing file: loaded, want an error");
     ck_assert_msg(strcmp(errors.data, want) == 0, "a missing file:\n got: %s\nwant: %s",
                   errors.data, want);
+    fl_buf_free(&errors);
+}
+END_TEST
+
+/* Loads path and checks that it fails with an error containing want. */
+static void assert_load_error(const char *label, const char *path, const char *want)
+{
+    struct fl_config *cfg = NULL;
+    struct fl_buf errors;
+    fl_buf_init(&errors);
+    int rc = fl_config_load(path, &cfg, &errors);
+    ck_assert_msg(rc == -1 && cfg == NULL, "%s: loaded, want an error", label);
+    ck_assert_msg(strstr(errors.data, want) != NULL, "%s:\n got: %s\nwant: ...%s...", label,
+                  errors.data, want);
+    fl_buf_free(&errors);
+}
+
+START_TEST(test_hostile_files)
+{
+    /* A FIFO as the configuration or as a list file: refused at once,
+       never waited on (a reload once hung on one and SIGTERM no longer
+       stopped the daemon). */
+    char fifo[PATH_MAX], text[PATH_MAX + 64], want[PATH_MAX + 64];
+    snprintf(fifo, sizeof(fifo), "%s/list.fifo", tmpdir);
+    unlink(fifo);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    snprintf(want, sizeof(want), "%s: error: cannot read: not a regular file", fifo);
+    assert_load_error("a FIFO as the configuration", fifo, want);
+    snprintf(text, sizeof(text), "trusted_networks = %s\n", fifo);
+    snprintf(want, sizeof(want), "cannot read %s: not a regular file", fifo);
+    assert_load_error("a FIFO as a list file", write_conf(text), want);
+
+    /* Lines are bounded: 100 KB without a newline is an error naming the
+       file and line, in a list file and in the configuration itself. */
+    size_t n = 100 * 1024;
+    char *big = malloc(n + 32);
+    ck_assert_ptr_nonnull(big);
+    memset(big, '1', n);
+    const char *list = write_tmp("long.list", big, n);
+    snprintf(text, sizeof(text), "trusted_networks = %s\n", list);
+    snprintf(want, sizeof(want), "%s:1: line too long", list);
+    assert_load_error("a 100 KB line in a list file", write_conf(text), want);
+    memcpy(big, "log_level = ", 12);
+    const char *conf = write_tmp("long.conf", big, n);
+    snprintf(want, sizeof(want), "%s:1: error: line too long", conf);
+    assert_load_error("a 100 KB line in the configuration", conf, want);
+    free(big);
+
+    /* Error output is capped: 500 bad lines give 49 errors and a note. */
+    struct fl_buf many;
+    fl_buf_init(&many);
+    for (int i = 0; i < 500; i++)
+        fl_buf_printf(&many, "no_such_key_%d = 1\n", i);
+    conf = write_tmp("many.conf", many.data, many.len);
+    fl_buf_free(&many);
+    struct fl_config *cfg = NULL;
+    struct fl_buf errors;
+    fl_buf_init(&errors);
+    ck_assert_int_eq(fl_config_load(conf, &cfg, &errors), -1);
+    size_t lines = 0;
+    for (const char *p = errors.data; *p; p++)
+        lines += *p == '\n';
+    ck_assert_msg(lines == 50, "500 errors printed as %zu lines, want 50", lines);
+    ck_assert_msg(strstr(errors.data, "too many errors; the rest are not shown") != NULL, "%s",
+                  errors.data);
     fl_buf_free(&errors);
 }
 END_TEST
@@ -1540,6 +1607,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_list_from_file);
     tcase_add_test(tc, test_nul_byte);
     tcase_add_test(tc, test_missing_file);
+    tcase_add_test(tc, test_hostile_files);
     tcase_add_loop_test(tc, test_suggest, 0, (int)NELEMS(suggest_rows));
     tcase_add_test(tc, test_good_config_daemon);
     suite_add_tcase(s, tc);

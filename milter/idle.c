@@ -1,0 +1,135 @@
+/* idle: see idle.h. */
+#include "milter/idle.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+
+struct fl_idle_slot {
+    int fd;
+    int busy;             /* inside a callback (atomic) */
+    long long last;       /* monotonic ms the session last left a callback (atomic) */
+    bool reaped;          /* its socket was shut down (under idle_lock) */
+    struct fl_idle_slot *prev, *next;
+};
+
+static pthread_mutex_t idle_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fl_idle_slot *idle_head;
+static int idle_timeout_s; /* set before libmilter's threads start */
+
+void fl_idle_init(int timeout_s)
+{
+    idle_timeout_s = timeout_s;
+}
+
+/* The start of libmilter's private session context (libmilter.h, struct
+   smfi_str, unchanged since 8.14): its thread id, socket and timeout.  Read only
+   after checking that the timeout is ours and the descriptor an accepted
+   stream socket, so a different layout is detected, not trusted. */
+struct smfi_str_prefix {
+    pthread_t ctx_id; /* sthread_t */
+    int ctx_sd;
+    int ctx_dbg;
+    time_t ctx_timeout;
+};
+
+static int session_fd(SMFICTX *ctx, int timeout_s)
+{
+    const struct smfi_str_prefix *p = (const struct smfi_str_prefix *)(const void *)ctx;
+    if (p->ctx_timeout != (time_t)timeout_s || p->ctx_sd < 0)
+        return -1;
+    int type = 0, listening = 1;
+    socklen_t len = sizeof(type);
+    if (getsockopt(p->ctx_sd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM)
+        return -1;
+    len = sizeof(listening);
+    if (getsockopt(p->ctx_sd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || listening)
+        return -1;
+    return p->ctx_sd;
+}
+
+struct fl_idle_slot *fl_idle_register(SMFICTX *ctx)
+{
+    static int warned;
+    if (idle_timeout_s <= 0)
+        return NULL;
+    int fd = session_fd(ctx, idle_timeout_s);
+    if (fd < 0) {
+        if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+            fl_warn("session_idle_timeout: cannot find the session socket in this libmilter; "
+                    "only libmilter's own (coarse) timeout applies");
+        return NULL;
+    }
+    struct fl_idle_slot *s = fl_calloc(1, sizeof(*s));
+    s->fd = fd;
+    s->busy = 1; /* registered from inside a callback */
+    s->last = fl_monotonic_ms();
+    pthread_mutex_lock(&idle_lock);
+    s->next = idle_head;
+    if (idle_head != NULL)
+        idle_head->prev = s;
+    idle_head = s;
+    pthread_mutex_unlock(&idle_lock);
+    return s;
+}
+
+void fl_idle_unregister(struct fl_idle_slot **slotp)
+{
+    struct fl_idle_slot *s = *slotp;
+    if (s == NULL)
+        return;
+    *slotp = NULL;
+    pthread_mutex_lock(&idle_lock);
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        idle_head = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+    pthread_mutex_unlock(&idle_lock);
+    free(s);
+}
+
+void fl_idle_enter(struct fl_idle_slot *s)
+{
+    if (s != NULL)
+        __atomic_store_n(&s->busy, 1, __ATOMIC_RELAXED);
+}
+
+void fl_idle_leave(struct fl_idle_slot *s)
+{
+    if (s == NULL)
+        return;
+    __atomic_store_n(&s->last, fl_monotonic_ms(), __ATOMIC_RELAXED);
+    __atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
+}
+
+int fl_idle_reap(void)
+{
+    long long timeout_ms = idle_timeout_s * 1000LL;
+    long long now = fl_monotonic_ms();
+    int n = 0;
+    pthread_mutex_lock(&idle_lock);
+    for (struct fl_idle_slot *s = idle_head; s != NULL; s = s->next) {
+        if (s->reaped || __atomic_load_n(&s->busy, __ATOMIC_ACQUIRE))
+            continue;
+        long long silent = now - __atomic_load_n(&s->last, __ATOMIC_RELAXED);
+        if (silent <= timeout_ms)
+            continue;
+        /* The slot is registered until xxfi_close, which runs before
+           libmilter closes the descriptor: fd is still this session's. */
+        shutdown(s->fd, SHUT_RDWR);
+        s->reaped = true;
+        n++;
+        fl_info("closing a milter session the MTA left silent for %lld ms "
+                "(session_idle_timeout)",
+                silent);
+    }
+    pthread_mutex_unlock(&idle_lock);
+    return n;
+}
