@@ -22,7 +22,7 @@ fl_as_root() {
 		echo "$_prog: not root: re-running it with sudo" >&2
 		exec sudo -- "$@"
 	fi
-	echo "$_prog: needs root (apt-get, a private Postfix, network namespaces)," >&2
+	echo "$_prog: needs root (it installs packages with apt-get and runs a private Postfix)," >&2
 	echo "$_prog: and sudo is not installed: run it as root, e.g. su -c '$*'" >&2
 	exit 1
 }
