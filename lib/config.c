@@ -578,7 +578,12 @@ static void parse_entry(struct parse_ctx *pc, struct fl_config *cfg, char *text,
     char *key = trim(text), *value = trim(eq + 1);
     const struct fl_setting *s = fl_setting_find(key);
     if (s == NULL) {
-        const char *hint = fl_setting_suggest(key);
+        /* A suggestion costs an edit distance against every key: none
+           for names no key is close to, nor once errors are no longer
+           shown (a hostile file must not make the check quadratic). */
+        const char *hint = strlen(key) <= 64 && pc->nerrors < MAX_ERRORS
+                               ? fl_setting_suggest(key)
+                               : NULL;
         if (hint)
             perr(pc, "unknown key \"%s\" (did you mean \"%s\"?)", key, hint);
         else

@@ -403,6 +403,11 @@ int fl_greylist_record_parse(const char *text, size_t len, struct fl_greylist_re
     rec->early = early;
     rec->passed = passed;
     rec->admin = admin != 0;
+    /* A stored network is printable text: anything else is a corrupted
+       record (a damaged LMDB file, a foreign Redis value), not a network. */
+    for (const char *p = net; *p; p++)
+        if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
+            return -1;
     if (strcmp(net, "-") != 0)
         snprintf(rec->net, sizeof(rec->net), "%s", net);
     return 0;

@@ -76,7 +76,8 @@ int fl_linefile_next(struct fl_linefile *lf, char **line_r, size_t *len_r,
     }
     size_t scanned = 0;
     for (;;) {
-        char *base = lf->buf + lf->start;
+        /* nothing read yet: no buffer (and NULL + 0 is undefined) */
+        char *base = lf->buf != NULL ? lf->buf + lf->start : NULL;
         size_t avail = lf->len - lf->start;
         char *nl = avail > scanned ? memchr(base + scanned, '\n', avail - scanned) : NULL;
         if (nl != NULL || (lf->eof && avail > 0)) {

@@ -95,6 +95,12 @@ offline make -j"$jobs" check TESTS='$(PROTOCOL_TESTS)' \
 no_skips .
 cd "$top"
 
+step "fuzzing: every parser target for 60 s (clang, ASan+UBSan)"
+# tests/fuzz/run.sh builds the libFuzzer targets in _build-fuzz and fails on
+# a crash, leak, sanitizer report or broken invariant.
+rm -rf _build-fuzz
+offline sh tests/fuzz/run.sh "${FL_FUZZ_SECONDS:-60}"
+
 step "make distcheck"
 cd _build
 offline make distcheck DISTCHECK_CONFIGURE_FLAGS=--quiet

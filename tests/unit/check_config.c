@@ -1098,6 +1098,11 @@ static void assert_load_error(const char *label, const char *path, const char *w
 
 START_TEST(test_hostile_files)
 {
+    /* found by fuzz_config: an empty file (no buffer read yet) loads as
+       the defaults, without undefined behaviour */
+    struct fl_config *empty = load_ok("an empty file", write_tmp("empty.conf", "", 0));
+    fl_config_unref(&empty);
+
     /* A FIFO as the configuration or as a list file: refused at once,
        never waited on (a reload once hung on one and SIGTERM no longer
        stopped the daemon). */

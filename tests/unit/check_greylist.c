@@ -425,6 +425,11 @@ START_TEST(test_record_codec)
                   "a short value parsed");
     ck_assert_msg(fl_greylist_record_parse("2 1 1 1 1 1 1 1 0 -", 19, &back) < 0,
                   "a value of another format version parsed");
+    /* found by fuzz_greylist: a network with control bytes (a corrupted
+       store value) is not a record */
+    static const char corrupt[] = "1 1700000000 1700000300 0 1700086400 1 0 0 0 192.0.2.0/\x05=\x014";
+    ck_assert_msg(fl_greylist_record_parse(corrupt, sizeof(corrupt) - 1, &back) < 0,
+                  "a network with control bytes parsed");
 }
 END_TEST
 

@@ -1,0 +1,41 @@
+/* fuzz_config: the configuration parser (lib/config.c) on arbitrary file
+   contents, read through a memfd as the daemon reads a file.  Invariants:
+   a load either succeeds with no error text or fails with at most 50
+   "file:line: error:" lines plus the cap note, all printable ASCII. */
+#include "tests/fuzz/fuzz.h"
+#include "lib/buf.h"
+#include "lib/config.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    int fd = memfd_create("fuzz.conf", 0);
+    if (fd < 0)
+        abort();
+    if (size > 0 && write(fd, data, size) != (ssize_t)size)
+        abort();
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    struct fl_config *cfg = NULL;
+    struct fl_buf errors;
+    fl_buf_init(&errors);
+    int rc = fl_config_load(path, &cfg, &errors);
+    if (rc == 0) {
+        FUZZ_ASSERT(cfg != NULL && errors.len == 0, "loaded with errors");
+        fl_config_unref(&cfg);
+    } else {
+        FUZZ_ASSERT(cfg == NULL && errors.len > 0, "failed without an error");
+        size_t lines = 0;
+        for (size_t i = 0; i < errors.len; i++) {
+            unsigned char c = (unsigned char)errors.data[i];
+            lines += c == '\n';
+            FUZZ_ASSERT(c == '\n' || (c >= 0x20 && c < 0x7f), "raw byte in the errors");
+        }
+        FUZZ_ASSERT(lines <= 51, "error output not capped");
+    }
+    fl_buf_free(&errors);
+    close(fd);
+    return 0;
+}
