@@ -60,6 +60,10 @@ rm -f "$buildlog"
 # interface and no route: a test that tried to reach the internet or the
 # host's resolver would fail, which proves the suite is hermetic.
 ns="fl-offline-$$"
+# an interrupted earlier run (killed before its trap ran) left its namespace
+for old in $(ip netns list 2>/dev/null | sed -n 's/^\(fl-offline-[0-9]*\).*/\1/p'); do
+    kill -0 "${old#fl-offline-}" 2>/dev/null || ip netns del "$old" 2>/dev/null || true
+done
 ip netns add "$ns"
 trap 'ip netns del "$ns" 2>/dev/null || true' EXIT
 ip netns exec "$ns" ip link set lo up
