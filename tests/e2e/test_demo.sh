@@ -73,7 +73,13 @@ grep -q "dkim=pass header.d=shop.demo.example" "$OUT" && grep -q "^  	dmarc=pass
 if [ -z "$W" ]; then
 	fail "the demo did not say where its files are"
 else
+	# faultline, fakedns and smtp-sink name the work dir in their
+	# arguments; Postfix's master is found by its pid file
 	left=$(ps -eo pid=,args= | grep -F "$W" | grep -v grep)
+	master=$(tr -dc '0-9' <"$W/postfix/queue/pid/master.pid" 2>/dev/null)
+	if [ -n "$master" ] && _pf_pid_alive "$master"; then
+		left="$left Postfix master $master"
+	fi
 	[ -z "$left" ] && pass "nothing the demo started is still running" ||
 		fail "left running: $left"
 fi
