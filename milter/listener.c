@@ -3,7 +3,6 @@
 #include "lib/log.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <libmilter/mfapi.h>
 #include <netinet/in.h>
@@ -132,54 +131,45 @@ static int find_listener(void)
     return -1;
 }
 
-/* Replaces libmilter's listening TCP socket with one that has TCP_NODELAY
-   set before listen(): Linux copies the option into each connection when
-   its handshake completes, so setting it on libmilter's socket afterwards
-   would leave out a connection that completed in between (a client that
-   connects while the daemon starts; under CPU load that window is wide).
-   The new socket takes libmilter's descriptor number with dup2(), so
-   libmilter accepts from it unawares.  Called before anything is served:
-   a connection queued on the old socket is reset and the client retries.
-   Returns 0, or -1 (logged). */
+/* Disables Nagle on the listening TCP socket; Linux copies the option to
+   every connection that completes its handshake from now on.  One that
+   completed before (between libmilter's listen() and this call) would keep
+   Nagle on: accept() below closes that gap. */
 static int set_nodelay(void)
 {
+    int done = 0;
     int fd = find_listener();
-    if (fd < 0) {
+    if (fd >= 0) {
+        int one = 1;
+        if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0) {
+            fl_error("TCP_NODELAY on the listening socket: %s", strerror(errno));
+            return -1;
+        }
+        done++;
+    }
+    if (done == 0) {
         fl_error("could not find the listening TCP socket to set TCP_NODELAY");
         return -1;
     }
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-    int v6only = 0;
-    socklen_t olen = sizeof(v6only);
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
-        (ss.ss_family == AF_INET6 &&
-         getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &olen) < 0)) {
-        fl_error("the listening socket: %s", strerror(errno));
-        return -1;
-    }
-    int one = 1;
-    int nfd = socket(ss.ss_family, SOCK_STREAM, 0);
-    /* A placeholder (unbound, not listening) takes the number first, which
-       closes the old socket and frees its address for the new one. */
-    int hole = socket(ss.ss_family, SOCK_STREAM, 0);
-    if (nfd < 0 || hole < 0 || setsockopt(nfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        setsockopt(nfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
-        (ss.ss_family == AF_INET6 &&
-         setsockopt(nfd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) < 0) ||
-        dup2(hole, fd) < 0 || bind(nfd, (struct sockaddr *)&ss, len) < 0 ||
-        listen(nfd, SOMAXCONN) < 0 || dup2(nfd, fd) < 0) {
-        fl_error("TCP_NODELAY on the listening socket: %s", strerror(errno));
-        if (nfd >= 0)
-            close(nfd);
-        if (hole >= 0)
-            close(hole);
-        return -1;
-    }
-    close(nfd);
-    close(hole);
-    (void)fcntl(fd, F_SETFD, FD_CLOEXEC); /* dup2 cleared it */
     return 0;
+}
+
+/* libmilter's accept(2), interposed: libmilter keeps its accepted
+   sockets to itself, and a connection whose handshake completed before
+   set_nodelay() ran (a client connecting while the daemon starts) did not
+   inherit TCP_NODELAY.  libmilter calls accept() through the dynamic
+   linker, so this definition in the executable is the one it gets; it
+   accepts with accept4(2) and disables Nagle on every TCP socket it
+   returns, before the first byte is read.  Thread-safe. */
+int accept(int fd, __SOCKADDR_ARG addr, socklen_t *__restrict len)
+{
+    int s = accept4(fd, addr, len, 0);
+    int proto = 0, one = 1;
+    socklen_t plen = sizeof(proto);
+    if (s >= 0 && getsockopt(s, SOL_SOCKET, SO_PROTOCOL, &proto, &plen) == 0 &&
+        proto == IPPROTO_TCP)
+        (void)setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return s;
 }
 
 int fl_listener_open(const struct fl_config *cfg)
