@@ -63,6 +63,7 @@ struct fl_config {
     char *verdict_log;
     char *stats_file;
     long long stats_interval;
+    char *metrics_listen; /* lib/config_metrics.c */
 
     /* DNS (lib/config_dns.c) */
     struct fl_strlist dns_forwarders;
@@ -96,6 +97,7 @@ struct fl_config {
     char *dnsbl_allow_threshold; /* "-1": a whole number, checked */
     int dnsbl_reject_stage;      /* enum fl_dnsbl_stage */
     int dnsbl_reply_code;        /* enum fl_dnsbl_reply */
+    int dnsbl_mode;              /* 0 enforce, 1 observe (FL_MODE_) */
     struct fl_strlist dnsbl_error_codes;
     bool dnsbl_fetch_txt;
     long long dnsbl_probe_interval;
@@ -127,6 +129,7 @@ struct fl_config {
 
     /* Greylisting (lib/config_greylist.c) */
     bool greylist_enable;
+    int greylist_mode; /* 0 enforce, 1 observe (FL_MODE_) */
     int greylist_store; /* enum fl_greylist_store_type (lib/greylist.h) */
     char *greylist_lmdb_dir;
     long long greylist_lmdb_map_size;

@@ -183,5 +183,6 @@ const struct fl_setting_group fl_setting_groups[] = {
     {"DMARC", fl_dmarc_settings, FL_DMARC_SETTINGS_COUNT},
     /* Greylisting group: */
     {"Greylisting", fl_greylist_settings, FL_GREYLIST_SETTINGS_COUNT},
+    {"Metrics for Prometheus", fl_metrics_settings, FL_METRICS_SETTINGS_COUNT},
 };
 const size_t fl_setting_group_count = sizeof(fl_setting_groups) / sizeof(fl_setting_groups[0]);

@@ -36,12 +36,14 @@ const struct fl_setting fl_dnsbl_settings[FL_DNSBL_SETTINGS_COUNT] = {
      "zen.example=127.0.0.[2..11] or zen.example=127.0.0.[2;4;9]; without one, any "
      "127.0.0.0/8 answer that is not an error code counts. The weight (default 1, -1000 "
      "to 1000) is added to the client's score once per matching entry; give allow lists "
-     "(DNSWL) a negative weight, e.g. list.dnswl.example=127.0.[0..255].[1..3]*-5. A "
+     "(DNSWL) a negative weight, e.g. list.dnswl.example=127.0.[0..255].[1..3]*-5. "
+     "A trailing /observe records the list's listings without enforcing them (see "
+     "dnsbl_mode). A "
      "zone may appear in several entries with different filters and weights; it is asked "
      "once. Empty: no IP lists.",
      fl_dnsbl_check_ip_spec},
     {"rhsbl_sites", FL_SET_LIST, "", 0, 0, NULL, OFF(rhsbl_sites), 0,
-     "Domain lists (RHSBL, e.g. a DBL): zone[=filter][*weight][:identities], where "
+     "Domain lists (RHSBL, e.g. a DBL): zone[=filter][*weight][:identities][/observe], where "
      "identities are the names the list is asked about, joined by +: mailfrom (the MAIL "
      "FROM domain), from (the From header domain), helo (the HELO name), ptr (the "
      "client's verified host name); default all four, e.g. "
@@ -55,9 +57,10 @@ const struct fl_setting fl_dnsbl_settings[FL_DNSBL_SETTINGS_COUNT] = {
      "A client whose total score reaches this is rejected (dnsbl_reply_code 5.7.1, "
      "fault=sender, naming the list and its TXT reason). The verdict record gets "
      "dnsbl=fail|pass|none|temperror (temperror: every list failed) with policy.ip, "
-     "policy.score and one policy.list=ZONE[/IDENTITIES]=ANSWER*WEIGHT per list, "
-     "listings first (e.g. policy.list=zen.example=127.0.0.2*3; ANSWER may be nxdomain, "
-     "timeout, servfail or error:CODE), the rest counted in policy.more. RFC 8601 "
+     "policy.score and a \"lists\" array: every list asked, with the name asked about "
+     "(identities, name), status (listed, not_listed, error_code, unavailable, "
+     "disabled), DNS status (ok, nxdomain, timeout, servfail ...), answers, error_code, "
+     "TXT and the weight it added. The reply names every list that counted. RFC 8601 "
      "registers no dnsbl method, so dnsbl= is not written to Authentication-Results.",
      NULL},
     {"dnsbl_allow_threshold", FL_SET_STRING, "-1", 0, 0, NULL, OFF(dnsbl_allow_threshold),
@@ -73,6 +76,16 @@ const struct fl_setting fl_dnsbl_settings[FL_DNSBL_SETTINGS_COUNT] = {
      "When a listed client is refused: at the first RCPT TO (saves receiving the "
      "message), or at end of message (the verdict record then has the whole message's "
      "facts, and From-header listings count).",
+     NULL},
+    {"dnsbl_mode", FL_SET_ENUM, "enforce", 0, 0, "enforce|observe", OFF(dnsbl_mode), 0,
+     "enforce: a listed client is refused. observe: every list is asked and its answers "
+     "recorded as usual, and the decision is made, but nothing is refused and nothing is "
+     "allow-listed; the verdict record (\"observe\" in the dnsbl entry, \"observed\": "
+     "\"dnsbl: would have refused with 554 5.7.1 ...\"), the syslog line "
+     "(observe=dnsbl:reject:554) and faultlinectl report say what would have happened. "
+     "One list can be observed while the others are enforced: add /observe to its entry "
+     "in dnsbl_sites or rhsbl_sites (zen.example*3/observe); its weight then counts only "
+     "towards the observed decision.",
      NULL},
     {"dnsbl_reply_code", FL_SET_ENUM, "554", 0, 0, "554|550", OFF(dnsbl_reply_code), 0,
      "SMTP reply code for a listed client (enhanced status 5.7.1 either way).", NULL},

@@ -91,6 +91,14 @@ const struct fl_setting fl_greylist_settings[FL_GREYLIST_SETTINGS_COUNT] = {
      "network, sender and recipient, and accept the retry after greylist_delay. Decided "
      "per recipient at RCPT. When the store fails, mail is accepted (fail-open, "
      "fault=receiver): greylisting never refuses mail because of us.", NULL},
+    {"greylist_mode", FL_SET_ENUM, "enforce", 0, 0, "enforce|observe", OFF(greylist_mode), 0,
+     "enforce: a first attempt is deferred. observe: the store is asked and updated and "
+     "the decision made as usual, but nothing is deferred; the verdict record "
+     "(\"observe\" in the greylist entry, \"observed\": \"greylist: would have "
+     "deferred with 451 4.7.1 ...\"), the syslog line (observe=greylist:tempfail:451) "
+     "and faultlinectl report say what would have happened. A triplet first seen in "
+     "observe mode is recorded, so the first retry after switching to enforce passes.",
+     NULL},
     {"greylist_store", FL_SET_ENUM, "lmdb", 0, 0, "lmdb|redis", OFF(greylist_store),
      FL_SET_RESTART,
      "Where triplets are kept: lmdb (an embedded database file in greylist_lmdb_dir, "

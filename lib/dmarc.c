@@ -412,6 +412,31 @@ static void act(struct fl_dmarc *d)
     }
 }
 
+/* What the domain published and what was done, as large receivers write
+   it in Authentication-Results: published-domain-policy (p),
+   published-subdomain-policy (sp, when published), evaluated-disposition
+   (DMARC's own answer, t=y applied), applied-disposition (after overrides
+   and local policy), policy-from (which tag applied) and policy-domain
+   (where the tree walk found the record). */
+static void policy_props(struct fl_result *res, const struct fl_dmarc_report *r,
+                         const struct fl_dmarc_record *rec, enum fl_dmarc_policy evaluated)
+{
+    fl_result_add_prop(res, "policy", "published-domain-policy",
+                       fl_dmarc_policy_name(rec->p != FL_DMARC_POLICY_ABSENT
+                                                ? rec->p
+                                                : FL_DMARC_POLICY_NONE));
+    if (rec->sp != FL_DMARC_POLICY_ABSENT)
+        fl_result_add_prop(res, "policy", "published-subdomain-policy",
+                           fl_dmarc_policy_name(rec->sp));
+    fl_result_add_prop(res, "policy", "applied-disposition",
+                       fl_dmarc_policy_name(r->disposition));
+    fl_result_add_prop(res, "policy", "evaluated-disposition", fl_dmarc_policy_name(evaluated));
+    if (r->policy_tag != NULL)
+        fl_result_add_prop(res, "policy", "policy-from", r->policy_tag);
+    if (r->policy_domain[0] != '\0')
+        fl_result_add_prop(res, "policy", "policy-domain", r->policy_domain);
+}
+
 /* The reason= text: what aligned, or why nothing did. */
 static void explain(struct fl_dmarc *d, const struct fl_dmarc_inputs *in, int spf_al,
                     const int *dkim_al, struct fl_buf *out)
@@ -619,10 +644,12 @@ static void evaluate(struct fl_dmarc *d, const struct fl_dmarc_inputs *in)
     char detail[700] = "";
     const char *code = NULL;
     r->disposition = FL_DMARC_POLICY_NONE;
+    enum fl_dmarc_policy evaluated = FL_DMARC_POLICY_NONE;
     if (r->result == FL_RES_FAIL) {
         r->disposition = r->policy;
         if (rec->testing) /* t=y: the next less strict policy */
             r->disposition = less_strict(r->disposition);
+        evaluated = r->disposition;
         if (r->disposition != FL_DMARC_POLICY_NONE && override(d, in))
             r->disposition = FL_DMARC_POLICY_NONE;
         act(d);
@@ -642,6 +669,7 @@ static void evaluate(struct fl_dmarc *d, const struct fl_dmarc_inputs *in)
         d->result.action = FL_ACTION_QUARANTINE;
     fl_result_add_prop(&d->result, "header", "from", d->author);
     fl_result_add_prop(&d->result, "policy", "dmarc", fl_dmarc_policy_name(r->disposition));
+    policy_props(&d->result, r, rec, evaluated);
 }
 
 int fl_dmarc_eom(struct fl_dmarc *d, const struct fl_dmarc_inputs *in, struct fl_result *out)

@@ -114,6 +114,7 @@ static void count_answer(struct fl_dns *dns, const struct fl_dns_answer *a)
     while (b < FL_DNS_LATENCY_BUCKETS - 1 && a->elapsed_ms >= fl_dns_latency_bounds[b])
         b++;
     dns->stats.latency[b]++;
+    dns->stats.latency_ms_sum += a->elapsed_ms > 0 ? (unsigned long)a->elapsed_ms : 0;
 }
 
 static void query_unref_locked(struct fl_dns_query *q, bool *free_r)

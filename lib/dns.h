@@ -131,6 +131,7 @@ struct fl_dns_stats {
     unsigned long answered_fast; /* under 1 ms: served from cache */
     unsigned long status[FL_DNS_LOCAL + 1];
     unsigned long latency[FL_DNS_LATENCY_BUCKETS];
+    unsigned long latency_ms_sum; /* of every answer's elapsed_ms */
 };
 
 void fl_dns_stats(struct fl_dns *dns, struct fl_dns_stats *out);

@@ -77,6 +77,7 @@ int fl_dnsbl_lists_create(const struct fl_config *cfg, struct fl_dnsbl_lists **l
     lists->allow_threshold = (int)strtol(cfg->dnsbl_allow_threshold, NULL, 10);
     lists->fetch_txt = cfg->dnsbl_fetch_txt;
     lists->reject_at_eom = cfg->dnsbl_reject_stage == FL_DNSBL_STAGE_EOM;
+    lists->observe_all = cfg->dnsbl_mode == 1;
     lists->reply_code = cfg->dnsbl_reply_code == FL_DNSBL_REPLY_550 ? 550 : 554;
     lists->validating = cfg->dns_trust_anchor_file && *cfg->dns_trust_anchor_file;
     if (rc < 0) {
@@ -318,6 +319,10 @@ static void evaluate(struct fl_dnsbl *bl, struct fl_dnsbl_q *q, long long deadli
     c->name = q->name;
     c->ms = -1;
     c->dns_status = FL_DNS_LOCAL;
+    for (size_t e = 0; e < lists->nentries; e++)
+        c->observed |= lists->entries[e].list == q->list &&
+                       (lists->entries[e].spec.identities & q->ids) &&
+                       (lists->entries[e].spec.observe || lists->observe_all);
     if (q->disabled) {
         c->status = FL_DNSBL_DISABLED;
         return;
@@ -380,7 +385,10 @@ static void evaluate(struct fl_dnsbl *bl, struct fl_dnsbl_q *q, long long deadli
             c->status = FL_DNSBL_LISTED;
             if (!counted[e]) {
                 counted[e] = true;
-                c->weight += en->spec.weight;
+                if (en->spec.observe || lists->observe_all)
+                    c->observe_weight += en->spec.weight;
+                else
+                    c->weight += en->spec.weight;
             }
         }
     }
@@ -424,15 +432,17 @@ const struct fl_dnsbl_outcome *fl_dnsbl_finish(struct fl_dnsbl *bl, long long de
     bl->checks = fl_calloc(n ? n : 1, sizeof(*bl->checks));
     bl->evals = fl_calloc(n ? n : 1, sizeof(*bl->evals));
     bool *counted = fl_calloc(bl->lists->nentries + 1, sizeof(*counted));
-    int score = 0;
+    int score = 0, observed = 0;
     bool failed = false;
     for (size_t i = 0; i < n; i++) {
         evaluate(bl, &bl->qs[i], deadline_ms, counted, &bl->checks[i], &bl->evals[i]);
         score += bl->checks[i].weight;
+        observed += bl->checks[i].observe_weight;
         failed |= bl->checks[i].status == FL_DNSBL_UNAVAILABLE;
     }
     free(counted);
     bl->out.score = score;
+    bl->out.observe_score = score + observed;
     bl->out.checks = bl->checks;
     bl->out.nchecks = n;
     /* Whose fault is a list that did not answer: the list's, or our

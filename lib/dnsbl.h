@@ -17,7 +17,14 @@
    Results: method "dnsbl" (fail = rejected, pass = allow-listed, none,
    temperror = every list failed), never written to Authentication-Results
    (RFC 8601 registers no dnsbl method); it goes to the verdict record with
-   the per-list breakdown.  When an allow list (negative weight) lists the
+   the per-list breakdown (its record_json "lists" array: every list asked,
+   the name, status, answers or DNS status, error code, TXT and weight).
+
+   Observe mode (dnsbl_mode = observe, or "/observe" on an entry): an
+   observed entry's weight goes to observe_score only; when that score
+   would have refused the client and the enforced one does not, the
+   result says so (fl_result_observe: the reply it would have given) and
+   nothing is refused or allow-listed.  When an allow list (negative weight) lists the
    client, a second result with the registered method "dnswl" (RFC 8904:
    dns.zone, policy.ip, policy.txt, dns.sec) is written to the header.
 
@@ -76,6 +83,9 @@ struct fl_dnsbl_check {
     /* the A records, space-separated, at most 8 then "...": "127.0.0.2 127.0.0.4" */
     const char *answers;
     int weight;               /* added to the score by this check */
+    bool observed;            /* an /observe entry (or dnsbl_mode = observe) */
+    int observe_weight;       /* of its /observe entries (every entry in observe
+                                 mode): counts only towards observe_score */
     const char *txt;          /* the list's TXT, sanitised and bounded, or NULL */
     const char *error_answer; /* the answer that was an error code, or NULL */
     const char *error;        /* what it means and who fixes it, or NULL */
@@ -90,6 +100,10 @@ struct fl_dnsbl_outcome {
     int threshold, allow_threshold; /* the configured ones */
     bool listed;                    /* score >= dnsbl_threshold: reject */
     bool allow_listed;              /* score <= dnsbl_allow_threshold: trust the client */
+    /* Observe mode: score plus the observed weights, and whether it would
+       have been refused (then result.observe_* hold the reply). */
+    int observe_score;
+    bool would_list;
     const struct fl_dnsbl_check *checks;
     size_t nchecks;
     /* The reply when listed (else 0/NULL); reject at reject_stage. */

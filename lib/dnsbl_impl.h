@@ -43,6 +43,7 @@ struct fl_dnsbl_lists {
     size_t nerrcodes;
     int threshold, allow_threshold;
     bool fetch_txt, reject_at_eom, validating;
+    bool observe_all; /* dnsbl_mode = observe */
     int reply_code;
 };
 

@@ -10,6 +10,7 @@
 #include "lib/xalloc.h"
 
 #include <ctype.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,47 +131,139 @@ static void failure_sentence(struct fl_buf *out, const struct fl_dnsbl_check *c,
         fl_buf_puts(out, "); the list was ignored");
 }
 
-static void listed_sentence(struct fl_buf *out, const struct fl_dnsbl_check *top,
-                            size_t others)
+/* The subject of a listing: "192.0.2.7" or "the MAIL FROM domain x.example". */
+static void subject(struct fl_buf *out, const struct fl_dnsbl_check *c)
 {
-    if (top->domain_list)
-        fl_buf_printf(out, "%s %s is listed on %s", identity_phrase(top->identities),
-                      top->name, top->zone);
-    else
-        fl_buf_printf(out, "%s is listed on %s", top->name, top->zone);
-    if (top->txt != NULL)
-        fl_buf_printf(out, " (%s)", top->txt);
-    if (others > 0)
-        fl_buf_printf(out, " and on %zu other list%s", others, others == 1 ? "" : "s");
-    fl_buf_puts(out, top->domain_list ? ": the sender must get it delisted"
-                                      : ": the sender's provider must get it delisted");
+    if (c->domain_list)
+        fl_buf_printf(out, "%s ", identity_phrase(c->identities));
+    fl_buf_puts(out, c->name);
 }
 
-static void add_list_props(struct fl_result *r, const struct fl_dnsbl_outcome *o)
+/* A listing that added to the score (observed: to the observed score). */
+static bool counts(const struct fl_dnsbl_check *c, bool observed)
 {
-    /* Listings first, then failures, then the rest, as many as fit. */
-    size_t room = FL_RESULT_MAX_PROPS - r->nprops, shown = 0;
-    size_t slots = o->nchecks > room ? room - 1 : o->nchecks;
-    struct fl_buf v;
-    fl_buf_init(&v);
-    for (int pass = 0; pass < 3; pass++) {
-        for (size_t i = 0; i < o->nchecks && shown < slots; i++) {
-            const struct fl_dnsbl_check *c = &o->checks[i];
-            int rank = c->status == FL_DNSBL_LISTED ? 0 : is_failure(c) ? 1 : 2;
-            if (rank != pass)
-                continue;
-            fl_buf_reset(&v);
-            check_value(&v, c);
-            fl_result_add_prop(r, "policy", "list", v.data);
-            shown++;
+    return c->status == FL_DNSBL_LISTED &&
+           (observed ? c->weight + c->observe_weight : c->weight) > 0;
+}
+
+static bool same_subject(const struct fl_dnsbl_check *a, const struct fl_dnsbl_check *b)
+{
+    return a->domain_list == b->domain_list && strcmp(a->name, b->name) == 0;
+}
+
+/* Names every list that counted, grouped by the name it listed, top's
+   group first: "192.0.2.7 is listed on zen.example and bl2.example; the
+   MAIL FROM domain spam.example is listed on dbl.example: the sender must
+   get them delisted (zen.example: TXT)".  The TXT comes last, so a cut
+   reply loses it before it loses a list. */
+static void listed_sentence(struct fl_buf *out, const struct fl_dnsbl_outcome *o,
+                            const struct fl_dnsbl_check *top, bool observed)
+{
+    size_t n = o->nchecks, groups = 0;
+    bool any_domain = false;
+    bool *done = fl_calloc(n + 1, sizeof(*done));
+    const struct fl_dnsbl_check *lead = top;
+    while (lead != NULL) {
+        size_t total = 0, members = 0;
+        for (size_t i = 0; i < n; i++)
+            total += !done[i] && counts(&o->checks[i], observed) &&
+                     same_subject(&o->checks[i], lead);
+        fl_buf_puts(out, groups ? "; " : "");
+        subject(out, lead);
+        fl_buf_puts(out, " is listed on ");
+        any_domain |= lead->domain_list;
+        /* the lead first, then the others of its group in order */
+        for (int pass = 0; pass < 2; pass++) {
+            for (size_t i = 0; i < n; i++) {
+                const struct fl_dnsbl_check *c = &o->checks[i];
+                if (done[i] || !counts(c, observed) || !same_subject(c, lead) ||
+                    (pass == 0) != (c == lead))
+                    continue;
+                done[i] = true;
+                members++;
+                fl_buf_printf(out, "%s%s",
+                              members == 1       ? ""
+                              : members == total ? " and "
+                                                 : ", ",
+                              c->zone);
+            }
         }
+        groups++;
+        /* the next group: its strongest list */
+        lead = NULL;
+        for (size_t i = 0; i < n; i++)
+            if (!done[i] && counts(&o->checks[i], observed) &&
+                (lead == NULL || o->checks[i].weight + o->checks[i].observe_weight >
+                                     lead->weight + lead->observe_weight))
+                lead = &o->checks[i];
     }
-    if (shown < o->nchecks) {
-        fl_buf_reset(&v);
-        fl_buf_printf(&v, "%zu", o->nchecks - shown);
-        fl_result_add_prop(r, "policy", "more", v.data);
+    free(done);
+    fl_buf_printf(out, ": the sender%s must get %s delisted", any_domain ? "" : "'s provider",
+                  groups > 1 ? "them" : "it");
+    if (top->txt != NULL)
+        fl_buf_printf(out, " (%s: %s)", top->zone, top->txt);
+}
+
+/* The verdict record's "lists": every list asked, with the name it was
+   asked about, its answer and the weight it added. */
+static void lists_json(struct fl_result *r, const struct fl_dnsbl_outcome *o)
+{
+    json_t *lists = json_array();
+    for (size_t i = 0; i < o->nchecks; i++) {
+        const struct fl_dnsbl_check *c = &o->checks[i];
+        json_t *e = json_object();
+        json_object_set_new(e, "list", json_string(c->zone));
+        json_object_set_new(e, "kind", json_string(c->domain_list ? "domain" : "ip"));
+        json_t *ids = json_array();
+        for (unsigned int bit = FL_DNSBL_ID_CLIENT; bit <= FL_DNSBL_ID_PTR; bit <<= 1)
+            if (c->identities & bit)
+                json_array_append_new(
+                    ids, json_string(fl_dnsbl_identity_name((enum fl_dnsbl_identity)bit)));
+        json_object_set_new(e, "identities", ids);
+        json_object_set_new(e, "name", json_string(c->name));
+        json_object_set_new(e, "status", json_string(fl_dnsbl_status_name(c->status)));
+        struct fl_buf dns;
+        fl_buf_init(&dns);
+        if (c->status == FL_DNSBL_DISABLED)
+            fl_buf_puts(&dns, "not_asked");
+        else
+            lower_status(&dns, c->dns_status);
+        json_object_set_new(e, "dns", json_string(dns.data));
+        fl_buf_free(&dns);
+        json_t *answers = json_array();
+        for (const char *p = c->answers ? c->answers : ""; *p;) {
+            size_t len = strcspn(p, " ");
+            if (len > 0 && strncmp(p, "...", len) != 0)
+                json_array_append_new(answers, json_stringn(p, len));
+            p += len;
+            p += *p == ' ';
+        }
+        json_object_set_new(e, "answers", answers);
+        json_object_set_new(e, "weight", json_integer(c->weight));
+        if (c->observed) {
+            json_object_set_new(e, "observe", json_true());
+            json_object_set_new(e, "observe_weight", json_integer(c->observe_weight));
+        }
+        if (c->error_answer != NULL) {
+            json_object_set_new(e, "error_code", json_string(c->error_answer));
+            json_object_set_new(e, "error", json_string(c->error ? c->error : ""));
+        }
+        if (c->txt != NULL)
+            json_object_set_new(e, "txt", json_string(c->txt));
+        json_object_set_new(e, "ms", json_integer(c->ms));
+        json_array_append_new(lists, e);
     }
-    fl_buf_free(&v);
+    json_t *top = json_object();
+    json_object_set_new(top, "score", json_integer(o->score));
+    json_object_set_new(top, "threshold", json_integer(o->threshold));
+    json_object_set_new(top, "allow_threshold", json_integer(o->allow_threshold));
+    if (o->observe_score != o->score || o->would_list)
+        json_object_set_new(top, "observe_score", json_integer(o->observe_score));
+    json_object_set_new(top, "lists", lists);
+    char *text = json_dumps(top, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    fl_result_set_record_json(r, text);
+    free(text);
+    json_decref(top);
 }
 
 /* RFC 8904: the allow list that weighed most, as its own result. */
@@ -206,8 +299,8 @@ void fl_dnsbl_build_outcome(struct fl_dnsbl *bl, int probe_ok)
 {
     const struct fl_dnsbl_lists *lists = bl->lists;
     struct fl_dnsbl_outcome *o = &bl->out;
-    size_t asked = 0, failed = 0, unavailable = 0, positive = 0, first_fail = o->nchecks;
-    const struct fl_dnsbl_check *top = NULL, *allow = NULL;
+    size_t asked = 0, failed = 0, unavailable = 0, first_fail = o->nchecks;
+    const struct fl_dnsbl_check *top = NULL, *allow = NULL, *top_obs = NULL;
     for (size_t i = 0; i < o->nchecks; i++) {
         const struct fl_dnsbl_check *c = &o->checks[i];
         if (c->status == FL_DNSBL_DISABLED)
@@ -220,21 +313,24 @@ void fl_dnsbl_build_outcome(struct fl_dnsbl *bl, int probe_ok)
                 first_fail = i;
         }
         if (c->status == FL_DNSBL_LISTED && c->weight > 0) {
-            positive++;
             if (top == NULL || c->weight > top->weight)
                 top = c;
         }
+        if (counts(c, true) && (top_obs == NULL || c->weight + c->observe_weight >
+                                                       top_obs->weight + top_obs->observe_weight))
+            top_obs = c;
         if (c->status == FL_DNSBL_LISTED && c->weight < 0 &&
             (allow == NULL || c->weight < allow->weight))
             allow = c;
     }
     o->listed = top != NULL && o->score >= lists->threshold;
     o->allow_listed = !o->listed && o->score <= lists->allow_threshold;
+    o->would_list = !o->listed && top_obs != NULL && o->observe_score >= lists->threshold;
     o->reject_at_eom = lists->reject_at_eom;
     o->threshold = lists->threshold;
     o->allow_threshold = lists->allow_threshold;
     enum fl_res res = asked > 0 && failed == asked ? FL_RES_TEMPERROR
-                      : o->listed                  ? FL_RES_FAIL
+                      : o->listed || o->would_list ? FL_RES_FAIL
                       : o->allow_listed            ? FL_RES_PASS
                                                    : FL_RES_NONE;
     struct fl_result *r = &o->result;
@@ -243,9 +339,17 @@ void fl_dnsbl_build_outcome(struct fl_dnsbl *bl, int probe_ok)
     struct fl_buf text;
     fl_buf_init(&text);
     if (o->listed) {
-        listed_sentence(&text, top, positive - 1);
+        listed_sentence(&text, o, top, false);
         fl_result_set_reason(r, top->domain_list ? "dnsbl.domain_listed" : "dnsbl.listed",
                              "listed", text.data);
+        r->fault = FL_FAULT_SENDER;
+        r->action = FL_ACTION_REJECT;
+    } else if (o->would_list) {
+        /* observe mode: decided and recorded, then not applied (below) */
+        listed_sentence(&text, o, top_obs, true);
+        fl_result_set_reason(r,
+                             top_obs->domain_list ? "dnsbl.domain_listed" : "dnsbl.listed",
+                             "listed (observe mode)", text.data);
         r->fault = FL_FAULT_SENDER;
         r->action = FL_ACTION_REJECT;
     } else if (failed > 0) {
@@ -271,8 +375,8 @@ void fl_dnsbl_build_outcome(struct fl_dnsbl *bl, int probe_ok)
     char score[32];
     snprintf(score, sizeof(score), "%d", o->score);
     fl_result_add_prop(r, "policy", "score", score);
-    add_list_props(r, o);
-    if (o->listed) {
+    lists_json(r, o);
+    if (o->listed || o->would_list) {
         /* The reply the verdict would write for this result. */
         const struct fl_attribution *a = fl_attribution_find(r->reason_code);
         struct fl_buf reply;
@@ -282,9 +386,13 @@ void fl_dnsbl_build_outcome(struct fl_dnsbl *bl, int probe_ok)
         fl_buf_puts(&reply, " (fault=sender)");
         bl->reply_text = fl_buf_steal(&reply);
         fl_buf_free(&reply);
-        o->reply_code = lists->reply_code;
-        o->reply_dsn = "5.7.1";
-        o->reply_text = bl->reply_text;
+        if (o->listed) {
+            o->reply_code = lists->reply_code;
+            o->reply_dsn = "5.7.1";
+            o->reply_text = bl->reply_text;
+        } else {
+            fl_result_observe(r, lists->reply_code, "5.7.1", bl->reply_text);
+        }
     }
     fl_buf_free(&text);
     build_dnswl(bl);

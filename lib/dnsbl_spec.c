@@ -333,13 +333,13 @@ int fl_dnsbl_spec_parse(const char *text, enum fl_dnsbl_spec_kind kind,
             ? FL_DNSBL_ID_MAILFROM | FL_DNSBL_ID_FROM | FL_DNSBL_ID_HELO | FL_DNSBL_ID_PTR
             : FL_DNSBL_ID_CLIENT;
     size_t len = strlen(text);
-    size_t zone_end = strcspn(text, "=*:");
+    size_t zone_end = strcspn(text, "=*:/");
     if (parse_zone(text, zone_end, spec_r, error_r) < 0)
         return -1;
     const char *p = text + zone_end, *end = text + len;
     if (p < end && *p == '=') {
         p++;
-        size_t n = strcspn(p, "*:");
+        size_t n = strcspn(p, "*:/");
         if (n == 0) {
             *error_r =
                 "empty filter after \"=\": expected e.g. 127.0.0.2 or 127.0.0.[2..11]";
@@ -367,7 +367,7 @@ int fl_dnsbl_spec_parse(const char *text, enum fl_dnsbl_spec_kind kind,
             return -1;
         }
         p++;
-        size_t n = strcspn(p, ":");
+        size_t n = strcspn(p, ":/");
         if (parse_weight(p, n, &spec_r->weight, error_r) < 0)
             return -1;
         p += n;
@@ -379,12 +379,23 @@ int fl_dnsbl_spec_parse(const char *text, enum fl_dnsbl_spec_kind kind,
             return -1;
         }
         p++;
-        if (parse_identities(p, (size_t)(end - p), &spec_r->identities, error_r) < 0)
+        size_t n = strcspn(p, "/");
+        if (parse_identities(p, n, &spec_r->identities, error_r) < 0)
             return -1;
+        p += n;
+    }
+    if (p < end && *p == '/') {
+        if (kind == FL_DNSBL_SPEC_ERROR || strcmp(p, "/observe") != 0) {
+            *error_r = kind == FL_DNSBL_SPEC_ERROR
+                           ? "an error code cannot be observed: expected zone=filter"
+                           : "unknown flag after \"/\": expected /observe";
+            return -1;
+        }
+        spec_r->observe = true;
         p = end;
     }
     if (p != end) {
-        *error_r = "expected zone[=filter][*weight], in that order";
+        *error_r = "expected zone[=filter][*weight][/observe], in that order";
         return -1;
     }
     if (kind == FL_DNSBL_SPEC_ERROR && !spec_r->has_filter) {

@@ -2,7 +2,7 @@
    applied to their answers (no DNS here).
 
    A list entry, as in Postfix's postscreen_dnsbl_sites:
-     zone[=filter][*weight][:identities]
+     zone[=filter][*weight][:identities][/observe]
    filter   four octets, each a number or [items] with items N or N..M
             separated by ";": 127.0.0.2, 127.0.0.[2..11], 127.0.0.[2;4],
             127.0.[0..255].[2..4;9].  It must lie inside 127.0.0.0/8.
@@ -12,6 +12,9 @@
             allow lists.
    identities  (rhsbl_sites only) the names a domain list is asked about,
             joined by "+": mailfrom, from, helo, ptr; default all four.
+   /observe  the entry is observed, not enforced: its listings are asked,
+            recorded and reported ("would have refused"), but add nothing to
+            the score that rejects or allow-lists.
    An error code entry (dnsbl_error_codes) is zone=filter: answers of that
    zone (or of any zone ending in "."zone) that match are list errors.
 
@@ -47,6 +50,7 @@ struct fl_dnsbl_spec {
     bool filter_names_net;
     int weight;
     unsigned int identities; /* enum fl_dnsbl_identity bits */
+    bool observe;            /* "/observe": recorded, not enforced */
 };
 
 /* Parses one entry of the given kind.  Returns 0, or -1 with *error_r set

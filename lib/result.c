@@ -2,6 +2,7 @@
 #include "lib/result.h"
 #include "lib/xalloc.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,6 +93,27 @@ void fl_result_copy(struct fl_result *dst, const struct fl_result *src)
     dst->transient = src->transient;
     dst->in_header = src->in_header;
     dst->action = src->action;
+    fl_result_set_record_json(dst, src->record_json);
+    dst->observe_action = src->observe_action;
+    dst->observe_code = src->observe_code;
+    memcpy(dst->observe_dsn, src->observe_dsn, sizeof(dst->observe_dsn));
+    replace(&dst->observe_text, src->observe_text);
+}
+
+void fl_result_set_record_json(struct fl_result *r, const char *json)
+{
+    replace(&r->record_json, json);
+}
+
+void fl_result_observe(struct fl_result *r, int code, const char *dsn, const char *text)
+{
+    if (r->action == FL_ACTION_ACCEPT)
+        return;
+    r->observe_action = r->action;
+    r->observe_code = code;
+    snprintf(r->observe_dsn, sizeof(r->observe_dsn), "%s", dsn ? dsn : "");
+    replace(&r->observe_text, text);
+    r->action = FL_ACTION_ACCEPT;
 }
 
 void fl_result_clear(struct fl_result *r)
@@ -100,6 +122,8 @@ void fl_result_clear(struct fl_result *r)
     free(r->reason_code);
     free(r->reason);
     free(r->detail);
+    free(r->record_json);
+    free(r->observe_text);
     for (size_t i = 0; i < r->nprops; i++) {
         free(r->props[i].ptype);
         free(r->props[i].property);

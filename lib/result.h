@@ -38,7 +38,7 @@ enum fl_fault {
     FL_FAULT_RECEIVER,
 };
 
-#define FL_RESULT_MAX_PROPS 8
+#define FL_RESULT_MAX_PROPS 12
 
 struct fl_prop {
     char *ptype;    /* "smtp", "header", "policy", "dns" */
@@ -58,6 +58,18 @@ struct fl_result {
     enum fl_action action; /* requested by the check's policy (default accept) */
     struct fl_prop props[FL_RESULT_MAX_PROPS];
     size_t nprops;
+    /* Structured data the check adds to its entry of the verdict record: a
+       JSON object text whose members are merged into the entry (e.g. the
+       DNS lists' "lists" array), or NULL. */
+    char *record_json;
+    /* Observe mode: the refusal this check's policy decided but did not
+       apply (action is then accept).  observe_action is ACCEPT when none;
+       else observe_code/observe_dsn/observe_text are the reply it would
+       have given. */
+    enum fl_action observe_action;
+    int observe_code;
+    char observe_dsn[16];
+    char *observe_text;
 };
 
 const char *fl_res_name(enum fl_res res);
@@ -72,6 +84,11 @@ void fl_result_set_reason(struct fl_result *r, const char *code, const char *rea
 /* Appends ptype.property=value; copies.  Returns -1 when full. */
 int fl_result_add_prop(struct fl_result *r, const char *ptype, const char *property,
                        const char *value);
+/* Sets r->record_json (copied; NULL clears it). */
+void fl_result_set_record_json(struct fl_result *r, const char *json);
+/* Turns r's refusal into an observation: records action, code, dsn and
+   text as what would have been done, and sets r->action to accept. */
+void fl_result_observe(struct fl_result *r, int code, const char *dsn, const char *text);
 /* Makes dst (uninitialised) a deep copy of src. */
 void fl_result_copy(struct fl_result *dst, const struct fl_result *src);
 void fl_result_clear(struct fl_result *r);

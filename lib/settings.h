@@ -55,7 +55,7 @@ extern const struct fl_setting fl_ident_settings[FL_IDENT_SETTINGS_COUNT];
 #define FL_SPF_SETTINGS_COUNT 9
 extern const struct fl_setting fl_spf_settings[FL_SPF_SETTINGS_COUNT];
 /* DNSBL (lib/config_dnsbl.c): */
-#define FL_DNSBL_SETTINGS_COUNT 9
+#define FL_DNSBL_SETTINGS_COUNT 10
 extern const struct fl_setting fl_dnsbl_settings[FL_DNSBL_SETTINGS_COUNT];
 /* DKIM (lib/config_dkim.c): */
 #define FL_DKIM_SETTINGS_COUNT 11
@@ -64,8 +64,11 @@ extern const struct fl_setting fl_dkim_settings[FL_DKIM_SETTINGS_COUNT];
 #define FL_DMARC_SETTINGS_COUNT 10
 extern const struct fl_setting fl_dmarc_settings[FL_DMARC_SETTINGS_COUNT];
 /* Greylisting (lib/config_greylist.c): */
-#define FL_GREYLIST_SETTINGS_COUNT 26
+#define FL_GREYLIST_SETTINGS_COUNT 27
 extern const struct fl_setting fl_greylist_settings[FL_GREYLIST_SETTINGS_COUNT];
+/* Metrics (lib/config_metrics.c): */
+#define FL_METRICS_SETTINGS_COUNT 1
+extern const struct fl_setting fl_metrics_settings[FL_METRICS_SETTINGS_COUNT];
 
 /* Every group, in documentation order. */
 extern const struct fl_setting_group fl_setting_groups[];

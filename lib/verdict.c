@@ -154,18 +154,56 @@ static json_t *result_json(const struct fl_result *r)
         fl_buf_init(&key);
         fl_buf_printf(&key, "%s.%s", r->props[i].ptype, r->props[i].property);
         json_t *k = jstr(key.data);
-        json_object_set_new(props, json_string_value(k), jstr(r->props[i].value));
+        const char *name = json_string_value(k);
+        json_t *old = json_object_get(props, name);
+        if (old == NULL) {
+            json_object_set_new(props, name, jstr(r->props[i].value));
+        } else {
+            /* a property given twice keeps every value, in order */
+            if (!json_is_array(old)) {
+                json_t *a = json_array();
+                json_array_append(a, old);
+                json_object_set_new(props, name, a);
+                old = a;
+            }
+            json_array_append_new(old, jstr(r->props[i].value));
+        }
         json_decref(k);
         fl_buf_free(&key);
     }
     json_object_set_new(o, "props", props);
+    if (r->record_json != NULL) {
+        json_t *extra = json_loads(r->record_json, 0, NULL);
+        if (json_is_object(extra))
+            json_object_update(o, extra);
+        json_decref(extra);
+    }
+    if (r->observe_action != FL_ACTION_ACCEPT) {
+        json_t *ob = json_object();
+        json_object_set_new(ob, "action", json_string(fl_action_name(r->observe_action)));
+        json_object_set_new(ob, "code", json_integer(r->observe_code));
+        json_object_set_new(ob, "dsn", json_string(r->observe_dsn));
+        json_object_set_new(ob, "text", jstr(r->observe_text));
+        json_object_set_new(o, "observe", ob);
+    }
     return o;
+}
+
+/* "would have refused with 554 5.7.1 TEXT" / "would have deferred with 451
+   4.7.1 TEXT": what observe mode kept from happening. */
+static void observe_sentence(struct fl_buf *out, const struct fl_result *r)
+{
+    fl_buf_printf(out, "%s: would have %s with %d %s ", r->method,
+                  r->observe_action == FL_ACTION_TEMPFAIL ? "deferred" : "refused",
+                  r->observe_code, r->observe_dsn);
+    fl_sanitize_ascii(out, r->observe_text ? r->observe_text : "", MAX_TEXT + 100);
 }
 
 void fl_verdict_json(struct fl_buf *out, const struct fl_verdict_facts *f,
                      const struct fl_result *results, size_t n, const struct fl_verdict *v)
 {
     json_t *o = json_object();
+    json_object_set_new(o, "v", json_integer(FL_VERDICT_RECORD_VERSION));
     char when[40];
     struct tm tm;
     gmtime_r(&f->when.tv_sec, &tm);
@@ -203,6 +241,20 @@ void fl_verdict_json(struct fl_buf *out, const struct fl_verdict_facts *f,
     json_object_set_new(o, "fault", json_string(fl_fault_name(v->fault)));
     json_object_set_new(o, "transient", json_boolean(v->transient));
     json_object_set_new(o, "reason", jstr(v->reason_code));
+    json_t *observed = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (results[i].observe_action == FL_ACTION_ACCEPT)
+            continue;
+        struct fl_buf s;
+        fl_buf_init(&s);
+        observe_sentence(&s, &results[i]);
+        if (observed == NULL)
+            observed = json_array();
+        json_array_append_new(observed, jstr(s.data));
+        fl_buf_free(&s);
+    }
+    if (observed != NULL)
+        json_object_set_new(o, "observed", observed);
     json_t *stages = json_object();
     for (size_t i = 0; i < f->nstages; i++)
         json_object_set_new(stages, f->stages[i].stage, json_integer(f->stages[i].ms));
@@ -217,6 +269,23 @@ void fl_verdict_json(struct fl_buf *out, const struct fl_verdict_facts *f,
     fl_buf_puts(out, s);
     free(s);
     json_decref(o);
+}
+
+void fl_verdict_observe_line(struct fl_buf *out, const struct fl_verdict_facts *f,
+                             const struct fl_result *r)
+{
+    fl_buf_puts(out, f->queue_id ? f->queue_id : "NOQUEUE");
+    fl_buf_printf(out, ": observe check=%s would=%s code=%d dsn=%s reply=\"", r->method,
+                  fl_action_name(r->observe_action), r->observe_code, r->observe_dsn);
+    struct fl_buf text;
+    fl_buf_init(&text);
+    fl_sanitize_ascii(&text, r->observe_text ? r->observe_text : "", MAX_TEXT + 100);
+    for (const char *p = text.data; *p; p++)
+        fl_buf_putc(out, *p == '"' ? '\'' : *p);
+    fl_buf_free(&text);
+    fl_buf_puts(out, "\" client=[");
+    fl_sanitize_ascii(out, f->client_ip ? f->client_ip : "", 64);
+    fl_buf_puts(out, "]");
 }
 
 void fl_verdict_summary(struct fl_buf *out, const struct fl_verdict_facts *f,
@@ -237,5 +306,13 @@ void fl_verdict_summary(struct fl_buf *out, const struct fl_verdict_facts *f,
     fl_sanitize_ascii(out, f->mail_from ? f->mail_from : "", MAX_TEXT);
     fl_buf_puts(out, "> checks=");
     fl_verdict_checks_list(out, results, n, f->skipped_reason);
+    const char *sep = " observe=";
+    for (size_t i = 0; i < n; i++) {
+        if (results[i].observe_action == FL_ACTION_ACCEPT)
+            continue;
+        fl_buf_printf(out, "%s%s:%s:%d", sep, results[i].method,
+                      fl_action_name(results[i].observe_action), results[i].observe_code);
+        sep = ",";
+    }
     fl_buf_printf(out, " ms=%ld", f->work_ms);
 }

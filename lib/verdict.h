@@ -17,6 +17,10 @@
 
 struct fl_dmarc_report;
 
+/* The verdict record's format version, its member "v".  Readers skip
+   (and report) records of a newer version; records without "v" are 1. */
+#define FL_VERDICT_RECORD_VERSION 1
+
 struct fl_verdict {
     enum fl_action action;
     int code;          /* SMTP reply code (250 when accepted) */
@@ -71,6 +75,12 @@ void fl_verdict_checks_list(struct fl_buf *out, const struct fl_result *results,
 /* Appends the JSON record (no trailing newline). */
 void fl_verdict_json(struct fl_buf *out, const struct fl_verdict_facts *f,
                      const struct fl_result *results, size_t n, const struct fl_verdict *v);
+
+/* Appends the log line of one observed decision (r->observe_action not
+   accept; no trailing newline):
+     QUEUEID: observe check=dnsbl would=reject code=554 dsn=5.7.1 reply="..." */
+void fl_verdict_observe_line(struct fl_buf *out, const struct fl_verdict_facts *f,
+                             const struct fl_result *r);
 
 /* Appends the syslog summary line (no trailing newline). */
 void fl_verdict_summary(struct fl_buf *out, const struct fl_verdict_facts *f,

@@ -148,6 +148,35 @@ static const struct fl_result *refuse(struct fl_msg *msg, struct fl_result *r, i
     return msg->rcpt_result;
 }
 
+/* The DNS lists' rows of the verdict record (dnsbl, and dnswl when a
+   list allow-lists the client), replacing earlier ones.  Written when
+   greylisting defers at RCPT too -- that message may never reach its end,
+   and its record must still show every list asked.  at_eom: the end of
+   message, where a listing with dnsbl_reject_stage = eom is enforced. */
+static void record_dnsbl(struct fl_msg *msg, const struct fl_dnsbl_outcome *o, bool at_eom)
+{
+    for (size_t i = 0; i < msg->nresults;) {
+        const char *m = msg->results[i].method;
+        if (strcmp(m, "dnsbl") != 0 && strcmp(m, "dnswl") != 0) {
+            i++;
+            continue;
+        }
+        fl_result_clear(&msg->results[i]);
+        memmove(&msg->results[i], &msg->results[i + 1],
+                (msg->nresults - i - 1) * sizeof(*msg->results));
+        msg->nresults--;
+    }
+    struct fl_result r;
+    if (o->has_dnswl) {
+        fl_result_copy(&r, &o->dnswl);
+        fl_msg_add_result(msg, &r);
+    }
+    fl_result_copy(&r, &o->result);
+    if (!(at_eom && o->listed && o->reject_at_eom))
+        r.action = FL_ACTION_ACCEPT; /* a listing at RCPT was refused there */
+    fl_msg_add_result(msg, &r);
+}
+
 /* The DNS lists' decision at RCPT (dnsbl_reject_stage = rcpt). */
 static const struct fl_result *dnsbl_at_rcpt(struct fl_conn *conn)
 {
@@ -186,9 +215,9 @@ static const struct fl_result *greylist_at_rcpt(struct fl_conn *conn, const char
     struct fl_msg *msg = conn->msg;
     if (!cfg->greylist_enable)
         return NULL;
-    bool dnswl = false;
-    if (conn->dnsbl != NULL)
-        dnswl = fl_dnsbl_finish(conn->dnsbl, msg->deadline)->allow_listed;
+    const struct fl_dnsbl_outcome *lists =
+        conn->dnsbl != NULL ? fl_dnsbl_finish(conn->dnsbl, msg->deadline) : NULL;
+    bool dnswl = lists != NULL && lists->allow_listed;
     struct fl_greylist_query q = {
         .client_ip = conn->ip,
         .client_name = conn->iprev ? fl_iprev_name(conn->iprev) : NULL,
@@ -203,23 +232,38 @@ static const struct fl_result *greylist_at_rcpt(struct fl_conn *conn, const char
     /* the store may be opened later by a reload (milter/server.c) */
     struct fl_greylist *gl = __atomic_load_n(&fl_srv.greylist, __ATOMIC_ACQUIRE);
     int rc = fl_greylist_decide(gl, cfg, &q, &d);
+    fl_metrics_greylist(fl_srv.metrics, &d);
     if (d.outcome == FL_GREYLIST_EXEMPT && d.exemption == FL_GREYLIST_EX_DISABLED)
         return NULL;
     struct fl_result r;
     fl_greylist_result(&d, &r);
-    if (rc != 0) {
-        /* pass, exemption or store error (fail open): one row per message */
-        bool seen = false;
-        for (size_t i = 0; i < msg->nresults; i++)
-            seen |= strcmp(msg->results[i].method, "greylist") == 0;
-        if (!seen)
-            fl_msg_add_result(msg, &r);
-        else
-            fl_result_clear(&r);
-        return NULL;
-    }
     char text[256];
     fl_greylist_reply(&d, text, sizeof(text));
+    if (rc == 0 && lists != NULL)
+        record_dnsbl(msg, lists, false);
+    /* greylist_mode = observe: decided and recorded, nothing deferred */
+    if (rc == 0 && cfg->greylist_mode == 1) {
+        fl_result_observe(&r, 451, "4.7.1", text);
+        rc = 1;
+    }
+    if (rc != 0) {
+        /* pass, exemption or store error (fail open): one row per message;
+           an observed deferral wins over a pass of another recipient */
+        struct fl_result *seen = NULL;
+        for (size_t i = 0; i < msg->nresults; i++)
+            if (strcmp(msg->results[i].method, "greylist") == 0)
+                seen = &msg->results[i];
+        if (seen == NULL) {
+            fl_msg_add_result(msg, &r);
+        } else if (r.observe_action != FL_ACTION_ACCEPT &&
+                   seen->observe_action == FL_ACTION_ACCEPT) {
+            fl_result_clear(seen);
+            *seen = r;
+        } else {
+            fl_result_clear(&r);
+        }
+        return NULL;
+    }
     return refuse(msg, &r, 451, "4.7.1", text);
 }
 
@@ -388,16 +432,7 @@ void fl_checks_on_eom(struct fl_conn *conn)
             fl_dnsbl_check_domain(conn->dnsbl, FL_DNSBL_ID_PTR, name, 0);
     }
     if (conn->dnsbl != NULL) {
-        const struct fl_dnsbl_outcome *o = fl_dnsbl_finish(conn->dnsbl, msg->deadline);
-        struct fl_result r;
-        if (o->has_dnswl) {
-            fl_result_copy(&r, &o->dnswl);
-            fl_msg_add_result(msg, &r);
-        }
-        fl_result_copy(&r, &o->result);
-        if (!(o->listed && o->reject_at_eom))
-            r.action = FL_ACTION_ACCEPT; /* a listing at RCPT was refused there */
-        fl_msg_add_result(msg, &r);
+        record_dnsbl(msg, fl_dnsbl_finish(conn->dnsbl, msg->deadline), true);
     }
     for (int i = 0; i < 2; i++) {
         if (msg->spf[i] == NULL)

@@ -13,6 +13,7 @@
 #define FL_CTL_NOTHING     1  /* remove: nothing matched */
 #define FL_CTL_USAGE       64 /* EX_USAGE: bad command line */
 #define FL_CTL_DATAERR     65 /* EX_DATAERR: bad argument value */
+#define FL_CTL_NOINPUT     66 /* EX_NOINPUT: no verdict log could be read */
 #define FL_CTL_UNAVAILABLE 69 /* EX_UNAVAILABLE: store cannot be opened or used */
 #define FL_CTL_CONFIG      78 /* EX_CONFIG: configuration file has errors */
 
@@ -26,5 +27,11 @@ void fl_ctl_brief_usage(void);
 int fl_ctl_greylist(const struct fl_config *cfg, int argc, char **argv);
 /* `stats`: prints the daemon's counters from stats_file. */
 int fl_ctl_stats(const struct fl_config *cfg, int argc, char **argv);
+/* `why ID [FILE...]` (argv[0] is "why"): one message explained from the
+   verdict logs (milter/ctl_why.c).  Returns an exit status. */
+int fl_ctl_why(const struct fl_config *cfg, int argc, char **argv);
+/* `report [FILE...]` (argv[0] is "report"): faults, DNS lists and
+   greylisting over verdict logs (milter/ctl_report.c). */
+int fl_ctl_report(const struct fl_config *cfg, int argc, char **argv);
 
 #endif

@@ -22,6 +22,8 @@ void fl_ctl_usage(FILE *out)
     fprintf(out,
         "usage: faultlinectl [-c FILE] greylist COMMAND [OPTIONS]\n"
         "       faultlinectl [-c FILE] stats\n"
+        "       faultlinectl [-c FILE] why [OPTIONS] ID [VERDICT-LOG...]\n"
+        "       faultlinectl [-c FILE] report [OPTIONS] [VERDICT-LOG...]\n"
         "       faultlinectl -h | --help | -V | --version\n"
         "\n"
         "  -c FILE        configuration file (default %s\n"
@@ -36,6 +38,14 @@ void fl_ctl_usage(FILE *out)
         "      stats_interval): sessions open, DNS queries by status and latency,\n"
         "      and per DNS list its queries, listings, error codes, timeouts and\n"
         "      failures\n"
+        "  why [--json] [--since T] [--until T] [--max N] ID [VERDICT-LOG...]\n"
+        "      one message explained from the verdict log: every check, whose\n"
+        "      side has to act and what to fix.  ID: a queue id, a Message-ID\n"
+        "      (<...>) or an address (faultlinectl why -h for the details)\n"
+        "  report [--json] [--since T] [--until T] [--top N] [VERDICT-LOG...]\n"
+        "      many messages from the verdict logs of one or several MX hosts\n"
+        "      (.gz too): faults by sender domain, our own side's health, DNS\n"
+        "      list and greylist effectiveness (faultlinectl report -h)\n"
         "  greylist COMMAND [OPTIONS]\n"
         "      the greylist store; COMMAND is one of:\n"
         "\n"
@@ -63,9 +73,10 @@ void fl_ctl_usage(FILE *out)
         "\n"
         "exit status:\n"
         "  0   success\n"
-        "  1   remove: nothing matched\n"
+        "  1   remove: nothing matched; why: no such message\n"
         "  64  usage error\n"
         "  65  bad argument value (address, network, duration, state)\n"
+        "  66  why, report: no verdict log readable\n"
         "  69  the store cannot be opened or used (an LMDB store is created by\n"
         "      the daemon; Redis unreachable)\n"
         "  78  the configuration file has errors\n",
@@ -76,8 +87,8 @@ void fl_ctl_usage(FILE *out)
 void fl_ctl_brief_usage(void)
 {
     fprintf(stderr,
-            "usage: faultlinectl [-c FILE] stats | greylist list|allow|remove|stats|expire "
-            "[OPTIONS]\n"
+            "usage: faultlinectl [-c FILE] stats | why ID | report | "
+            "greylist list|allow|remove|stats|expire [OPTIONS]\n"
             "       (faultlinectl -h for the options and exit statuses)\n");
 }
 
@@ -118,12 +129,13 @@ int main(int argc, char **argv)
     }
     const char *command = argv[optind];
     bool stats = strcmp(command, "stats") == 0;
-    if (!stats && strcmp(command, "greylist") != 0) {
+    bool why = strcmp(command, "why") == 0, report = strcmp(command, "report") == 0;
+    if (!stats && !why && !report && strcmp(command, "greylist") != 0) {
         fprintf(stderr, "faultlinectl: unknown command \"%s\"\n", command);
         fl_ctl_brief_usage();
         return FL_CTL_USAGE;
     }
-    if (!stats && optind + 1 >= argc) {
+    if (!stats && !why && !report && optind + 1 >= argc) {
         fprintf(stderr, "faultlinectl: greylist: no subcommand given\n");
         fl_ctl_brief_usage();
         return FL_CTL_USAGE;
@@ -140,7 +152,9 @@ int main(int argc, char **argv)
         return FL_CTL_CONFIG;
     }
     fl_buf_free(&errors);
-    int rc = stats ? fl_ctl_stats(cfg, argc - optind - 1, argv + optind + 1)
+    int rc = why      ? fl_ctl_why(cfg, argc - optind, argv + optind)
+             : report ? fl_ctl_report(cfg, argc - optind, argv + optind)
+             : stats  ? fl_ctl_stats(cfg, argc - optind - 1, argv + optind + 1)
                    : fl_ctl_greylist(cfg, argc - optind - 1, argv + optind + 1);
     fl_config_unref(&cfg);
     return rc;

@@ -13,6 +13,8 @@
 #include "milter/cli.h"
 #include "milter/idle.h"
 #include "milter/listener.h"
+#include "milter/metrics_http.h"
+#include "milter/metrics_milter.h"
 #include "milter/privs.h"
 #include "milter/server.h"
 #include "lib/clock.h"
@@ -221,7 +223,7 @@ static void serve(void)
             continue;
         if (c == 'H') {
             fl_info("SIGHUP: reloading the configuration");
-            fl_server_reload();
+            fl_metrics_reload(fl_srv.metrics, fl_server_reload() == 0);
         } else if (c == 'T') {
             fl_info("stopping: no new connections");
             return;
@@ -308,7 +310,9 @@ int main(int argc, char **argv)
         fl_error("signal setup: %s", strerror(errno));
         goto failed;
     }
-    if (smfi_register(fl_milter_desc) == MI_FAILURE) {
+    if (*cfg->metrics_listen) /* off: nothing is counted */
+        fl_srv.metrics = fl_metrics_create(0);
+    if (smfi_register(fl_metrics_milter_desc(&fl_milter_desc, fl_srv.metrics)) == MI_FAILURE) {
         fl_error("smfi_register failed");
         goto failed;
     }
@@ -362,6 +366,8 @@ int main(int argc, char **argv)
     if (fl_server_build_lists(cfg, &lists) < 0)
         goto failed;
     fl_server_set_snapshot(fl_config_ref(cfg), lists);
+    if (fl_metrics_http_start(cfg) < 0)
+        goto failed;
     pthread_t milter;
     if (pthread_create(&milter, NULL, milter_thread, NULL) != 0) {
         fl_error("cannot start the milter thread");

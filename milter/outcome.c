@@ -54,6 +54,7 @@ void fl_outcome_record(struct fl_conn *conn, const struct fl_verdict *v)
         memcpy(all, msg->results, msg->nresults * sizeof(*all));
     if (msg->rcpt_result != NULL)
         all[msg->nresults] = *msg->rcpt_result;
+    fl_metrics_message(fl_srv.metrics, v, all, n);
     struct fl_verdict_facts f = {0};
     clock_gettime(CLOCK_REALTIME, &f.when);
     f.queue_id = msg->queue_id;
@@ -76,6 +77,13 @@ void fl_outcome_record(struct fl_conn *conn, const struct fl_verdict *v)
     fl_buf_init(&line);
     fl_verdict_summary(&line, &f, all, n, v);
     fl_info("%s", line.data);
+    for (size_t i = 0; i < n; i++) {
+        if (all[i].observe_action == FL_ACTION_ACCEPT)
+            continue;
+        fl_buf_reset(&line);
+        fl_verdict_observe_line(&line, &f, &all[i]);
+        fl_info("%s", line.data);
+    }
     fl_buf_reset(&line);
     fl_verdict_json(&line, &f, all, n, v);
     fl_server_write_verdict(line.data);

@@ -1,5 +1,6 @@
 /* server: see server.h. */
 #include "milter/server.h"
+#include "milter/metrics_http.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 
@@ -206,6 +207,7 @@ int fl_server_wait_idle(long long timeout_ms)
 
 void fl_server_teardown(void)
 {
+    fl_metrics_http_stop(&fl_srv.metrics_http); /* it reads what follows */
     fl_pool_destroy(&fl_srv.pool);
     fl_greylist_close(&fl_srv.greylist);
     fl_dkim_ctx_destroy(&fl_srv.dkim);
@@ -218,6 +220,14 @@ void fl_server_teardown(void)
     verdict_path = NULL;
     pthread_mutex_unlock(&verdict_lock);
     fl_server_set_config(NULL);
+}
+
+int fl_server_sessions(void)
+{
+    pthread_mutex_lock(&session_lock);
+    int n = sessions;
+    pthread_mutex_unlock(&session_lock);
+    return n;
 }
 
 /* Rewrites stats_file (atomically: a temp file renamed over it). */

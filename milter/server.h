@@ -12,7 +12,10 @@
 #include "lib/dkim.h"
 #include "lib/greylist.h"
 #include "lib/dnsbl.h"
+#include "lib/metrics.h"
 #include "lib/pool.h"
+
+struct fl_metrics_http;
 
 struct fl_server {
     bool foreground;
@@ -21,6 +24,8 @@ struct fl_server {
     struct fl_dns *dns;
     struct fl_dkim_ctx *dkim;
     struct fl_greylist *greylist; /* NULL: greylisting off or its store failed */
+    struct fl_metrics *metrics;   /* NULL: metrics_listen empty (nothing counted) */
+    struct fl_metrics_http *metrics_http; /* the endpoint serving them, or NULL */
 };
 
 extern struct fl_server fl_srv;
@@ -64,6 +69,8 @@ void fl_server_session_end(void);
 /* Waits until no session is in flight or timeout_ms passed; returns the
    number still in flight. */
 int fl_server_wait_idle(long long timeout_ms);
+/* The number of sessions in flight now. */
+int fl_server_sessions(void);
 
 
 #endif

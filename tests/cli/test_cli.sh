@@ -55,20 +55,27 @@ run "$FL" -h
 awk '/^$/ || /^  -/ { exit } { print }' "$T/out" | grep -q -- "-m" && pass "faultline's synopsis names -m" ||
 	fail "faultline's synopsis lacks -m"
 
-# faultlinectl: every command of the synopsis and every greylist command of
-# the short usage is described on a line of its own.
+# faultlinectl: every command of the synopsis ("faultlinectl [-c FILE]
+# COMMAND ...") and every greylist command of the short usage ("greylist
+# a|b|c") is described: its line is followed by a deeper-indented one.
 run "$CTL" -h
 cp "$T/out" "$T/ctlhelp"
+top=$(sed -n 's/^.*faultlinectl \[-c FILE\] \([a-z]*\).*/\1/p' "$T/ctlhelp" | sort -u | tr '\n' ' ')
 run "$CTL" -x
-cmds=$(sed -n 's/^usage: faultlinectl \[-c FILE\] stats | greylist \([a-z|]*\) .*/\1/p' "$T/err" | tr '|' ' ')
-[ -n "$cmds" ] || fail "no greylist commands in the short usage: $(cat "$T/err")"
+grey=$(sed -n 's/^usage: .*greylist \([a-z|]*\).*/\1/p' "$T/err" | tr '|' ' ')
+[ -n "$grey" ] || fail "no greylist commands in the short usage: $(cat "$T/err")"
+for c in stats why report greylist; do
+	case " $top " in
+	*" $c "*) ;;
+	*) fail "the synopsis of faultlinectl -h lacks $c: $top" ;;
+	esac
+done
 undescribed=
-for c in stats greylist $cmds; do
-	# a description follows the command's line, indented deeper
+for c in $top $grey; do
 	awk -v c="$c" '$1 == c && /^  [a-z]/ { getline; if (/^      /) f = 1 } END { exit !f }' \
 		"$T/ctlhelp" || undescribed="$undescribed $c"
 done
-[ -z "$undescribed" ] && pass "faultlinectl -h describes stats, greylist and:$cmds" ||
+[ -z "$undescribed" ] && pass "faultlinectl -h describes every command: $top/ $grey" ||
 	fail "faultlinectl -h does not describe:$undescribed"
 
 # ---- one message prefix per program: its name -------------------------------
@@ -93,6 +100,10 @@ check_prefix "faultlinectl: greylist list: unknown option --nope" \
 	"faultlinectl greylist list --nope" "$CTL" -c "$T/empty.conf" greylist list --nope
 check_prefix "faultlinectl: greylist allow: option --client needs a value" \
 	"faultlinectl greylist allow --client" "$CTL" -c "$T/empty.conf" greylist allow --client
+check_prefix "faultlinectl: why: unknown option --nope" "faultlinectl why --nope" \
+	"$CTL" -c "$T/empty.conf" why --nope
+check_prefix "faultlinectl: report: option --since needs a value" "faultlinectl report --since" \
+	"$CTL" -c "$T/empty.conf" report --since
 
 # ---- did you mean: only when close ------------------------------------------
 conf_error() {

@@ -4,6 +4,7 @@
    dropped the whole session, stalled MTA connections held for two hours,
    and connections accepted but not negotiated yet that SIGTERM reset. */
 #include "tests/dns_server.h"
+#include "lib/buf.h"
 #include "tests/protocol/session.h"
 
 #include <check.h>
@@ -18,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *simple = "From: a@txt.dns.example\nSubject: s\nMessage-ID: <h@x>\n\nbody\n";
@@ -280,6 +282,203 @@ START_TEST(hostile_list_files_fail_the_reload_and_keep_the_daemon)
 }
 END_TEST
 
+/* --- hostile traffic: bounded in time and memory -------------------------------- */
+
+static long long vm_kb(pid_t pid, const char *field)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long long kb = -1;
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+        if (strncmp(line, field, strlen(field)) == 0)
+            kb = atoll(line + strlen(field) + 1);
+    if (f != NULL)
+        fclose(f);
+    return kb;
+}
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Our AR header: one header (folds only as "\n\t"), our authserv-id, and
+   none of the methods in forbidden (an injection would add them). */
+static void assert_our_ar_only(const struct fl_mc_reply *eom, const char *label,
+                               const char *const *forbidden)
+{
+    const struct fl_mc_mod *ar = NULL;
+    for (size_t i = 0; eom && i < eom->nmods; i++)
+        if (eom->mods[i].type == 'i' && strcmp(eom->mods[i].name, "Authentication-Results") == 0)
+            ar = &eom->mods[i];
+    ck_assert_msg(ar != NULL, "%s: no Authentication-Results header", label);
+    for (const char *p = ar->value; *p; p++) {
+        if (*p == '\r' || *p == '\n')
+            ck_assert_msg(p[0] == '\n' && p[1] == '\t', "%s: a line was injected into: %s",
+                          label, ar->value);
+    }
+    ck_assert_msg(strncmp(ar->value, "mx.faultline.example;", 21) == 0, "%s: %s", label,
+                  ar->value);
+    /* What an RFC 8601 parser reads as syntax: the header without its
+       quoted-strings and comments, where sender text may sit harmlessly. */
+    char *bare = strdup(ar->value);
+    size_t n = 0;
+    int depth = 0, quoted = 0;
+    for (const char *p = ar->value; *p; p++) {
+        if (*p == '\\' && p[1] != '\0' && (quoted || depth > 0)) {
+            p++;
+            continue;
+        }
+        if (!quoted && *p == '(')
+            depth++;
+        else if (!quoted && *p == ')' && depth > 0)
+            depth--;
+        else if (depth == 0 && *p == '"')
+            quoted = !quoted;
+        else if (depth == 0 && !quoted)
+            bare[n++] = *p;
+    }
+    bare[n] = '\0';
+    ck_assert_msg(!quoted && depth == 0, "%s: unbalanced quotes or comments: %s", label,
+                  ar->value);
+    for (size_t i = 0; forbidden && forbidden[i]; i++)
+        ck_assert_msg(strstr(bare, forbidden[i]) == NULL, "%s: \"%s\" injected into: %s",
+                      label, forbidden[i], ar->value);
+    free(bare);
+}
+
+struct hostile_row {
+    const char *label;
+    int kind;
+};
+
+enum { MANY_HEADERS, MANY_FROMS, MANY_SIGS, BAD_BYTES, INJECTION, MANY_RCPTS, HUGE_PACKET };
+
+static const struct hostile_row hostile_rows[] = {
+    {"10,000 headers", MANY_HEADERS},
+    {"1,000 From addresses in several domains", MANY_FROMS},
+    {"50 broken DKIM signatures", MANY_SIGS},
+    {"bare CR, NUL and invalid UTF-8 in every field", BAD_BYTES},
+    {"envelope and HELO crafted to inject results and header lines", INJECTION},
+    {"5,000 recipients", MANY_RCPTS},
+    {"a 2 MB header packet, past the 1 MiB limit", HUGE_PACKET},
+};
+
+static char *hostile_message(int kind)
+{
+    struct fl_buf b;
+    fl_buf_init(&b);
+    fl_buf_puts(&b, "Subject: hostile\nMessage-ID: <hostile@x>\n");
+    if (kind == MANY_FROMS) {
+        fl_buf_puts(&b, "From: a0@txt.dns.example");
+        for (int i = 1; i < 1000; i++)
+            fl_buf_printf(&b, ",\n a%d@d%d.example", i, i);
+        fl_buf_puts(&b, "\n");
+    } else {
+        fl_buf_puts(&b, "From: a@txt.dns.example\n");
+    }
+    if (kind == MANY_HEADERS)
+        for (int i = 0; i < 10000; i++)
+            fl_buf_printf(&b, "X-Many-%d: value %d\n", i, i);
+    if (kind == MANY_SIGS)
+        for (int i = 0; i < 50; i++)
+            fl_buf_printf(&b, "DKIM-Signature: v=1; a=rsa-sha256; d=d%d.example; s=s; "
+                              "h=from; bh=AAAA; b=%s%d\n",
+                          i, i % 2 ? "!!!" : "AAAA", i);
+    if (kind == BAD_BYTES)
+        fl_buf_puts(&b, "X-Bad: cr\rinside \xff\xfe not utf-8 \xc3\x28\n"
+                        "Authentication-Results: mx.faultline.example; dkim=pass \xff\r\n");
+    if (kind == HUGE_PACKET) {
+        fl_buf_puts(&b, "X-Huge: ");
+        for (int i = 0; i < 2 * 1024 * 1024 / 64; i++)
+            fl_buf_puts(&b, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+        fl_buf_puts(&b, "\n");
+    }
+    fl_buf_puts(&b, "\nbody\n");
+    if (kind == BAD_BYTES)
+        fl_buf_append(&b, "nul\0inside\r\nbare\rcr\xff\n", 22);
+    return fl_buf_steal(&b);
+}
+
+START_TEST(hostile_traffic_is_bounded)
+{
+    const struct hostile_row *row = &hostile_rows[_i];
+    struct fl_daemon d;
+    fl_daemon_prepare(&d, NULL, "message_deadline = 5s\n");
+    ck_assert(fl_daemon_start(&d) == 0);
+    char *text = hostile_message(row->kind);
+    struct fl_mc_message *msg;
+    const char *err;
+    size_t len = row->kind == BAD_BYTES ? strlen(text) + 22 : strlen(text);
+    ck_assert_msg(fl_mc_message_parse(text, len, &msg, &err) == 0, "parse: %s", err);
+    enum { NRCPT = 5000 };
+    static char rcpt_buf[NRCPT][40];
+    static const char *rcpts[NRCPT + 1];
+    size_t nrcpt = row->kind == MANY_RCPTS ? NRCPT : 1;
+    for (size_t i = 0; i < nrcpt; i++) {
+        snprintf(rcpt_buf[i], sizeof(rcpt_buf[i]), "user%zu@example.net", i);
+        rcpts[i] = rcpt_buf[i];
+    }
+    rcpts[nrcpt] = NULL;
+    struct fl_mc_envelope e = {
+        .client_addr = "192.0.2.2", .client_port = 41000, .helo = "host.dns.example",
+        .sender = "a@txt.dns.example", .rcpts = rcpts, .queue_id = "4QHOSTILE",
+    };
+    if (row->kind == BAD_BYTES) {
+        e.helo = "helo\r.with\xff bytes";
+        e.sender = "bad\rbytes\xfe@txt.dns.example";
+    }
+    if (row->kind == INJECTION) {
+        e.helo = "x.example; dkim=pass header.d=bank.example";
+        e.sender = "a@txt.dns.example\r\n\tdkim=pass; arc=pass";
+        e.client_name = "evil.example;\r\nAuthentication-Results: mx.faultline.example; dmarc=pass";
+    }
+    struct fl_mc *mc = fl_mc_create(NULL);
+    struct fl_mc_session s;
+    memset(&s, 0, sizeof(s));
+    long long t0 = mono_ms();
+    int rc = fl_mc_run_session(mc, d.socket, &e, msg, &s, &err);
+    long long took = mono_ms() - t0;
+    ck_assert_msg(took < 15000, "%s: the session took %lld ms", row->label, took);
+    if (row->kind == HUGE_PACKET) {
+        /* libmilter closes a session on a packet over its limit: the MTA
+           applies milter_default_action.  The daemon itself goes on. */
+        ck_assert(fl_daemon_alive(&d));
+    } else {
+        ck_assert_msg(rc == 0, "%s: %s", row->label, err);
+        const struct fl_mc_reply *eom = fl_test_reply(&s, FL_MC_STEP_EOM);
+        if (row->kind == MANY_FROMS) {
+            /* several author domains: DMARC cannot apply, refused (RFC 9989 4.4) */
+            ck_assert_msg(eom && eom->code == 'y' && strncmp(eom->text, "550 5.7.26", 10) == 0,
+                          "%s: %c %s", row->label, eom ? eom->code : '?',
+                          eom && eom->text ? eom->text : "");
+        } else {
+            static const char *const injected[] = {"dkim=pass", "arc=pass", "dmarc=pass",
+                                                   NULL};
+            assert_our_ar_only(eom, row->label, injected);
+        }
+    }
+    fl_mc_session_clear(&s);
+    fl_mc_destroy(&mc);
+    fl_mc_message_free(&msg);
+    free(text);
+    /* memory stays bounded (message_memory_limit is 4 MB; libmilter's
+       packets up to 1 MiB), and the next ordinary session is served */
+    long long hwm = vm_kb(d.pid, "VmHWM:");
+    ck_assert_msg(hwm > 0 && hwm < 200 * 1024, "%s: peak RSS %lld kB", row->label, hwm);
+    struct fl_mc_session next;
+    struct fl_test_env env = {.client_ip = "192.0.2.2", .queue_id = "4QNEXT"};
+    fl_test_run(&d, &env, simple, &next);
+    ck_assert_ptr_nonnull(fl_test_reply(&next, FL_MC_STEP_EOM));
+    fl_mc_session_clear(&next);
+    ck_assert_int_eq(fl_daemon_stop(&d), 0);
+    fl_daemon_cleanup(&d);
+}
+END_TEST
+
 static Suite *hostile_suite(void)
 {
     Suite *s = suite_create("hostile");
@@ -294,6 +493,11 @@ static Suite *hostile_suite(void)
     tcase_add_test(tc, stalled_session_is_closed_after_the_idle_timeout);
     tcase_add_test(tc, connections_accepted_before_sigterm_are_served);
     tcase_add_test(tc, hostile_list_files_fail_the_reload_and_keep_the_daemon);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("traffic");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, hostile_traffic_is_bounded, 0,
+                        (int)(sizeof(hostile_rows) / sizeof(hostile_rows[0])));
     suite_add_tcase(s, tc);
     return s;
 }

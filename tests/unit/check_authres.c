@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 #define NELEMS(a)   (sizeof(a) / sizeof((a)[0]))
-#define MAX_PROPS   4
+#define MAX_PROPS   8
 #define MAX_RESULTS 3
 
 /* --- builder table --------------------------------------------------------- */
@@ -251,6 +251,24 @@ static const struct build_row build_rows[] = {
         {"header", "i", ";;;@example.org", NULL},
         {"header", "b", "\t \t", "? ?"}}}},
      NULL},
+    /* DMARC: published and applied policy, as large receivers write it --- */
+    {"DMARC names the published policies, both dispositions, the tag and the policy domain",
+     "mx.example",
+     {{"dmarc", FL_RES_FAIL, NULL, false,
+       {{"header", "from", "a.example.org", NULL},
+        {"policy", "dmarc", "quarantine", NULL},
+        {"policy", "published-domain-policy", "reject", NULL},
+        {"policy", "published-subdomain-policy", "quarantine", NULL},
+        {"policy", "applied-disposition", "quarantine", NULL},
+        {"policy", "evaluated-disposition", "quarantine", NULL},
+        {"policy", "policy-from", "sp", NULL},
+        {"policy", "policy-domain", "example.org", NULL}}}},
+     "mx.example;\n\tdmarc=fail header.from=a.example.org policy.dmarc=quarantine\n"
+     "\tpolicy.published-domain-policy=reject\n"
+     "\tpolicy.published-subdomain-policy=quarantine\n"
+     "\tpolicy.applied-disposition=quarantine\n"
+     "\tpolicy.evaluated-disposition=quarantine policy.policy-from=sp\n"
+     "\tpolicy.policy-domain=example.org"},
 };
 /* clang-format on */
 

@@ -18,6 +18,7 @@
      and the Domain Owner example (in check_dmarc.c). */
 #include "tests/unit/check_dmarc.h"
 
+#include "lib/authres.h"
 #include "lib/clock.h"
 #include "lib/dmarc_int.h"
 #include "tests/dns_server.h"
@@ -533,7 +534,9 @@ START_TEST(the_queries_of_a_walk_overlap)
     long long took = fl_monotonic_ms() - t0;
     ck_assert_msg(t_eoh < 100, "eoh waited %lld ms", t_eoh);
     ck_assert_int_eq(r.result, FL_RES_PASS);
-    ck_assert_msg(took >= 240 && took < 700, "walk took %lld ms (sequential: >= 1000)", took);
+    /* four queries of 250 ms: under 1000 ms only if they overlapped (a loaded
+       machine stretches the time, never below the sequential bound) */
+    ck_assert_msg(took >= 240 && took < 1000, "walk took %lld ms (sequential: >= 1000)", took);
     ck_assert_int_eq(fl_dnsd_count(&dnsd, "_dmarc.x.y.z.conc.dmarc.example", "TXT"), 1);
     ck_assert_int_eq(fl_dnsd_count(&dnsd, "_dmarc.z.conc.dmarc.example", "TXT"), 1);
     fl_result_clear(&r);
@@ -630,6 +633,80 @@ START_TEST(eom_twice_and_free_anywhere_are_safe)
 }
 END_TEST
 
+/* --- Authentication-Results: what the domain published, what was done ------------ */
+
+struct ar_policy_row {
+    const char *label;
+    const char *conf;
+    const char *from;
+    const char *dkim_pass;
+    /* the policy.* part of the header the result makes, in order */
+    const char *want;
+};
+
+/* clang-format off */
+static const struct ar_policy_row ar_policy_rows[] = {
+    {"p=reject downgraded by default: published reject, evaluated reject, applied quarantine",
+     "", "x@" R, NULL,
+     "policy.dmarc=quarantine policy.published-domain-policy=reject "
+     "policy.applied-disposition=quarantine policy.evaluated-disposition=reject "
+     "policy.policy-from=p policy.policy-domain=" R},
+    {"p=reject honoured: applied reject", HONOUR, "x@" R, NULL,
+     "policy.dmarc=reject policy.published-domain-policy=reject "
+     "policy.applied-disposition=reject policy.evaluated-disposition=reject "
+     "policy.policy-from=p policy.policy-domain=" R},
+    {"a pass: nothing to apply, the published policy is still shown", HONOUR, "x@" R, R,
+     "policy.dmarc=none policy.published-domain-policy=reject "
+     "policy.applied-disposition=none policy.evaluated-disposition=none "
+     "policy.policy-from=p policy.policy-domain=" R},
+    {"t=y: evaluated one step less strict than published", HONOUR, "x@testing.dmarc.example",
+     NULL,
+     "policy.dmarc=quarantine policy.published-domain-policy=reject "
+     "policy.applied-disposition=quarantine policy.evaluated-disposition=quarantine "
+     "policy.policy-from=p policy.policy-domain=testing.dmarc.example"},
+    {"a subdomain: sp of the organisational domain applies, found by the tree walk",
+     "dmarc_quarantine_action = quarantine", "x@exists.org.dmarc.example", NULL,
+     "policy.dmarc=quarantine policy.published-domain-policy=reject "
+     "policy.published-subdomain-policy=quarantine policy.applied-disposition=quarantine "
+     "policy.evaluated-disposition=quarantine policy.policy-from=sp "
+     "policy.policy-domain=org.dmarc.example"},
+    {"a non-existent subdomain: np applies", HONOUR, "x@ghost.org.dmarc.example", NULL,
+     "policy.dmarc=none policy.published-domain-policy=reject "
+     "policy.published-subdomain-policy=quarantine policy.applied-disposition=none "
+     "policy.evaluated-disposition=none policy.policy-from=np "
+     "policy.policy-domain=org.dmarc.example"},
+};
+/* clang-format on */
+
+START_TEST(authentication_results_name_published_and_applied_policy)
+{
+    const struct ar_policy_row *row = &ar_policy_rows[_i];
+    struct env e;
+    env_open(&e, dnsd.addr, row->conf);
+    struct msg m = {{row->from}, 1, SKIP, NULL, row->dkim_pass, NULL};
+    struct fl_result r;
+    evaluate(&e, &m, &r, NULL);
+    struct fl_buf got;
+    fl_buf_init(&got);
+    for (size_t i = 0; i < r.nprops; i++)
+        if (strcmp(r.props[i].ptype, "policy") == 0)
+            fl_buf_printf(&got, "%spolicy.%s=%s", got.len ? " " : "", r.props[i].property,
+                          r.props[i].value);
+    ck_assert_msg(strcmp(got.data, row->want) == 0, "%s:\n got %s\nwant %s", row->label,
+                  got.data, row->want);
+    /* and the header carries them */
+    struct fl_buf h;
+    fl_buf_init(&h);
+    fl_authres_build(&h, "mx.example", &r, 1);
+    ck_assert_msg(strstr(h.data, "policy.published-domain-policy=") != NULL, "%s: %s",
+                  row->label, h.data);
+    fl_buf_free(&h);
+    fl_buf_free(&got);
+    fl_result_clear(&r);
+    env_close(&e);
+}
+END_TEST
+
 TCase *dmarc_dns_tcase(void)
 {
     TCase *tc = tcase_create("dns");
@@ -638,6 +715,8 @@ TCase *dmarc_dns_tcase(void)
     tcase_add_loop_test(tc, organizational_domains_come_from_the_tree_walk, 0,
                         (int)NELEMS(org_rows));
     tcase_add_loop_test(tc, messages_evaluate_as_rfc9989_says, 0, (int)NELEMS(eval_rows));
+    tcase_add_loop_test(tc, authentication_results_name_published_and_applied_policy, 0,
+                        (int)NELEMS(ar_policy_rows));
     tcase_add_test(tc, the_report_holds_an_aggregate_report_row);
     tcase_add_test(tc, a_deep_author_costs_eight_walk_queries_and_skips_the_middle);
     tcase_add_test(tc, the_queries_of_a_walk_overlap);

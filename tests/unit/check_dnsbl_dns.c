@@ -72,6 +72,42 @@ static void expect_log(const char *want, int n)
     free(log);
 }
 
+/* The record's "lists" with what varies between runs masked: answer times
+   ("ms":MS) and the error sentences ("error":"ERR", pinned elsewhere). */
+/* Check's messages are bounded: say where two long strings part. */
+static void assert_golden(const char *got, const char *want)
+{
+    size_t i = 0;
+    while (got[i] && got[i] == want[i])
+        i++;
+    ck_assert_msg(got[i] == want[i], "differs at byte %zu: got ...%.120s | want ...%.120s",
+                  i, got + (i > 20 ? i - 20 : 0), want + (i > 20 ? i - 20 : 0));
+}
+
+static char *masked_record(const char *json)
+{
+    struct fl_buf b;
+    fl_buf_init(&b);
+    for (const char *p = json; *p;) {
+        if (strncmp(p, "\"ms\":", 5) == 0) {
+            fl_buf_puts(&b, "\"ms\":MS");
+            p += 5;
+            p += strspn(p, "-0123456789");
+        } else if (strncmp(p, "\"error\":\"", 9) == 0) {
+            fl_buf_puts(&b, "\"error\":\"ERR\"");
+            p += 9;
+            while (*p && *p != '"')
+                p += *p == '\\' && p[1] ? 2 : 1;
+            p += *p == '"';
+        } else {
+            fl_buf_putc(&b, *p++);
+        }
+    }
+    char *r = fl_buf_steal(&b);
+    fl_buf_free(&b);
+    return r;
+}
+
 START_TEST(a_listed_client_is_refused_with_the_lists_reason)
 {
     struct dnsbl_env e;
@@ -84,8 +120,9 @@ START_TEST(a_listed_client_is_refused_with_the_lists_reason)
     ck_assert_str_eq(o->reply_dsn, "5.7.1");
     ck_assert_str_eq(
         o->reply_text,
-        "client address is blocklisted: 192.0.2.7 is listed on zen.dnsbl.example "
-        "(" LISTED_TXT "): the sender's provider must get it delisted (fault=sender)");
+        "client address is blocklisted: 192.0.2.7 is listed on zen.dnsbl.example: the "
+        "sender's provider must get it delisted (zen.dnsbl.example: " LISTED_TXT
+        ") (fault=sender)");
     /* A and TXT went out together: one query each, no second round trip. */
     ck_assert_int_eq(fl_dnsd_count(&dnsbl_dnsd, "7.2.0.192.zen.dnsbl.example", "A"), 1);
     ck_assert_int_eq(fl_dnsd_count(&dnsbl_dnsd, "7.2.0.192.zen.dnsbl.example", "TXT"), 1);
@@ -415,18 +452,14 @@ START_TEST(props_and_breakdown_name_every_list)
                      "dead.dnsbl.example=nxdomain*0 dbl.dnsbl.example/helo=nxdomain*0 "
                      "dbl.dnsbl.example/mailfrom=127.0.1.2*2");
     const struct fl_result *r = &o->result;
+    /* the reply names every list that counted, grouped by what it listed */
     ck_assert_str_eq(r->detail,
-                     "192.0.2.7 is listed on zen.dnsbl.example (" LISTED_TXT ") and "
-                     "on 2 other lists: the sender's provider must get it delisted");
+                     "192.0.2.7 is listed on zen.dnsbl.example and bl2.dnsbl.example; the "
+                     "MAIL FROM domain spam.example is listed on dbl.dnsbl.example: the "
+                     "sender must get them delisted (zen.dnsbl.example: " LISTED_TXT ")");
     static const char *const want[][3] = {
         {"policy", "ip", "192.0.2.7"},
         {"policy", "score", "5"},
-        {"policy", "list", "zen.dnsbl.example=127.0.0.2*3"},
-        {"policy", "list", "bl2.dnsbl.example=127.0.0.2*1"},
-        {"policy", "list", "wl.dnsbl.example=127.0.10.2*-1"},
-        {"policy", "list", "dbl.dnsbl.example/mailfrom=127.0.1.2*2"},
-        {"policy", "list", "refusing.dnsbl.example=error:127.255.255.254*0"},
-        {"policy", "more", "2"},
     };
     ck_assert_uint_eq(r->nprops, NELEMS(want));
     for (size_t i = 0; i < NELEMS(want); i++)
@@ -436,6 +469,36 @@ START_TEST(props_and_breakdown_name_every_list)
                       "prop %zu: got %s.%s=%s, want %s.%s=%s", i, r->props[i].ptype,
                       r->props[i].property, r->props[i].value, want[i][0], want[i][1],
                       want[i][2]);
+    /* every list asked survives into the record, structured (golden) */
+    ck_assert_ptr_nonnull(r->record_json);
+    char *rec = masked_record(r->record_json);
+    assert_golden(
+        rec,
+        "{\"score\":5,\"threshold\":1,\"allow_threshold\":-1,\"lists\":["
+        "{\"list\":\"zen.dnsbl.example\",\"kind\":\"ip\",\"identities\":[\"client\"],"
+        "\"name\":\"192.0.2.7\",\"status\":\"listed\",\"dns\":\"ok\",\"answers\":["
+        "\"127.0.0.2\"],\"weight\":3,\"txt\":\"" LISTED_TXT "\",\"ms\":MS},"
+        "{\"list\":\"bl2.dnsbl.example\",\"kind\":\"ip\",\"identities\":[\"client\"],"
+        "\"name\":\"192.0.2.7\",\"status\":\"listed\",\"dns\":\"ok\",\"answers\":["
+        "\"127.0.0.2\"],\"weight\":1,\"ms\":MS},"
+        "{\"list\":\"wl.dnsbl.example\",\"kind\":\"ip\",\"identities\":[\"client\"],"
+        "\"name\":\"192.0.2.7\",\"status\":\"listed\",\"dns\":\"ok\",\"answers\":["
+        "\"127.0.10.2\"],\"weight\":-1,\"ms\":MS},"
+        "{\"list\":\"refusing.dnsbl.example\",\"kind\":\"ip\",\"identities\":["
+        "\"client\"],\"name\":\"192.0.2.7\",\"status\":\"error_code\",\"dns\":\"ok\","
+        "\"answers\":[\"127.255.255.254\"],\"weight\":0,\"error_code\":"
+        "\"127.255.255.254\",\"error\":\"ERR\",\"ms\":MS},"
+        "{\"list\":\"dead.dnsbl.example\",\"kind\":\"ip\",\"identities\":[\"client\"],"
+        "\"name\":\"192.0.2.7\",\"status\":\"not_listed\",\"dns\":\"nxdomain\","
+        "\"answers\":[],\"weight\":0,\"ms\":MS},"
+        "{\"list\":\"dbl.dnsbl.example\",\"kind\":\"domain\",\"identities\":[\"helo\"],"
+        "\"name\":\"clean.example\",\"status\":\"not_listed\",\"dns\":\"nxdomain\","
+        "\"answers\":[],\"weight\":0,\"ms\":MS},"
+        "{\"list\":\"dbl.dnsbl.example\",\"kind\":\"domain\",\"identities\":["
+        "\"mailfrom\"],\"name\":\"spam.example\",\"status\":\"listed\",\"dns\":\"ok\","
+        "\"answers\":[\"127.0.1.2\"],\"weight\":2,\"txt\":"
+        "\"https://lists.example/query/dbl?domain=spam.example\",\"ms\":MS}]}");
+    free(rec);
     const struct fl_dnsbl_check *c = row_for(o, "refusing.dnsbl.example");
     ck_assert_str_eq(c->error_answer, "127.255.255.254");
     ck_assert_msg(strstr(c->error, "public or open resolver"), "%s", c->error);
@@ -443,6 +506,65 @@ START_TEST(props_and_breakdown_name_every_list)
     fl_buf_free(&d);
     fl_dnsbl_free(&bl);
     dnsbl_env_close(&e);
+}
+END_TEST
+
+/* Observe mode: the listing is decided and recorded with the reply it
+   would have got, and nothing is refused; an /observe entry counts only
+   towards the observed score while the other lists are enforced. */
+START_TEST(observed_lists_decide_and_record_but_never_refuse)
+{
+    static const struct {
+        const char *label, *conf;
+        bool listed, would;
+        int score, observe_score;
+    } rows[] = {
+        {"dnsbl_mode = observe: the listing would have refused",
+         "dnsbl_sites = zen.dnsbl.example*2, bl2.dnsbl.example\ndnsbl_mode = observe", false,
+         true, 0, 3},
+        {"one list observed, one enforced below the threshold",
+         "dnsbl_sites = zen.dnsbl.example*2/observe, bl2.dnsbl.example\ndnsbl_threshold = 2",
+         false, true, 1, 3},
+        {"one list observed, one enforced over the threshold: refused for real",
+         "dnsbl_sites = zen.dnsbl.example*2/observe, bl2.dnsbl.example*2\ndnsbl_threshold = 2",
+         true, false, 2, 4},
+        {"an observed list below the threshold: nothing would have happened",
+         "dnsbl_sites = zen.dnsbl.example*1/observe\ndnsbl_threshold = 2", false, false, 0, 1},
+    };
+    for (size_t k = 0; k < NELEMS(rows); k++) {
+        struct dnsbl_env e;
+        dnsbl_env_open(&e, rows[k].conf);
+        struct fl_dnsbl *bl =
+            fl_dnsbl_start(e.lists, e.dns, "192.0.2.7", fl_monotonic_ms() + 5000);
+        const struct fl_dnsbl_outcome *o = fl_dnsbl_finish(bl, 0);
+        const struct fl_result *r = &o->result;
+        ck_assert_msg(o->listed == rows[k].listed && o->would_list == rows[k].would &&
+                          o->score == rows[k].score &&
+                          o->observe_score == rows[k].observe_score,
+                      "%s: got listed=%d would=%d score=%d observe_score=%d", rows[k].label,
+                      o->listed, o->would_list, o->score, o->observe_score);
+        if (rows[k].would) {
+            ck_assert_msg(r->action == FL_ACTION_ACCEPT &&
+                              r->observe_action == FL_ACTION_REJECT &&
+                              r->observe_code == 554 && o->reply_code == 0,
+                          "%s: action %s observe %s %d", rows[k].label,
+                          fl_action_name(r->action), fl_action_name(r->observe_action),
+                          r->observe_code);
+            ck_assert_msg(strstr(r->observe_text, "is listed on zen.dnsbl.example and "
+                                                  "bl2.dnsbl.example") != NULL,
+                          "%s: %s", rows[k].label, r->observe_text);
+            ck_assert_msg(strstr(r->record_json, "\"observe\":true") != NULL, "%s: %s",
+                          rows[k].label, r->record_json);
+        } else {
+            ck_assert_msg(r->observe_action == FL_ACTION_ACCEPT, "%s: observed %s",
+                          rows[k].label, fl_action_name(r->observe_action));
+            ck_assert_msg(r->action == (rows[k].listed ? FL_ACTION_REJECT : FL_ACTION_ACCEPT),
+                          "%s: action %s", rows[k].label, fl_action_name(r->action));
+        }
+        fl_dnsbl_free(&bl);
+        dnsbl_env_close(&e);
+        free(log_take());
+    }
 }
 END_TEST
 
@@ -527,6 +649,7 @@ TCase *dnsbl_dns_tcase(void)
     tcase_add_test(tc, hostile_answers_are_bounded_and_sanitised);
     tcase_add_test(tc, an_allow_list_gives_an_rfc8904_dnswl_result_in_the_header);
     tcase_add_test(tc, props_and_breakdown_name_every_list);
+    tcase_add_test(tc, observed_lists_decide_and_record_but_never_refuse);
     tcase_add_test(tc, messages_come_and_go_on_one_connection);
     tcase_add_test(tc, an_error_code_is_logged_once_a_minute_per_list);
     return tc;

@@ -801,6 +801,82 @@ START_TEST(test_summary)
 }
 END_TEST
 
+/* A record carries its format version; a check's structured part (the DNS
+   lists' array) is merged into its entry; an observed refusal is recorded
+   in the entry, in "observed" and in the summary, and refuses nothing. */
+START_TEST(test_json_lists_and_observe)
+{
+    const char *label = "a DNS listing under observe mode";
+    struct fl_verdict_facts f;
+    plain_facts(&f);
+    struct fl_result r[1];
+    fl_result_init(&r[0], "dnsbl", FL_RES_FAIL);
+    r[0].in_header = false;
+    fl_result_set_reason(&r[0], "dnsbl.listed", "listed",
+                         "192.0.2.7 is listed on a.example and b.example: the sender's "
+                         "provider must get it delisted");
+    r[0].fault = FL_FAULT_SENDER;
+    r[0].action = FL_ACTION_REJECT;
+    fl_result_set_record_json(
+        &r[0], "{\"score\":4,\"lists\":[{\"list\":\"a.example\",\"weight\":3},"
+               "{\"list\":\"b.example\",\"weight\":1}]}");
+    fl_result_observe(&r[0], 554, "5.7.1", "client address is blocklisted: ...");
+    /* a property given twice keeps both values (it used to collapse) */
+    fl_result_add_prop(&r[0], "policy", "note", "first");
+    fl_result_add_prop(&r[0], "policy", "note", "second");
+    ck_assert_int_eq(r[0].action, FL_ACTION_ACCEPT);
+    struct fl_result copy;
+    fl_result_copy(&copy, &r[0]);
+    ck_assert_str_eq(copy.record_json, r[0].record_json);
+    ck_assert_int_eq(copy.observe_action, FL_ACTION_REJECT);
+    ck_assert_str_eq(copy.observe_dsn, "5.7.1");
+    fl_result_clear(&copy);
+    struct fl_verdict v;
+    fl_verdict_decide(&v, r, 1, NULL, false);
+    ck_assert_msg(v.action == FL_ACTION_ACCEPT && v.code == 250, "%s: got %s %d", label,
+                  fl_action_name(v.action), v.code);
+    struct fl_buf out;
+    fl_buf_init(&out);
+    fl_verdict_json(&out, &f, r, 1, &v);
+    json_t *j = parse_json(label, out.data);
+    assert_jint(label, j, "v", FL_VERDICT_RECORD_VERSION);
+    json_t *c = json_array_get(json_object_get(j, "checks"), 0);
+    json_t *lists = json_object_get(c, "lists");
+    ck_assert_msg(json_array_size(lists) == 2, "%s: lists: got %s", label, out.data);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(lists, 1), "list")),
+                     "b.example");
+    assert_jint(label, c, "score", 4);
+    json_t *note = json_object_get(json_object_get(c, "props"), "policy.note");
+    ck_assert_msg(json_array_size(note) == 2 &&
+                      strcmp(json_string_value(json_array_get(note, 1)), "second") == 0,
+                  "%s: policy.note: %s", label, out.data);
+    json_t *ob = json_object_get(c, "observe");
+    assert_jstr(label, ob, "action", "reject");
+    assert_jint(label, ob, "code", 554);
+    assert_jstr(label, ob, "dsn", "5.7.1");
+    json_t *observed = json_object_get(j, "observed");
+    ck_assert_msg(json_array_size(observed) == 1, "%s: observed: %s", label, out.data);
+    ck_assert_str_eq(json_string_value(json_array_get(observed, 0)),
+                     "dnsbl: would have refused with 554 5.7.1 client address is "
+                     "blocklisted: ...");
+    assert_jstr(label, j, "action", "accept");
+    json_decref(j);
+    fl_buf_reset(&out);
+    fl_verdict_summary(&out, &f, r, 1, &v);
+    ck_assert_str_eq(out.data, "4QxYz1Abc: verdict action=accept fault=none client=[192.0.2.7] "
+                               "from=<a@example.org> checks=dnsbl:fail "
+                               "observe=dnsbl:reject:554 ms=3");
+    fl_buf_reset(&out);
+    fl_verdict_observe_line(&out, &f, &r[0]);
+    ck_assert_str_eq(out.data, "4QxYz1Abc: observe check=dnsbl would=reject code=554 dsn=5.7.1 "
+                               "reply=\"client address is blocklisted: ...\" "
+                               "client=[192.0.2.7]");
+    fl_buf_free(&out);
+    fl_verdict_clear(&v);
+    fl_result_clear(&r[0]);
+}
+END_TEST
+
 START_TEST(test_checks_list)
 {
     struct fl_result r[2];
@@ -984,6 +1060,7 @@ static Suite *verdict_suite(void)
     tcase_add_test(tc, test_json_fields);
     tcase_add_test(tc, test_json_accept_noqueue);
     tcase_add_test(tc, test_json_hostile);
+    tcase_add_test(tc, test_json_lists_and_observe);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("summary");
