@@ -11,6 +11,7 @@
      a fixture), so the reader and the writer cannot drift apart. */
 #include "tests/dns_server.h"
 #include "tests/protocol/session.h"
+#include "tests/test_util.h"
 
 #include <check.h>
 #include <jansson.h>
@@ -20,21 +21,26 @@
 
 static const char *simple = "From: a@txt.dns.example\nSubject: s\nMessage-ID: <o@x>\n\nbody\n";
 
-/* The first verdict record of d whose queue_id is qid. */
+/* The first verdict record of d whose queue_id is qid, waiting up to 10 s:
+   the record is written after the log line a test may have waited for. */
 static json_t *record_of(struct fl_daemon *d, const char *qid)
 {
-    char *text = fl_daemon_read(d->verdicts);
-    ck_assert_ptr_nonnull(text);
     json_t *found = NULL;
-    for (char *line = strtok(text, "\n"); line && !found; line = strtok(NULL, "\n")) {
-        json_t *j = json_loads(line, 0, NULL);
-        const char *q = json_string_value(json_object_get(j, "queue_id"));
-        if (q != NULL && strcmp(q, qid) == 0)
-            found = j;
-        else
-            json_decref(j);
+    for (int waited = 0; found == NULL && waited < 10000; waited += 20) {
+        char *text = fl_daemon_read(d->verdicts);
+        ck_assert_ptr_nonnull(text);
+        for (char *line = strtok(text, "\n"); line && !found; line = strtok(NULL, "\n")) {
+            json_t *j = json_loads(line, 0, NULL);
+            const char *q = json_string_value(json_object_get(j, "queue_id"));
+            if (q != NULL && strcmp(q, qid) == 0)
+                found = j;
+            else
+                json_decref(j);
+        }
+        free(text);
+        if (found == NULL)
+            fl_test_msleep(20);
     }
-    free(text);
     ck_assert_msg(found != NULL, "no verdict record for %s", qid);
     return found;
 }
