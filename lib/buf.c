@@ -53,7 +53,10 @@ void fl_buf_puts(struct fl_buf *b, const char *s)
 
 void fl_buf_putc(struct fl_buf *b, char c)
 {
-    fl_buf_append(b, &c, 1);
+    /* the canonicalisers call this per byte: no memcpy for one */
+    reserve(b, 1);
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
 }
 
 void fl_buf_vprintf(struct fl_buf *b, const char *fmt, va_list ap)

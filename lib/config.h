@@ -126,6 +126,17 @@ struct fl_config {
     int dmarc_from_missing_action;  /* enum fl_mark_or_reject */
     int dmarc_from_multiple_action; /* enum fl_mark_or_reject */
     struct fl_strlist dmarc_override_domains;
+    bool arc_enable;                         /* lib/arc.c (issue 19) */
+    struct fl_strlist dmarc_arc_trusted_sealers;
+
+    /* DMARC aggregate reports (lib/config_report.c) */
+    char *report_org_name;
+    char *report_email;
+    char *report_submitter;
+    char *report_extra_contact_info;
+    char *report_dir;
+    char *report_sendmail;
+    long long report_max_uris;
 
     /* Greylisting (lib/config_greylist.c) */
     bool greylist_enable;

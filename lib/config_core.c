@@ -104,7 +104,10 @@ static const struct fl_setting daemon_settings[] = {
     {"log_level", FL_SET_ENUM, "info", 0, 0, "debug|info|warning|error", OFF(log_level), 0,
      "Least severe level logged.", NULL},
     {"worker_threads", FL_SET_INT, "4", 1, 256, NULL, OFF(worker_threads), FL_SET_RESTART,
-     "Size of the bounded worker pool that runs CPU-bound and blocking check work.", NULL},
+     "Size of the bounded worker pool that runs CPU-bound and blocking check work (SPF "
+     "evaluations that need DNS answers not yet cached). Work still queued when its "
+     "session needs the result is run by the session itself, so a busy pool delays no "
+     "message.", NULL},
     {"shutdown_timeout", FL_SET_DURATION, "10s", 0, 600 * SEC, NULL, OFF(shutdown_timeout), 0,
      "On SIGTERM or SIGINT, how long to let sessions in flight finish before exiting.", NULL},
     {"session_idle_timeout", FL_SET_DURATION, "330s", 1 * SEC, 7200 * SEC, NULL,
@@ -184,5 +187,6 @@ const struct fl_setting_group fl_setting_groups[] = {
     /* Greylisting group: */
     {"Greylisting", fl_greylist_settings, FL_GREYLIST_SETTINGS_COUNT},
     {"Metrics for Prometheus", fl_metrics_settings, FL_METRICS_SETTINGS_COUNT},
+    {"DMARC aggregate reports", fl_report_settings, FL_REPORT_SETTINGS_COUNT},
 };
 const size_t fl_setting_group_count = sizeof(fl_setting_groups) / sizeof(fl_setting_groups[0]);

@@ -47,6 +47,16 @@ static int check_override(const char *v, const char **error_r)
     return 0;
 }
 
+/* A domain. */
+static int check_sealer(const char *v, const char **error_r)
+{
+    if (strchr(v, ':') != NULL) {
+        *error_r = "expected a domain (the ARC-Seal d= of a trusted sealer)";
+        return -1;
+    }
+    return check_override(v, error_r);
+}
+
 static int check_header(const char *v, const char **error_r)
 {
     for (const char *p = v; *p; p++) {
@@ -114,4 +124,20 @@ const struct fl_setting fl_dmarc_settings[FL_DMARC_SETTINGS_COUNT] = {
      "From domain or a domain that passed SPF or DKIM (a mailing list's own signature), "
      "and its subdomains. The verdict records the override and why.",
      check_override},
+    {"arc_enable", FL_SET_BOOL, "yes", 0, 0, NULL, OFF(arc_enable), 0,
+     "Verify the ARC chain (RFC 8617) of every message DMARC is evaluated for: each "
+     "ARC-Message-Signature and ARC-Seal, the cv= rules and the oldest passing instance; "
+     "the result is arc=pass|fail|none in Authentication-Results and \"arc\" in the verdict "
+     "record. The sealers' key lookups start when the headers are in.",
+     NULL},
+    {"dmarc_arc_trusted_sealers", FL_SET_LIST, "", 0, 0, NULL,
+     OFF(dmarc_arc_trusted_sealers), 0,
+     "ARC sealers (RFC 8617) trusted to vouch for mail they forwarded, e.g. the mailing "
+     "list servers your users subscribe to. When DMARC fails, the ARC chain passes and a "
+     "set sealed (ARC-Seal d=) by one of these domains or a subdomain carries an "
+     "ARC-Authentication-Results with dmarc=pass for the From domain (or spf=pass or "
+     "dkim=pass aligned with it), the DMARC policy is overridden: the message is accepted, "
+     "Authentication-Results says dmarc=fail policy.override=arc, and the verdict records "
+     "the RFC 9990 override trusted_forwarder naming the sealer.",
+     check_sealer},
 };

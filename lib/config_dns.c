@@ -56,11 +56,16 @@ const struct fl_setting fl_dns_settings[FL_DNS_SETTINGS_COUNT] = {
      "validated and are reported as insecure.", NULL},
     {"dns_cache_size", FL_SET_SIZE, "16M", 1024 * 1024LL, 4096LL * 1024 * 1024, NULL,
      OFF(dns_cache_size), FL_SET_RESTART,
-     "Size of the resolver's message cache (the record cache gets twice as much).", NULL},
+     "Size of the resolver's message cache (the record cache gets twice as much). A "
+     "quarter of it more bounds the answer cache in front of the resolver, which answers "
+     "a question asked before (within its TTL) in the session's own thread.", NULL},
     {"dns_probe_domain", FL_SET_STRING, "", 0, 0, NULL, OFF(dns_probe_domain), 0,
      "When queries fail, faultline asks for a random name under this domain to learn "
      "whether its own resolver works: if it does, the failure is the sender's (their name "
      "servers); if not, it is ours. Empty: the root zone.", NULL},
     {"dns_probe_cache", FL_SET_DURATION, "30s", 0, 3600 * SEC, NULL, OFF(dns_probe_cache), 0,
-     "How long the result of the resolver probe is reused.", NULL},
+     "How long the result of the resolver probe is reused. While the probe finds our "
+     "resolver down, no query is sent: DNS results are temperror with fault=receiver at "
+     "once, and a probe in the background looks again each time this has passed, so "
+     "results are normal again within this time after the resolver recovers.", NULL},
 };

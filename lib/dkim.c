@@ -19,7 +19,18 @@
      set to their loosest (no minimum, FL_DKIM_MAX_SKEW_S) and
      lib/dkim_eval.c applies the message's dkim_* settings.
    - libopendkim allocates through our functions with the verifier as
-     closure: per-message accounting against message_memory_limit. */
+     closure: per-message accounting against message_memory_limit.
+   - libopendkim's tag-list parsers are lenient (a p= with characters
+     outside base64 is decoded by skipping them, a tag given twice is
+     taken once): every DKIM-Signature field is checked by
+     lib/dkim_taglist.c as it is fed, and every key record in key_lookup
+     before libopendkim sees it, which then gets only "v=DKIM1; k=; p="
+     rewritten from the checked record.
+   - libopendkim's dkim_get_key() gives the key lookup a buffer of 1,025
+     bytes (BUFRSZ + 1): a longer key (RSA over ~5,900 bits) is verified by
+     lib/dkim_canon.c from our copy of the header fields and a body hash
+     of our own, kept from the first body chunk while the key's length is
+     not known. */
 #include "lib/dkim.h"
 #include "lib/dkim_int.h"
 #include "lib/dns_dkim.h"
@@ -106,9 +117,65 @@ static const struct fl_dns_record *choose_record(const struct fl_dns_answer *a)
     return &a->records[0];
 }
 
-/* libopendkim's key lookup: hands over the record our query got.
+/* RFC 6376 3.6.1: checks the chosen record once per key; the result
+   is kept for every signature that uses the key. */
+static void check_key(struct fl_dkim_key *k, const struct fl_dns_record *rec)
+{
+    k->checked = true;
+    struct fl_buf why;
+    fl_buf_init(&why);
+    if (memchr(rec->data, '\0', rec->len) != NULL)
+        fl_buf_puts(&why, "the key record contains a NUL byte");
+    else if (fl_dkim_keyrec_parse(rec->data, rec->len, &k->rec, &why) == 0) {
+        fl_buf_free(&why);
+        return;
+    }
+    k->unusable = fl_buf_steal(&why);
+    fl_buf_free(&why);
+}
+
+const char *fl_dkim_key_refuses(DKIM_SIGINFO *si, const struct fl_dkim_keyrec *rec,
+                                struct fl_buf *why)
+{
+    if (rec->revoked) {
+        fl_buf_puts(why, "its p= is empty");
+        return "dkim.key_revoked";
+    }
+    if (!rec->email) {
+        fl_buf_puts(why, "its s= lists neither email nor *");
+        return "dkim.key_not_for_email";
+    }
+    dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
+    dkim_sig_getsignalg(si, &alg);
+    enum fl_dkim_keytype type =
+        alg == DKIM_SIGN_ED25519SHA256 ? FL_DKIM_KEY_ED25519 : FL_DKIM_KEY_RSA;
+    const char *a = (const char *)dkim_sig_gettagvalue(si, 0, (u_char *)"a");
+    if (rec->type != type) {
+        fl_buf_printf(why, "its k=%s cannot verify a=%s", rec->keytype, a ? a : "?");
+        return "dkim.key_algorithm";
+    }
+    unsigned int hash = alg == DKIM_SIGN_RSASHA1 ? FL_DKIM_HASH_SHA1 : FL_DKIM_HASH_SHA256;
+    if ((rec->hashes & hash) == 0) {
+        fl_buf_printf(why, "its h= does not list %s, the hash of a=%s",
+                      hash == FL_DKIM_HASH_SHA1 ? "sha1" : "sha256", a ? a : "?");
+        return "dkim.key_hash_not_allowed";
+    }
+    const char *i = (const char *)dkim_sig_gettagvalue(si, 0, (u_char *)"i");
+    const char *d = (const char *)dkim_sig_gettagvalue(si, 0, (u_char *)"d");
+    const char *at = i != NULL ? strrchr(i, '@') : NULL;
+    if (rec->strict && at != NULL && d != NULL && strcasecmp(at + 1, d) != 0) {
+        fl_buf_printf(why, "its t=s forbids i= in a subdomain of d=%s", d);
+        return "dkim.key_subdomain";
+    }
+    return NULL;
+}
+
+/* libopendkim's key lookup: hands over the record our query got, after
+   our checks, rewritten to the tags libopendkim needs ("v=DKIM1; k=;
+   p=" with the FWS removed): its lenient parser never sees the record.
    NOTFOUND becomes DKIM_SIGERROR_NOKEY; ERROR leaves the signature
-   unprocessed, and lib/dkim_eval.c reads why from the answer. */
+   unprocessed, and lib/dkim_eval.c reads why from the key and the
+   signature. */
 static DKIM_CBSTAT key_lookup(DKIM *dkim, DKIM_SIGINFO *si, u_char *buf, size_t buflen)
 {
     struct fl_dkim_verifier *v = dkim_get_user_context(dkim);
@@ -121,18 +188,96 @@ static DKIM_CBSTAT key_lookup(DKIM *dkim, DKIM_SIGINFO *si, u_char *buf, size_t 
         return DKIM_CBSTAT_NOTFOUND;
     if (a->status != FL_DNS_OK || a->count == 0)
         return DKIM_CBSTAT_ERROR;
-    const struct fl_dns_record *rec = choose_record(a);
-    if (rec->len >= buflen) {
-        k->unusable = "the key record is longer than libopendkim accepts (1024 bytes)";
+    if (!k->checked)
+        check_key(k, choose_record(a));
+    if (k->unusable != NULL)
+        return DKIM_CBSTAT_ERROR;
+    struct fl_buf why;
+    fl_buf_init(&why);
+    s->refused = fl_dkim_key_refuses(si, &k->rec, &why);
+    if (s->refused != NULL) {
+        s->refused_why = fl_buf_steal(&why);
+        fl_buf_free(&why);
         return DKIM_CBSTAT_ERROR;
     }
-    if (memchr(rec->data, '\0', rec->len) != NULL) {
-        k->unusable = "the key record contains a NUL byte";
+    fl_buf_free(&why);
+    int n = snprintf((char *)buf, buflen, "v=DKIM1; k=%s; p=%s",
+                     k->rec.type == FL_DKIM_KEY_ED25519 ? "ed25519" : "rsa", k->rec.p);
+    if (n < 0 || (size_t)n >= buflen) {
+        /* Too long for libopendkim: lib/dkim_canon.c verifies it with the
+           body hash kept since the first body chunk. */
+        buf[0] = '\0';
+        k->decided = k->big = true;
         return DKIM_CBSTAT_ERROR;
     }
-    memcpy(buf, rec->data, rec->len);
-    buf[rec->len] = '\0';
     return DKIM_CBSTAT_CONTINUE;
+}
+
+/* Whether key k, answered already, is too long for libopendkim: the
+   rewritten record of key_lookup does not fit its buffer. */
+static void decide(struct fl_dkim_key *k)
+{
+    const struct fl_dns_answer *a = fl_dkim_key_answer(k);
+    if (a->status == FL_DNS_OK && a->count > 0 && !k->checked)
+        check_key(k, choose_record(a));
+    k->decided = true;
+    k->big = k->checked && k->unusable == NULL && k->rec.type == FL_DKIM_KEY_RSA &&
+             strlen("v=DKIM1; k=rsa; p=") + strlen(k->rec.p) >= FL_DKIM_LIB_KEYBUF;
+}
+
+/* At the first body chunk (or end-of-message for an empty body): every
+   RSA signature whose key is not known yet to fit libopendkim gets a body
+   hash of our own (lib/dkim_canon.c), dropped as soon as the key answer
+   shows it fits.  A key answered by then (the usual case with a warm
+   cache) costs nothing. */
+static void start_own_hashes(struct fl_dkim_verifier *v)
+{
+    if (v->own_started)
+        return;
+    v->own_started = true;
+    for (size_t i = 0; i < v->nsigs; i++) {
+        struct fl_dkim_sig *s = &v->sigs[i];
+        dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
+        dkim_sig_getsignalg(s->si, &alg);
+        if (s->key < 0 || (alg != DKIM_SIGN_RSASHA256 && alg != DKIM_SIGN_RSASHA1))
+            continue;
+        struct fl_dkim_key *k = &v->keys[s->key];
+        if (!k->decided && fl_dns_ready(k->q))
+            decide(k);
+        if (k->decided && !k->big)
+            continue;
+        dkim_canon_t hc = DKIM_CANON_SIMPLE, bc = DKIM_CANON_SIMPLE;
+        dkim_sig_getcanons(s->si, &hc, &bc);
+        const char *l = (const char *)dkim_sig_gettagvalue(s->si, 0, (u_char *)"l");
+        s->own = fl_malloc(sizeof(*s->own));
+        fl_dkim_body_init(s->own, bc == DKIM_CANON_RELAXED, l ? strtoll(l, NULL, 10) : -1,
+                          alg == DKIM_SIGN_RSASHA1 ? EVP_sha1() : EVP_sha256());
+    }
+}
+
+static void drop_own_hash(struct fl_dkim_sig *s)
+{
+    if (s->own != NULL)
+        fl_dkim_body_clear(s->own);
+    free(s->own);
+    s->own = NULL;
+}
+
+/* Feeds a body chunk to our own hashes still needed. */
+static void feed_own_hashes(struct fl_dkim_verifier *v, const unsigned char *p, size_t len)
+{
+    for (size_t i = 0; i < v->nsigs; i++) {
+        struct fl_dkim_sig *s = &v->sigs[i];
+        if (s->own == NULL)
+            continue;
+        struct fl_dkim_key *k = &v->keys[s->key];
+        if (!k->decided && fl_dns_ready(k->q))
+            decide(k);
+        if (k->decided && !k->big)
+            drop_own_hash(s);
+        else
+            fl_dkim_body_feed(s->own, p, len);
+    }
 }
 
 /* Runs inside dkim_eoh, after the signatures are parsed: starts the key
@@ -156,6 +301,11 @@ static DKIM_CBSTAT prescreen(DKIM *dkim, DKIM_SIGINFO **sis, int n)
         }
         const char *d = (const char *)dkim_sig_getdomain(s->si);
         const char *sel = (const char *)dkim_sig_getselector(s->si);
+        const struct fl_dkim_sigfield *f = fl_dkim_sigfield(v, i);
+        if (f != NULL && f->strict != 0) {
+            dkim_sig_ignore(s->si); /* refused by RFC 6376 3.5 / 6.1.1 */
+            continue;
+        }
         if (dkim_sig_geterror(s->si) != DKIM_SIGERROR_UNKNOWN || d == NULL || sel == NULL)
             continue; /* broken already: no key needed */
         struct fl_buf name;
@@ -173,59 +323,6 @@ static DKIM_CBSTAT prescreen(DKIM *dkim, DKIM_SIGINFO **sis, int n)
         fl_buf_free(&name);
     }
     return DKIM_CBSTAT_CONTINUE;
-}
-
-/* --- the canonical body length -------------------------------------------- */
-
-static void bodylen_line_end(struct fl_dkim_bodylen *b)
-{
-    if (b->line == 0)
-        b->blanks++;
-    else
-        b->done += b->line + 2;
-    b->line = 0;
-    b->wsp = false;
-}
-
-static void bodylen_content(struct fl_dkim_bodylen *b, bool relaxed, unsigned char c)
-{
-    if (relaxed && (c == ' ' || c == '\t')) {
-        b->wsp = true; /* a run becomes one SP, none at the end of a line */
-        return;
-    }
-    if (b->line == 0 && b->blanks > 0) {
-        b->done += 2 * b->blanks;
-        b->blanks = 0;
-    }
-    if (b->wsp)
-        b->line++;
-    b->wsp = false;
-    b->line++;
-}
-
-void fl_dkim_bodylen_feed(struct fl_dkim_bodylen *b, bool relaxed, const unsigned char *p,
-                          size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        if (p[i] == '\n') { /* CRLF, or a bare LF libopendkim makes CRLF */
-            b->cr = false;
-            bodylen_line_end(b);
-            continue;
-        }
-        if (b->cr)
-            bodylen_content(b, relaxed, '\r'); /* a bare CR is content */
-        b->cr = p[i] == '\r';
-        if (!b->cr)
-            bodylen_content(b, relaxed, p[i]);
-    }
-}
-
-long long fl_dkim_bodylen_total(const struct fl_dkim_bodylen *b, bool relaxed)
-{
-    long long total =
-        b->done + (b->line > 0 || b->cr ? b->line + (b->cr ? 1 : 0) + 2 : 0);
-    /* An empty body is CRLF in simple, nothing in relaxed. */
-    return total == 0 && !relaxed ? 2 : total;
 }
 
 /* --- context --------------------------------------------------------------- */
@@ -289,6 +386,9 @@ struct fl_dkim_verifier *fl_dkim_new(struct fl_dkim_ctx *ctx, const struct fl_co
     v->deadline_ms = deadline_ms;
     v->mem_limit = cfg->message_memory_limit > 0 ? (size_t)cfg->message_memory_limit : 0;
     fl_buf_init(&v->field);
+    fl_buf_init(&v->headers.data);
+    fl_dkim_body_init(&v->simple, false, -1, NULL);
+    fl_dkim_body_init(&v->relaxed, true, -1, NULL);
     DKIM_STAT st = DKIM_STAT_OK;
     v->dkim = dkim_verify(ctx->lib, NULL, v, &st);
     if (v->dkim == NULL)
@@ -378,6 +478,16 @@ static int feed_field(struct fl_dkim_verifier *v, bool signature)
 {
     if (v->broken || v->eoh_done)
         return v->broken ? -1 : 0;
+    /* Our copy of the field (for keys too long for libopendkim) counts
+       against the message's memory limit like libopendkim's own. */
+    if (v->mem_limit > 0 && v->mem_now + v->field.len > v->mem_limit) {
+        v->over_budget = v->broken = true;
+        return -1;
+    }
+    fl_dkim_headers_add(&v->headers, v->field.data, v->field.len);
+    v->mem_now += v->field.len;
+    if (v->mem_now > v->mem_peak)
+        v->mem_peak = v->mem_now;
     if (signature && v->nsigfields >= (size_t)v->cfg->dkim_max_signatures) {
         keep_excess(v);
         return 0;
@@ -389,13 +499,28 @@ static int feed_field(struct fl_dkim_verifier *v, bool signature)
     }
     /* DKIM_STAT_SYNTAX: a field libopendkim will not use; for a
        DKIM-Signature, a tag list it could not parse, which it keeps as a
-       bad signature (one per field, in order). */
+       bad signature (one per field, in order).  Our strict check of the
+       same field decides first (lib/dkim_taglist.c). */
     if (signature) {
-        v->sigfield_bad =
-            fl_realloc(v->sigfield_bad, (v->nsigfields + 1) * sizeof(*v->sigfield_bad));
-        v->sigfield_bad[v->nsigfields++] = st != DKIM_STAT_OK;
+        v->sigfields =
+            fl_realloc(v->sigfields, (v->nsigfields + 1) * sizeof(*v->sigfields));
+        struct fl_dkim_sigfield *f = &v->sigfields[v->nsigfields++];
+        const char *value = strchr(v->field.data, ':') + 1;
+        struct fl_buf why;
+        fl_buf_init(&why);
+        f->lib_bad = st != DKIM_STAT_OK;
+        f->hdr = v->headers.n - 1;
+        f->strict = fl_dkim_signature_check(
+            value, v->field.len - (size_t)(value - v->field.data), &why);
+        f->why = f->strict != 0 ? fl_buf_steal(&why) : NULL;
+        fl_buf_free(&why);
     }
     return 0;
+}
+
+const struct fl_dkim_sigfield *fl_dkim_sigfield(const struct fl_dkim_verifier *v, size_t i)
+{
+    return i < v->nsigfields ? &v->sigfields[i] : NULL;
 }
 
 int fl_dkim_header(struct fl_dkim_verifier *v, const char *name, const char *value)
@@ -454,9 +579,11 @@ int fl_dkim_body(struct fl_dkim_verifier *v, const unsigned char *chunk, size_t 
     if (len == 0 || v->eom_done)
         return 0;
     if (v->count_body) {
-        fl_dkim_bodylen_feed(&v->simple, false, chunk, len);
-        fl_dkim_bodylen_feed(&v->relaxed, true, chunk, len);
+        fl_dkim_body_feed(&v->simple, chunk, len);
+        fl_dkim_body_feed(&v->relaxed, chunk, len);
     }
+    start_own_hashes(v);
+    feed_own_hashes(v, chunk, len);
     DKIM_STAT st = dkim_body(v->dkim, (u_char *)chunk, len);
     if (st != DKIM_STAT_OK) {
         v->broken = true;
@@ -483,6 +610,13 @@ int fl_dkim_eom(struct fl_dkim_verifier *v, const struct fl_result **results_r,
                 st == DKIM_STAT_INVALID)
                 v->broken = true;
         }
+        if (!v->broken)
+            start_own_hashes(v); /* an empty body */
+        fl_dkim_body_finish(&v->simple);
+        fl_dkim_body_finish(&v->relaxed);
+        for (size_t i = 0; i < v->nsigs; i++)
+            if (v->sigs[i].own != NULL)
+                fl_dkim_body_finish(v->sigs[i].own);
         fl_dkim_evaluate(v);
     }
     *results_r = v->results;
@@ -514,10 +648,18 @@ void fl_dkim_free(struct fl_dkim_verifier **vp)
     for (size_t i = 0; i < v->nkeys; i++) {
         fl_dns_query_free(&v->keys[i].q);
         free(v->keys[i].qname);
+        free(v->keys[i].unusable);
+        fl_dkim_keyrec_clear(&v->keys[i].rec);
     }
     free(v->keys);
+    for (size_t i = 0; i < v->nsigs; i++) {
+        free(v->sigs[i].refused_why);
+        drop_own_hash(&v->sigs[i]);
+    }
     free(v->sigs);
-    free(v->sigfield_bad);
+    for (size_t i = 0; i < v->nsigfields; i++)
+        free(v->sigfields[i].why);
+    free(v->sigfields);
     for (size_t i = 0; i < v->nexcess; i++) {
         free(v->excess[i].d);
         free(v->excess[i].s);
@@ -534,5 +676,6 @@ void fl_dkim_free(struct fl_dkim_verifier **vp)
         free(v->strings[i]);
     free(v->strings);
     fl_buf_free(&v->field);
+    fl_dkim_headers_clear(&v->headers);
     free(v);
 }

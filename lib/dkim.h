@@ -1,9 +1,12 @@
 /* dkim: DKIM signature verification (RFC 6376; RFC 8301 algorithm and key
    size rules; RFC 8463 Ed25519; RFC 6008 header.b).  libopendkim does the
-   canonicalisation and the cryptography; this module feeds it the message
-   as the MTA streams it (headers, then body chunks, never a copy of the
-   body), fetches the keys through lib/dns, and turns every signature into
-   one struct fl_result with a reason code and a fault.
+   canonicalisation and the cryptography (but for keys too long for its
+   key buffer: lib/dkim_canon.c), after the strict tag-list checks of
+   lib/dkim_taglist.c (RFC 6376 3.2, 3.5, 3.6.1); this module feeds it
+   the message as the MTA streams it (headers, then body chunks, never a
+   copy of the body), fetches the keys through lib/dns, and turns every
+   signature into one struct fl_result with a reason code and a fault
+   (the table of lib/dkim_eval.c).
 
    Concurrency: the key lookups start at end-of-headers, one lib/dns query
    per distinct s=/d= pair, and run while the body arrives; libopendkim's
@@ -57,6 +60,22 @@ struct fl_dkim_signature {
     const struct fl_result *r;
 };
 
+/* One row of the table of DKIM outcomes (lib/dkim_eval.c), the one place
+   that says what each way a signature can end is reported as: RFC 6376
+   6.1 (PERMFAIL -> permerror, TEMPFAIL -> temperror, a signature that
+   does not verify -> fail) and RFC 8601 2.7.1 (policy: acceptable to the
+   RFCs but not to this verifier's policy).  The man page faultline(8)
+   lists the same rows; a unit test holds the two together. */
+struct fl_dkim_outcome {
+    const char *code;   /* reason code of the verdict */
+    enum fl_res result; /* AR result (the default where a setting changes it) */
+    enum fl_fault fault;
+    const char *reason; /* AR reason= (tag errors append ": " and the tag) */
+    const char *basis;  /* the RFC rule, or the local policy and its setting */
+};
+/* The table, *n_r rows. */
+const struct fl_dkim_outcome *fl_dkim_outcomes(size_t *n_r);
+
 /* Creates the process-wide context: a DKIM_LIB whose key lookups go
    through dns (which must outlive the context).  Returns NULL with
    *error_r (static text) if libopendkim cannot be set up or lacks
@@ -108,9 +127,9 @@ int fl_dkim_eom(struct fl_dkim_verifier *v, const struct fl_result **results_r,
    count as the results, none for an unsigned message).  Owned by v. */
 size_t fl_dkim_signatures(const struct fl_dkim_verifier *v,
                           const struct fl_dkim_signature **sigs_r);
-/* Bytes libopendkim holds for this message now and at most so far
-   (headers, signature and key records, canonicalisation buffers: never
-   the body). */
+/* Bytes held for this message now and at most so far: libopendkim's
+   (headers, signature and key records, canonicalisation buffers) and our
+   copy of the header fields (lib/dkim_canon.c) -- never the body. */
 void fl_dkim_memory(const struct fl_dkim_verifier *v, size_t *now_r, size_t *peak_r);
 /* Cancels pending lookups and frees.  Accepts NULL; sets *v NULL. */
 void fl_dkim_free(struct fl_dkim_verifier **v);

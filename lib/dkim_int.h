@@ -11,6 +11,8 @@
 
 #include "lib/buf.h"
 #include "lib/dkim.h"
+#include "lib/dkim_canon.h"
+#include "lib/dkim_taglist.h"
 #include "lib/dns.h"
 
 /* RFC 5322 3.6: fields that may appear at most once.  An instance the
@@ -28,7 +30,11 @@ struct fl_dkim_key {
     char *qname;
     struct fl_dns_query *q;
     const struct fl_dns_answer *a; /* once waited for */
-    const char *unusable;          /* why the chosen record was not handed over */
+    bool checked;                  /* rec/unusable set from the answer */
+    bool decided;                  /* big is known */
+    bool big;                      /* too long for libopendkim: lib/dkim_canon.c verifies */
+    struct fl_dkim_keyrec rec;     /* the chosen record, checked (RFC 6376 3.6.1) */
+    char *unusable;                /* key syntax error naming the tag, or NULL */
 };
 
 /* One DKIM-Signature header, in message order. */
@@ -36,22 +42,26 @@ struct fl_dkim_sig {
     DKIM_SIGINFO *si;
     int key;      /* index into keys, -1 when no lookup was started */
     bool ignored; /* beyond dkim_max_signatures */
+    /* The key record refuses this signature (RFC 6376 3.6.1, 6.1.2): the
+       outcome's reason code and why, or NULL. */
+    const char *refused;
+    char *refused_why;
+    /* Our own body hash (RSA), kept while the key may be too long for
+       libopendkim (lib/dkim_canon.h); NULL otherwise. */
+    struct fl_dkim_body *own;
 };
 
-/* The length of the canonicalized body (RFC 6376 3.4.3 simple, 3.4.4
-   relaxed), counted while it streams by: libopendkim stops counting at
-   l=, and content beyond l= must be told from an l= covering it all. */
-struct fl_dkim_bodylen {
-    long long done;   /* canonical bytes of the lines ended so far */
-    long long blanks; /* empty lines not yet followed by content */
-    long long line;   /* canonical bytes of the current line */
-    bool wsp;         /* relaxed: whitespace pending in the line */
-    bool cr;          /* the last byte was a CR */
+/* A DKIM-Signature field as fl_dkim_signature_check saw it. */
+struct fl_dkim_sigfield {
+    bool lib_bad; /* libopendkim could not parse its tag list */
+    int strict;   /* fl_dkim_signature_check: 0, 1 (From not signed), -1 */
+    char *why;    /* its reason when strict != 0 */
+    size_t hdr;   /* its index in the verifier's headers */
 };
 
-void fl_dkim_bodylen_feed(struct fl_dkim_bodylen *b, bool relaxed, const unsigned char *p,
-                          size_t len);
-long long fl_dkim_bodylen_total(const struct fl_dkim_bodylen *b, bool relaxed);
+/* libopendkim's key buffer: dkim_get_key() hands every key lookup
+   BUFRSZ + 1 = 1025 bytes (libopendkim/dkim.c, fixed at its build). */
+#define FL_DKIM_LIB_KEYBUF 1025
 
 /* A DKIM-Signature beyond dkim_max_signatures: never given to
    libopendkim (which would hash the body for it), only named in its
@@ -71,9 +81,14 @@ struct fl_dkim_verifier {
     size_t mem_now, mem_peak, mem_limit;
     struct fl_buf field; /* scratch: one header field being rebuilt */
     bool count_body;     /* a signature has l= */
-    struct fl_dkim_bodylen simple, relaxed;
+    /* The canonical body length (counted only when count_body):
+       libopendkim stops counting at l=, and content beyond l= must be
+       told from an l= covering it all. */
+    struct fl_dkim_body simple, relaxed;
+    struct fl_dkim_headers headers; /* every field, for lib/dkim_canon.c */
+    bool own_started;               /* start_own_hashes ran */
     unsigned int hcount[FL_DKIM_NSINGLETONS];
-    bool *sigfield_bad; /* per DKIM-Signature field, in order: tag list unparsable */
+    struct fl_dkim_sigfield *sigfields; /* per DKIM-Signature field, in order */
     size_t nsigfields;
     struct fl_dkim_excess *excess; /* DKIM-Signature fields beyond the maximum */
     size_t nexcess;
@@ -90,6 +105,15 @@ struct fl_dkim_verifier {
 
 /* Waits for key k (until the message deadline at most). */
 const struct fl_dns_answer *fl_dkim_key_answer(struct fl_dkim_key *k);
+
+/* What the key's own tags say about this signature (RFC 6376 3.6.1,
+   6.1.2): NULL if it may verify it, else an outcome code (a row of the
+   table in lib/dkim_eval.c) with the reason appended to why. */
+const char *fl_dkim_key_refuses(DKIM_SIGINFO *si, const struct fl_dkim_keyrec *rec,
+                                struct fl_buf *why);
+
+/* The strict check of the i-th signature's field, or NULL. */
+const struct fl_dkim_sigfield *fl_dkim_sigfield(const struct fl_dkim_verifier *v, size_t i);
 
 /* Fills v->results (and v->info) from the processed signatures, or with
    the one result of an unsigned or unverifiable message. */

@@ -7,6 +7,7 @@
    Thread-safety: a struct fl_dmarc belongs to one message. */
 #include "lib/dmarc.h"
 
+#include "lib/arc.h"
 #include "lib/clock.h"
 #include "lib/dmarc_int.h"
 #include "lib/sanitize.h"
@@ -27,6 +28,7 @@ struct fl_dmarc {
     struct fl_dns *dns;
     const struct fl_config *cfg;
     long long deadline_ms;
+    bool arc_overridden; /* dmarc_arc_trusted_sealers decided (policy.override=arc) */
     char *from[FL_DMARC_MAX_FROM_HEADERS];
     unsigned int nfrom; /* seen, may exceed what is stored */
     bool from_too_long;
@@ -373,6 +375,66 @@ static bool override(struct fl_dmarc *d, const struct fl_dmarc_inputs *in)
     return false;
 }
 
+/* dmarc_arc_trusted_sealers: the chain passed and a set sealed by a
+   trusted sealer says what that sealer saw -- dmarc=pass for the Author
+   Domain, or spf=pass / dkim=pass for an identifier aligned with it
+   (RFC 8617 7.2; RFC 9990 override trusted_forwarder). */
+static bool arc_vouches(struct fl_dmarc *d, const struct fl_arc *arc, int i,
+                        struct alignment *al, const struct fl_dmarc_record *rec,
+                        char *what, size_t size)
+{
+    char v[256], id[256];
+    if (fl_arc_aar_pass(arc, i, "dmarc", "header.from", 0, v, sizeof(v)) &&
+        norm_domain(v, id) && strcmp(id, d->author) == 0) {
+        snprintf(what, size, "dmarc=pass header.from=%s", id);
+        return true;
+    }
+    if (fl_arc_aar_pass(arc, i, "spf", "smtp.mailfrom", 0, v, sizeof(v))) {
+        const char *at = strrchr(v, '@');
+        if (aligned(d, al, at ? at + 1 : v, rec->aspf_strict) == 1) {
+            snprintf(what, size, "spf=pass smtp.mailfrom=%s", at ? at + 1 : v);
+            return true;
+        }
+    }
+    for (size_t k = 0; fl_arc_aar_pass(arc, i, "dkim", "header.d", k, v, sizeof(v)); k++)
+        if (aligned(d, al, v, rec->adkim_strict) == 1) {
+            snprintf(what, size, "dkim=pass header.d=%s", v);
+            return true;
+        }
+    return false;
+}
+
+static bool arc_override(struct fl_dmarc *d, const struct fl_dmarc_inputs *in,
+                         struct alignment *al, const struct fl_dmarc_record *rec)
+{
+    const struct fl_strlist *l = &d->cfg->dmarc_arc_trusted_sealers;
+    if (in->arc == NULL || l->count == 0 || fl_arc_chain_result(in->arc) != FL_RES_PASS)
+        return false;
+    /* a set older than oldest-pass vouched for a message that a later
+       hop changed (its AMS no longer verifies): it vouches for nothing */
+    int oldest = fl_arc_oldest_pass(in->arc);
+    for (int i = (int)fl_arc_nsets(in->arc); i >= 1 && (oldest == 0 || i >= oldest); i--) {
+        char sealer[256], entry[256], what[320];
+        if (!norm_domain(fl_arc_set(in->arc, i)->sealer, sealer))
+            continue;
+        bool trusted = false;
+        for (size_t k = 0; k < l->count && !trusted; k++)
+            trusted = norm_domain(l->items[k], entry) && fl_dmarc_within(sealer, entry);
+        if (!trusted || !arc_vouches(d, in->arc, i, al, rec, what, sizeof(what)))
+            continue;
+        d->rep.override = "trusted_forwarder";
+        struct fl_buf c;
+        fl_buf_init(&c);
+        fl_buf_printf(&c, "arc=pass; ARC set i=%d sealed by %s (dmarc_arc_trusted_sealers) saw %s",
+                      i, sealer, what);
+        copy_ascii(d->rep.override_comment, sizeof(d->rep.override_comment), c.data);
+        fl_buf_free(&c);
+        d->arc_overridden = true;
+        return true;
+    }
+    return false;
+}
+
 static void local_override(struct fl_dmarc *d, const char *setting)
 {
     if (d->rep.override != NULL)
@@ -650,7 +712,8 @@ static void evaluate(struct fl_dmarc *d, const struct fl_dmarc_inputs *in)
         if (rec->testing) /* t=y: the next less strict policy */
             r->disposition = less_strict(r->disposition);
         evaluated = r->disposition;
-        if (r->disposition != FL_DMARC_POLICY_NONE && override(d, in))
+        if (r->disposition != FL_DMARC_POLICY_NONE &&
+            (override(d, in) || arc_override(d, in, &al, rec)))
             r->disposition = FL_DMARC_POLICY_NONE;
         act(d);
         code = r->disposition == FL_DMARC_POLICY_REJECT       ? "dmarc.reject"
@@ -670,6 +733,8 @@ static void evaluate(struct fl_dmarc *d, const struct fl_dmarc_inputs *in)
     fl_result_add_prop(&d->result, "header", "from", d->author);
     fl_result_add_prop(&d->result, "policy", "dmarc", fl_dmarc_policy_name(r->disposition));
     policy_props(&d->result, r, rec, evaluated);
+    if (d->arc_overridden)
+        fl_result_add_prop(&d->result, "policy", "override", "arc");
 }
 
 int fl_dmarc_eom(struct fl_dmarc *d, const struct fl_dmarc_inputs *in, struct fl_result *out)

@@ -166,6 +166,7 @@ struct fl_dmarc_report {
 };
 
 struct fl_dmarc;
+struct fl_arc;
 
 /* Starts the evaluation of one message.  cfg (dmarc_* settings) and dns
    must outlive it; deadline_ms (monotonic, 0: dns_timeout only) bounds
@@ -191,6 +192,10 @@ struct fl_dmarc_inputs {
     const char *mail_from_domain; /* its domain: RFC 7208 2.4, HELO for the null sender */
     const struct fl_dkim_signature *sigs; /* fl_dkim_signatures(), may be NULL */
     size_t nsigs;
+    /* the verified ARC chain (lib/arc.h), or NULL: a trusted sealer's
+       ARC-Authentication-Results may override a failure
+       (dmarc_arc_trusted_sealers) */
+    const struct fl_arc *arc;
 };
 
 /* End of message: calls fl_dmarc_eoh if needed, waits for the queries it

@@ -1,9 +1,15 @@
 /* dns: see dns.h.  libunbound runs in threaded async mode; one dispatcher
    thread polls ub_fd() and calls ub_process(), whose callbacks fill in the
-   answers and wake the waiters.  A query is reference-counted (caller +
-   pending callback) so either side can let go first. */
+   answers and wake their waiter (each query has its own lock and condition:
+   an answer wakes the one thread that waits for it).  A query is
+   reference-counted (caller + pending callback) so either side can let go
+   first.  In front of libunbound, lib/dns_cache answers repeated questions
+   in the caller's thread.  Once the probe found our resolver down, queries
+   are not sent at all (status LOCAL) until a probe in the background finds
+   it working again. */
 #include "lib/dns.h"
 #include "lib/clock.h"
+#include "lib/dns_cache.h"
 #include "lib/dns_diag.h"
 #include "lib/dns_parse.h"
 #include "lib/sanitize.h"
@@ -27,20 +33,25 @@ struct fl_dns {
     int wake[2];
     bool stopping;
     long long timeout_ms;
-    pthread_mutex_t lock; /* queries' state, stats, probe cache */
-    pthread_cond_t done;  /* some query finished */
-    struct fl_dns_stats stats;
+    struct fl_dns_stats stats; /* atomic counters */
+    struct fl_dns_cache *cache;
+    pthread_condattr_t condattr; /* CLOCK_MONOTONIC */
     pthread_mutex_t probe_lock; /* one probe at a time */
     char *probe_domain;
     long long probe_cache_ms;
-    long long probe_until;
-    int probe_ok;
+    long long probe_until; /* atomic: the verdict holds until then */
+    int probe_ok;          /* atomic; 1 before the first probe */
+    bool reprobing;        /* atomic: a background probe is out */
+    long long reprobe_deadline; /* under probe_lock */
+    int reprobe_id;             /* under probe_lock */
     unsigned int probe_seq;
     char *diag_forwarder; /* where failures are diagnosed, or NULL */
 };
 
 struct fl_dns_query {
     struct fl_dns *dns;
+    pthread_mutex_t lock; /* the fields below */
+    pthread_cond_t cond;  /* the answer is in */
     int async_id;
     bool pending; /* libunbound may still call back */
     bool done;    /* answer final */
@@ -104,17 +115,22 @@ void fl_dns_describe(const struct fl_dns_answer *a, struct fl_buf *out)
     }
 }
 
-/* Called with dns->lock held. */
+static void count(unsigned long *counter)
+{
+    __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+}
+
 static void count_answer(struct fl_dns *dns, const struct fl_dns_answer *a)
 {
-    dns->stats.status[a->status]++;
+    count(&dns->stats.status[a->status]);
     if (a->elapsed_ms < 1 && a->status != FL_DNS_LOCAL)
-        dns->stats.answered_fast++;
+        count(&dns->stats.answered_fast);
     size_t b = 0;
     while (b < FL_DNS_LATENCY_BUCKETS - 1 && a->elapsed_ms >= fl_dns_latency_bounds[b])
         b++;
-    dns->stats.latency[b]++;
-    dns->stats.latency_ms_sum += a->elapsed_ms > 0 ? (unsigned long)a->elapsed_ms : 0;
+    count(&dns->stats.latency[b]);
+    __atomic_fetch_add(&dns->stats.latency_ms_sum,
+                       a->elapsed_ms > 0 ? (unsigned long)a->elapsed_ms : 0, __ATOMIC_RELAXED);
 }
 
 static void query_unref_locked(struct fl_dns_query *q, bool *free_r)
@@ -125,6 +141,8 @@ static void query_unref_locked(struct fl_dns_query *q, bool *free_r)
 static void query_destroy(struct fl_dns_query *q)
 {
     fl_dns_answer_clear(&q->ans);
+    pthread_cond_destroy(&q->cond);
+    pthread_mutex_destroy(&q->lock);
     free(q);
 }
 
@@ -137,8 +155,9 @@ static void on_result(void *arg, int err, struct ub_result *result)
     fl_dns_parse_result(&parsed, q->ans.qname, q->ans.qtype, err, result);
     if (result != NULL)
         ub_resolve_free(result);
+    fl_dns_cache_put(dns->cache, &parsed, fl_monotonic_ms());
     bool do_free;
-    pthread_mutex_lock(&dns->lock);
+    pthread_mutex_lock(&q->lock);
     q->pending = false;
     if (!q->done) {
         char *qname = q->ans.qname;
@@ -148,12 +167,12 @@ static void on_result(void *arg, int err, struct ub_result *result)
         q->ans.elapsed_ms = (long)(fl_monotonic_ms() - q->start_ms);
         q->done = true;
         count_answer(dns, &q->ans);
-        pthread_cond_broadcast(&dns->done);
+        pthread_cond_signal(&q->cond);
     } else {
         fl_dns_answer_clear(&parsed); /* the waiter gave up already */
     }
     query_unref_locked(q, &do_free);
-    pthread_mutex_unlock(&dns->lock);
+    pthread_mutex_unlock(&q->lock);
     if (do_free)
         query_destroy(q);
 }
@@ -200,6 +219,8 @@ int fl_dns_create(const struct fl_config *cfg, struct fl_dns **dns_r, const char
     /* A forwarder that timed out once must not be written off for the
        infra-cache lifetime: every later query would fail at once. */
     rc |= set_opt(ctx, "infra-keep-probing:", "yes", error_r);
+    /* ... and a bad minute is forgotten after one (default: 15 minutes). */
+    rc |= set_opt(ctx, "infra-host-ttl:", "60", error_r);
     /* libunbound's default allows about 16 queries in flight for the whole
        process: far too few for the DNS lists of many connections. */
     rc |= set_opt(ctx, "outgoing-range:", "4096", error_r);
@@ -251,15 +272,15 @@ int fl_dns_create(const struct fl_config *cfg, struct fl_dns **dns_r, const char
     dns->probe_cache_ms = cfg->dns_probe_cache;
     if (cfg->dns_forwarders.count > 0)
         dns->diag_forwarder = fl_strdup(cfg->dns_forwarders.items[0]);
-    pthread_mutex_init(&dns->lock, NULL);
+    dns->probe_ok = 1;
+    /* a quarter of the budget in front, the rest for libunbound's caches */
+    dns->cache = fl_dns_cache_new((size_t)cfg->dns_cache_size / 4);
     pthread_mutex_init(&dns->probe_lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&dns->done, &ca);
-    pthread_condattr_destroy(&ca);
+    pthread_condattr_init(&dns->condattr);
+    pthread_condattr_setclock(&dns->condattr, CLOCK_MONOTONIC);
     if (pipe(dns->wake) < 0 || pthread_create(&dns->thread, NULL, dispatcher, dns) != 0) {
         *error_r = "cannot start the DNS dispatcher thread";
+        fl_dns_cache_free(&dns->cache);
         ub_ctx_delete(ctx);
         free(dns->probe_domain);
         free(dns);
@@ -285,8 +306,8 @@ void fl_dns_destroy(struct fl_dns **dnsp)
     ub_ctx_delete(dns->ctx);
     close(dns->wake[0]);
     close(dns->wake[1]);
-    pthread_cond_destroy(&dns->done);
-    pthread_mutex_destroy(&dns->lock);
+    fl_dns_cache_free(&dns->cache);
+    pthread_condattr_destroy(&dns->condattr);
     pthread_mutex_destroy(&dns->probe_lock);
     free(dns->probe_domain);
     free(dns->diag_forwarder);
@@ -323,16 +344,33 @@ static void finish_locally(struct fl_dns_query *q, enum fl_dns_status status, co
     q->ans.why = why;
     q->ans.elapsed_ms = (long)(fl_monotonic_ms() - q->start_ms);
     q->done = true;
-    pthread_mutex_lock(&q->dns->lock);
     count_answer(q->dns, &q->ans);
-    pthread_mutex_unlock(&q->dns->lock);
 }
 
-struct fl_dns_query *fl_dns_start(struct fl_dns *dns, const char *name, uint16_t qtype,
-                                  long long deadline_ms)
+static bool resolver_known_down(struct fl_dns *dns);
+
+static __thread bool cache_only;
+static __thread unsigned int cache_only_misses;
+
+void fl_dns_cache_only_begin(void)
+{
+    cache_only = true;
+    cache_only_misses = 0;
+}
+
+unsigned int fl_dns_cache_only_end(void)
+{
+    cache_only = false;
+    return cache_only_misses;
+}
+
+static struct fl_dns_query *query_new(struct fl_dns *dns, const char *name, uint16_t qtype,
+                                      long long deadline_ms)
 {
     struct fl_dns_query *q = fl_calloc(1, sizeof(*q));
     q->dns = dns;
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->cond, &dns->condattr);
     q->refs = 1;
     q->start_ms = fl_monotonic_ms();
     q->deadline_ms = q->start_ms + dns->timeout_ms;
@@ -342,9 +380,32 @@ struct fl_dns_query *fl_dns_start(struct fl_dns *dns, const char *name, uint16_t
     q->ans.qtype = qtype;
     q->ans.rcode = -1;
     q->ans.ede_code = -1;
-    pthread_mutex_lock(&dns->lock);
-    dns->stats.queries++;
-    pthread_mutex_unlock(&dns->lock);
+    count(&dns->stats.queries);
+    return q;
+}
+
+/* Hands q to libunbound. */
+static void query_send(struct fl_dns_query *q)
+{
+    pthread_mutex_lock(&q->lock);
+    q->refs++;
+    q->pending = true;
+    pthread_mutex_unlock(&q->lock);
+    int err = ub_resolve_async(q->dns->ctx, q->ans.qname, q->ans.qtype, 1, q, on_result,
+                               &q->async_id);
+    if (err != 0) {
+        pthread_mutex_lock(&q->lock);
+        q->refs--;
+        q->pending = false;
+        pthread_mutex_unlock(&q->lock);
+        finish_locally(q, FL_DNS_LOCAL, "our resolver could not start the query");
+    }
+}
+
+struct fl_dns_query *fl_dns_start(struct fl_dns *dns, const char *name, uint16_t qtype,
+                                  long long deadline_ms)
+{
+    struct fl_dns_query *q = query_new(dns, name, qtype, deadline_ms);
     const char *why = invalid_name(name);
     if (why != NULL) {
         finish_locally(q, FL_DNS_LOCAL, why);
@@ -354,26 +415,35 @@ struct fl_dns_query *fl_dns_start(struct fl_dns *dns, const char *name, uint16_t
         finish_locally(q, FL_DNS_TIMEOUT, "no time left before the deadline");
         return q;
     }
-    pthread_mutex_lock(&dns->lock);
-    q->refs++;
-    q->pending = true;
-    pthread_mutex_unlock(&dns->lock);
-    int err = ub_resolve_async(dns->ctx, name, qtype, 1, q, on_result, &q->async_id);
-    if (err != 0) {
-        pthread_mutex_lock(&dns->lock);
-        q->refs--;
-        q->pending = false;
-        pthread_mutex_unlock(&dns->lock);
-        finish_locally(q, FL_DNS_LOCAL, "our resolver could not start the query");
+    struct fl_dns_answer hit;
+    if (fl_dns_cache_get(dns->cache, name, qtype, q->start_ms, &hit)) {
+        fl_dns_answer_clear(&q->ans);
+        q->ans = hit;
+        q->done = true;
+        q->diagnosed = true; /* a cached failure was diagnosed before */
+        count_answer(dns, &q->ans);
+        return q;
     }
+    if (cache_only) {
+        cache_only_misses++;
+        q->ans.status = FL_DNS_LOCAL;
+        q->ans.why = "not asked: not in the cache";
+        q->done = true;
+        return q;
+    }
+    if (resolver_known_down(dns)) {
+        finish_locally(q, FL_DNS_LOCAL, "not asked: our resolver is down (the probe failed)");
+        return q;
+    }
+    query_send(q);
     return q;
 }
 
 bool fl_dns_ready(struct fl_dns_query *q)
 {
-    pthread_mutex_lock(&q->dns->lock);
+    pthread_mutex_lock(&q->lock);
     bool done = q->done;
-    pthread_mutex_unlock(&q->dns->lock);
+    pthread_mutex_unlock(&q->lock);
     return done;
 }
 
@@ -384,10 +454,10 @@ const struct fl_dns_answer *fl_dns_wait_until(struct fl_dns_query *q, long long 
     long long limit = bounded ? until_ms : q->deadline_ms;
     struct timespec ts = {limit / 1000, (limit % 1000) * 1000000L};
     const struct fl_dns_answer *a = &q->ans;
-    pthread_mutex_lock(&dns->lock);
+    pthread_mutex_lock(&q->lock);
     while (!q->done) {
         if (fl_monotonic_ms() < limit &&
-            pthread_cond_timedwait(&dns->done, &dns->lock, &ts) != ETIMEDOUT)
+            pthread_cond_timedwait(&q->cond, &q->lock, &ts) != ETIMEDOUT)
             continue;
         if (q->done)
             break;
@@ -404,10 +474,15 @@ const struct fl_dns_answer *fl_dns_wait_until(struct fl_dns_query *q, long long 
     bool diagnose = a != NULL && a->status == FL_DNS_SERVFAIL && !q->diagnosed &&
                     dns->diag_forwarder != NULL;
     q->diagnosed = true;
-    pthread_mutex_unlock(&dns->lock);
+    pthread_mutex_unlock(&q->lock);
     /* The answer is final and only this thread reads it now. */
-    if (diagnose)
+    if (diagnose) {
         fl_dns_diagnose(dns->diag_forwarder, &q->ans, q->deadline_ms);
+        /* the failure, with what the diagnosis learnt, for the next
+           messages: a name whose servers fail is not asked (and
+           diagnosed) again for every message of a burst */
+        fl_dns_cache_put_failure(dns->cache, &q->ans, fl_monotonic_ms());
+    }
     return a;
 }
 
@@ -423,54 +498,134 @@ void fl_dns_query_free(struct fl_dns_query **qp)
         return;
     *qp = NULL;
     struct fl_dns *dns = q->dns;
-    pthread_mutex_lock(&dns->lock);
+    pthread_mutex_lock(&q->lock);
     bool pending = q->pending;
     int id = q->async_id;
     q->done = true; /* a late callback discards its result */
     bool do_free;
     query_unref_locked(q, &do_free);
-    pthread_mutex_unlock(&dns->lock);
+    pthread_mutex_unlock(&q->lock);
     /* A cancelled query is never called back, so its reference is ours to
        drop; if the cancel fails the callback is running or due, and drops
        it itself. */
     if (pending && ub_cancel(dns->ctx, id) == 0) {
-        pthread_mutex_lock(&dns->lock);
+        pthread_mutex_lock(&q->lock);
         q->pending = false;
         query_unref_locked(q, &do_free);
-        pthread_mutex_unlock(&dns->lock);
+        pthread_mutex_unlock(&q->lock);
     }
     if (do_free)
         query_destroy(q);
 }
 
+/* A fresh random name under the probe domain: no cache can answer it,
+   only a working resolver path.  Called with probe_lock held. */
+static void probe_name(struct fl_dns *dns, long long now, char *name, size_t size)
+{
+    unsigned int r = (unsigned int)now * 2654435761u ^ (++dns->probe_seq * 40503u);
+    snprintf(name, size, "fl-probe-%08x.%s", r, dns->probe_domain);
+}
+
+static bool probe_answered(int err, const struct ub_result *result)
+{
+    return err == 0 && result != NULL &&
+           (result->rcode == 0 /* NOERROR: data or NODATA */ || result->rcode == 3);
+}
+
+static void set_probe(struct fl_dns *dns, int ok)
+{
+    __atomic_store_n(&dns->probe_ok, ok, __ATOMIC_RELEASE);
+    __atomic_store_n(&dns->probe_until, fl_monotonic_ms() + dns->probe_cache_ms,
+                     __ATOMIC_RELEASE);
+}
+
+/* The background probe of a resolver found down: its answer ends the
+   outage at once; no answer keeps it (the next stale check asks again). */
+static void on_reprobe(void *arg, int err, struct ub_result *result)
+{
+    struct fl_dns *dns = arg;
+    bool ok = probe_answered(err, result);
+    if (result != NULL)
+        ub_resolve_free(result);
+    set_probe(dns, ok);
+    __atomic_store_n(&dns->reprobing, false, __ATOMIC_RELEASE);
+}
+
+/* Starts a background probe unless one is out.  One that got no answer
+   within dns_timeout is given up and replaced at once (the verdict stays
+   stale, so a silent resolver is asked again every dns_timeout and its
+   return is seen within that). */
+static void reprobe(struct fl_dns *dns)
+{
+    if (pthread_mutex_trylock(&dns->probe_lock) != 0)
+        return; /* a probe runs */
+    long long now = fl_monotonic_ms();
+    if (__atomic_load_n(&dns->reprobing, __ATOMIC_ACQUIRE)) {
+        if (now < dns->reprobe_deadline || ub_cancel(dns->ctx, dns->reprobe_id) != 0) {
+            pthread_mutex_unlock(&dns->probe_lock);
+            return;
+        }
+    }
+    char name[300];
+    probe_name(dns, now, name, sizeof(name));
+    __atomic_store_n(&dns->reprobing, true, __ATOMIC_RELEASE);
+    dns->reprobe_deadline = now + dns->timeout_ms;
+    if (ub_resolve_async(dns->ctx, name, FL_DNS_A, 1, dns, on_reprobe, &dns->reprobe_id) != 0)
+        __atomic_store_n(&dns->reprobing, false, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&dns->probe_lock);
+}
+
+/* True while the last probe found our resolver down.  Past the probe's
+   cache time the verdict stands until a background probe gets an answer,
+   so no message waits for a resolver known to be down. */
+static bool resolver_known_down(struct fl_dns *dns)
+{
+    if (__atomic_load_n(&dns->probe_ok, __ATOMIC_ACQUIRE))
+        return false;
+    if (fl_monotonic_ms() >= __atomic_load_n(&dns->probe_until, __ATOMIC_ACQUIRE))
+        reprobe(dns);
+    return !__atomic_load_n(&dns->probe_ok, __ATOMIC_ACQUIRE);
+}
+
 int fl_dns_probe(struct fl_dns *dns, long long deadline_ms)
 {
-    pthread_mutex_lock(&dns->probe_lock);
+    if (cache_only) {
+        cache_only_misses++;
+        return 1;
+    }
     long long now = fl_monotonic_ms();
-    if (now < dns->probe_until) {
-        int ok = dns->probe_ok;
+    if (now < __atomic_load_n(&dns->probe_until, __ATOMIC_ACQUIRE))
+        return __atomic_load_n(&dns->probe_ok, __ATOMIC_ACQUIRE);
+    if (resolver_known_down(dns))
+        return 0; /* stale, but a background probe decides */
+    pthread_mutex_lock(&dns->probe_lock);
+    now = fl_monotonic_ms();
+    if (now < __atomic_load_n(&dns->probe_until, __ATOMIC_ACQUIRE)) {
+        int ok = __atomic_load_n(&dns->probe_ok, __ATOMIC_ACQUIRE);
         pthread_mutex_unlock(&dns->probe_lock);
         return ok;
     }
-    /* A fresh random label: no cache can answer it, only a working
-       resolver path. */
     char name[300];
-    unsigned int r = (unsigned int)now * 2654435761u ^ (++dns->probe_seq * 40503u);
-    snprintf(name, sizeof(name), "fl-probe-%08x.%s", r, dns->probe_domain);
-    struct fl_dns_query *q = fl_dns_start(dns, name, FL_DNS_A, deadline_ms);
+    probe_name(dns, now, name, sizeof(name));
+    /* not through the front cache or the down check: ask libunbound */
+    struct fl_dns_query *q = query_new(dns, name, FL_DNS_A, deadline_ms);
+    if (q->deadline_ms <= q->start_ms)
+        finish_locally(q, FL_DNS_TIMEOUT, "no time left before the deadline");
+    else
+        query_send(q);
     const struct fl_dns_answer *a = fl_dns_wait(q);
     int ok = a->status == FL_DNS_OK || a->status == FL_DNS_NODATA ||
              a->status == FL_DNS_NXDOMAIN;
     fl_dns_query_free(&q);
-    dns->probe_ok = ok;
-    dns->probe_until = fl_monotonic_ms() + dns->probe_cache_ms;
+    set_probe(dns, ok);
     pthread_mutex_unlock(&dns->probe_lock);
     return ok;
 }
 
 void fl_dns_stats(struct fl_dns *dns, struct fl_dns_stats *out)
 {
-    pthread_mutex_lock(&dns->lock);
-    *out = dns->stats;
-    pthread_mutex_unlock(&dns->lock);
+    const unsigned long *from = (const unsigned long *)&dns->stats;
+    unsigned long *to = (unsigned long *)out;
+    for (size_t i = 0; i < sizeof(*out) / sizeof(unsigned long); i++)
+        to[i] = __atomic_load_n(&from[i], __ATOMIC_RELAXED);
 }

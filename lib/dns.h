@@ -105,6 +105,14 @@ bool fl_dns_ready(struct fl_dns_query *q);
 /* Cancels if still pending, frees.  Accepts NULL; sets *q NULL. */
 void fl_dns_query_free(struct fl_dns_query **q);
 
+/* Cache-only mode for the calling thread, to run a synchronous evaluation
+   (libspf2) from cached answers: between begin and end, a query the front
+   cache cannot answer ends at once as LOCAL without being sent, and
+   fl_dns_probe returns 1 without asking; both count as misses.  end
+   returns the number of misses (0: every answer came from the cache). */
+void fl_dns_cache_only_begin(void);
+unsigned int fl_dns_cache_only_end(void);
+
 /* Is our own resolver working?  Asks for a random name under
    dns_probe_domain, which the cache cannot answer: any real answer
    (NXDOMAIN included) means yes.  The verdict is cached for

@@ -143,6 +143,17 @@ int fl_job_wait(struct fl_job *job, long long deadline_ms)
     return rc;
 }
 
+int fl_job_claim(struct fl_job *job)
+{
+    struct fl_pool *pool = job->pool;
+    pthread_mutex_lock(&pool->lock);
+    int taken = job->state == JOB_QUEUED;
+    if (taken)
+        job->state = JOB_CANCELLED;
+    pthread_mutex_unlock(&pool->lock);
+    return taken;
+}
+
 void fl_job_release(struct fl_job **jobp)
 {
     struct fl_job *job = *jobp;

@@ -25,6 +25,10 @@ struct fl_job *fl_pool_submit(struct fl_pool *pool, void (*run)(void *arg),
 /* Waits until the job has run or the monotonic clock (fl_monotonic_ms)
    reaches deadline_ms.  Returns 1 if it ran, 0 on timeout. */
 int fl_job_wait(struct fl_job *job, long long deadline_ms);
+/* Takes a job that no worker has started off the queue, so the caller can
+   run it itself (a worker will skip it).  Returns 1 if taken, 0 if a
+   worker has it (running or done). */
+int fl_job_claim(struct fl_job *job);
 
 /* Gives up the handle.  A job not yet started is cancelled (only done()
    runs); a running job finishes on its own.  Accepts NULL; sets *job NULL. */

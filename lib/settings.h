@@ -61,7 +61,7 @@ extern const struct fl_setting fl_dnsbl_settings[FL_DNSBL_SETTINGS_COUNT];
 #define FL_DKIM_SETTINGS_COUNT 11
 extern const struct fl_setting fl_dkim_settings[FL_DKIM_SETTINGS_COUNT];
 /* DMARC (lib/config_dmarc.c): */
-#define FL_DMARC_SETTINGS_COUNT 10
+#define FL_DMARC_SETTINGS_COUNT 12
 extern const struct fl_setting fl_dmarc_settings[FL_DMARC_SETTINGS_COUNT];
 /* Greylisting (lib/config_greylist.c): */
 #define FL_GREYLIST_SETTINGS_COUNT 27
@@ -69,6 +69,9 @@ extern const struct fl_setting fl_greylist_settings[FL_GREYLIST_SETTINGS_COUNT];
 /* Metrics (lib/config_metrics.c): */
 #define FL_METRICS_SETTINGS_COUNT 1
 extern const struct fl_setting fl_metrics_settings[FL_METRICS_SETTINGS_COUNT];
+/* DMARC aggregate reports (lib/config_report.c): */
+#define FL_REPORT_SETTINGS_COUNT 7
+extern const struct fl_setting fl_report_settings[FL_REPORT_SETTINGS_COUNT];
 
 /* Every group, in documentation order. */
 extern const struct fl_setting_group fl_setting_groups[];

@@ -1,5 +1,6 @@
 /* verdict: see verdict.h. */
 #include "lib/verdict.h"
+#include "lib/arc.h"
 #include "lib/attribution.h"
 #include "lib/dmarc.h"
 #include "lib/sanitize.h"
@@ -263,6 +264,11 @@ void fl_verdict_json(struct fl_buf *out, const struct fl_verdict_facts *f,
         json_t *d = json_object();
         fl_dmarc_report_json(f->dmarc, d);
         json_object_set_new(o, "dmarc", d);
+    }
+    if (f->arc != NULL) {
+        json_t *a = json_object();
+        fl_arc_json(f->arc, a);
+        json_object_set_new(o, "arc", a);
     }
     json_object_set_new(o, "work_ms", json_integer(f->work_ms));
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);

@@ -16,6 +16,7 @@
 #include "lib/result.h"
 
 struct fl_dmarc_report;
+struct fl_arc;
 
 /* The verdict record's format version, its member "v".  Readers skip
    (and report) records of a newer version; records without "v" are 1. */
@@ -59,6 +60,8 @@ struct fl_verdict_facts {
     long work_ms; /* time spent inside faultline for this message */
     /* DMARC's aggregate-report data (RFC 9990), or NULL */
     const struct fl_dmarc_report *dmarc;
+    /* the verified ARC chain (lib/arc.h), or NULL */
+    const struct fl_arc *arc;
 };
 
 /* Decides from results.  internal_error (NULL if none) is the reason code

@@ -45,6 +45,23 @@ static void spf_work(void *arg, struct fl_result *out)
     fl_spf_check(fl_srv.dns, c->cfg, &req, c->which, c->deadline, out, &c->info);
 }
 
+/* The evaluation from cached DNS answers only, in the session's thread:
+   when every answer it needs is cached (the usual case for a sender seen
+   before) no thread hand-off is needed at all; a miss leaves the work to
+   the pool. */
+static bool spf_quick(void *arg, struct fl_result *out)
+{
+    struct spf_ctx *c = arg;
+    fl_dns_cache_only_begin();
+    spf_work(arg, out);
+    if (fl_dns_cache_only_end() == 0)
+        return true;
+    fl_result_clear(out);
+    memset(out, 0, sizeof(*out));
+    memset(&c->info, 0, sizeof(c->info));
+    return false;
+}
+
 static void spf_ctx_free(void *arg)
 {
     struct spf_ctx *c = arg;
@@ -66,7 +83,7 @@ static struct fl_spf_job *spf_start(struct fl_conn *conn, enum fl_spf_identity w
     c->deadline = conn->msg->deadline;
     struct fl_spf_job *job = fl_calloc(1, sizeof(*job));
     job->ctx = c;
-    job->pooled = fl_pooled_start(fl_srv.pool, spf_work, c, spf_ctx_free);
+    job->pooled = fl_pooled_start_quick(fl_srv.pool, spf_work, spf_quick, c, spf_ctx_free);
     return job;
 }
 
@@ -304,6 +321,9 @@ void fl_checks_on_mail(struct fl_conn *conn)
         const char *dom = addr_domain(msg->mail_from);
         if (dom != NULL)
             fl_dmarc_hint(msg->dmarc, dom);
+        if (conn->cfg->arc_enable)
+            msg->arc = fl_arc_new(fl_srv.dns, msg->deadline,
+                                  (size_t)conn->cfg->message_memory_limit);
     }
     if (fl_spf_wanted(conn->cfg, false, false)) {
         msg->spf[0] = spf_start(conn, FL_SPF_MAILFROM);
@@ -345,6 +365,8 @@ void fl_checks_on_header(struct fl_conn *conn, const char *name, const char *val
     struct fl_msg *msg = conn->msg;
     if (msg->dkim != NULL)
         fl_dkim_header(msg->dkim, name, value);
+    if (msg->arc != NULL)
+        fl_arc_header(msg->arc, name, value);
     if (strcasecmp(name, "From") == 0) {
         if (msg->dmarc != NULL)
             fl_dmarc_from_header(msg->dmarc, value);
@@ -366,13 +388,18 @@ void fl_checks_on_eoh(struct fl_conn *conn)
     /* 1: the signatures need the body; 0: nothing to hash (unsigned) */
     if (conn->msg->dkim != NULL)
         conn->msg->body_wanted = fl_dkim_eoh(conn->msg->dkim) == 1;
+    if (conn->msg->arc != NULL && fl_arc_eoh(conn->msg->arc) == 1)
+        conn->msg->body_wanted = true;
 }
 
 bool fl_checks_on_body(struct fl_conn *conn, const unsigned char *chunk, size_t len)
 {
-    if (conn->msg == NULL || conn->msg->dkim == NULL || !conn->msg->body_wanted)
+    if (conn->msg == NULL || !conn->msg->body_wanted)
         return false;
-    fl_dkim_body(conn->msg->dkim, chunk, len);
+    if (conn->msg->dkim != NULL)
+        fl_dkim_body(conn->msg->dkim, chunk, len);
+    if (conn->msg->arc != NULL)
+        fl_arc_body(conn->msg->arc, chunk, len);
     return true;
 }
 
@@ -406,6 +433,7 @@ static void dmarc_at_eom(struct fl_msg *msg)
     }
     if (msg->dkim != NULL)
         in.nsigs = fl_dkim_signatures(msg->dkim, &in.sigs);
+    in.arc = msg->arc_done ? msg->arc : NULL;
     struct fl_result r;
     memset(&r, 0, sizeof(r));
     fl_dmarc_eom(msg->dmarc, &in, &r);
@@ -443,6 +471,16 @@ void fl_checks_on_eom(struct fl_conn *conn)
     }
     if (msg->dkim != NULL)
         dkim_at_eom(msg);
+    if (msg->arc != NULL) {
+        struct fl_result r;
+        fl_arc_eom(msg->arc, conn->ip, &r);
+        /* an unsealed message: nothing to report (no arc=none item) */
+        msg->arc_done = r.result != FL_RES_NONE;
+        if (msg->arc_done)
+            fl_msg_add_result(msg, &r);
+        else
+            fl_result_clear(&r);
+    }
     if (msg->dmarc != NULL)
         dmarc_at_eom(msg);
     if (msg->nullmx != NULL) {

@@ -33,5 +33,8 @@ int fl_ctl_why(const struct fl_config *cfg, int argc, char **argv);
 /* `report [FILE...]` (argv[0] is "report"): faults, DNS lists and
    greylisting over verdict logs (milter/ctl_report.c). */
 int fl_ctl_report(const struct fl_config *cfg, int argc, char **argv);
+/* `dmarc-report [FILE...]` (argv[0] is "dmarc-report"): RFC 9990
+   aggregate reports from verdict logs (milter/ctl_dmarc_report.c). */
+int fl_ctl_dmarc_report(const struct fl_config *cfg, int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@
 #include "milter/cli.h"
 #include "milter/ctl.h"
 #include "milter/ctl_report.h"
+#include "milter/ctl_smap.h"
 #include "lib/xalloc.h"
 
 #include <getopt.h>
@@ -27,64 +28,6 @@
 #include <strings.h>
 
 #define DEFAULT_TOP 25
-
-/* --- the string map (milter/ctl_report.h) ---------------------------------------- */
-
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
-static void smap_grow(struct fl_smap *m)
-{
-    size_t ncap = m->cap ? m->cap * 2 : 256;
-    struct fl_smap_slot *ns = fl_calloc(ncap, sizeof(*ns));
-    for (size_t i = 0; i < m->cap; i++) {
-        if (m->slots[i].key == NULL)
-            continue;
-        size_t j = m->slots[i].hash & (ncap - 1);
-        while (ns[j].key != NULL)
-            j = (j + 1) & (ncap - 1);
-        ns[j] = m->slots[i];
-    }
-    free(m->slots);
-    m->slots = ns;
-    m->cap = ncap;
-}
-
-/* Returns the value of key; when absent, stores next (the caller's new
-   index) and sets *added. */
-static size_t smap_get(struct fl_smap *m, const char *key, size_t next, bool *added)
-{
-    if ((m->n + 1) * 2 > m->cap)
-        smap_grow(m);
-    uint64_t h = hash_str(key);
-    size_t j = h & (m->cap - 1);
-    while (m->slots[j].key != NULL) {
-        if (m->slots[j].hash == h && strcmp(m->slots[j].key, key) == 0) {
-            *added = false;
-            return m->slots[j].val;
-        }
-        j = (j + 1) & (m->cap - 1);
-    }
-    m->slots[j].key = fl_strdup(key);
-    m->slots[j].hash = h;
-    m->slots[j].val = next;
-    m->n++;
-    *added = true;
-    return next;
-}
-
-static void smap_free(struct fl_smap *m)
-{
-    for (size_t i = 0; i < m->cap; i++)
-        free(m->slots[i].key);
-    free(m->slots);
-    memset(m, 0, sizeof(*m));
-}
 
 /* --- the aggregates ----------------------------------------------------------- */
 
@@ -140,7 +83,7 @@ static void count_fault(struct fl_report *r, bool sender, const char *domain, co
     struct fl_fault_row **rows = sender ? &r->sender : &r->receiver;
     size_t *n = sender ? &r->nsender : &r->nreceiver;
     bool added;
-    size_t i = smap_get(m, key.data, *n, &added);
+    size_t i = fl_smap_get(m, key.data, *n, &added);
     fl_buf_free(&key);
     if (added) {
         GROW(*rows, *n, 1);
@@ -164,7 +107,7 @@ static void count_fault(struct fl_report *r, bool sender, const char *domain, co
 static size_t zone_index(struct fl_report *r, const char *zone)
 {
     bool added;
-    size_t i = smap_get(&r->zone_map, zone, r->nzones, &added);
+    size_t i = fl_smap_get(&r->zone_map, zone, r->nzones, &added);
     if (added) {
         GROW(r->zones, r->nzones, 1);
         memset(&r->zones[r->nzones], 0, sizeof(r->zones[0]));
@@ -247,7 +190,7 @@ static void count_lists(struct fl_report *r, const struct fl_cj *cj, const struc
             zr->errors++;
             const char *code = fl_cj_gets(cj, l, "error_code");
             bool added;
-            size_t k = smap_get(&zr->codes, code ? code : "?", zr->ncodes, &added);
+            size_t k = fl_smap_get(&zr->codes, code ? code : "?", zr->ncodes, &added);
             if (added) {
                 GROW(zr->code_counts, zr->ncodes, 1);
                 zr->code_counts[zr->ncodes++] = 0;
@@ -285,7 +228,7 @@ static void count_greylist(struct fl_report *r, const struct fl_cj *cj, const st
     const char *ex = prop(cj, c, "policy.exempt");
     if (str_is(result, "skipped") && ex != NULL) {
         bool added;
-        size_t k = smap_get(&r->exempt_map, ex, r->nexempt, &added);
+        size_t k = fl_smap_get(&r->exempt_map, ex, r->nexempt, &added);
         if (added) {
             GROW(r->exempt_counts, r->nexempt, 1);
             r->exempt_counts[r->nexempt++] = 0;
@@ -315,7 +258,7 @@ static void count_greylist(struct fl_report *r, const struct fl_cj *cj, const st
     fl_buf_init(&key);
     fl_buf_printf(&key, "%s|%s|%s", net, from ? from : "", to ? to : "");
     bool added;
-    size_t i = smap_get(&r->trip_map, key.data, r->ntrips, &added);
+    size_t i = fl_smap_get(&r->trip_map, key.data, r->ntrips, &added);
     fl_buf_free(&key);
     if (added) {
         if (r->ntrips == r->captrips) {
@@ -428,19 +371,19 @@ static void report_free(struct fl_report *r)
 {
     free_rows(r->sender, r->nsender);
     free_rows(r->receiver, r->nreceiver);
-    smap_free(&r->sender_map);
-    smap_free(&r->receiver_map);
+    fl_smap_free(&r->sender_map);
+    fl_smap_free(&r->receiver_map);
     for (size_t i = 0; i < r->nzones; i++) {
         free(r->zones[i].zone);
-        smap_free(&r->zones[i].codes);
+        fl_smap_free(&r->zones[i].codes);
         free(r->zones[i].code_counts);
     }
     free(r->zones);
-    smap_free(&r->zone_map);
-    smap_free(&r->trip_map);
+    fl_smap_free(&r->zone_map);
+    fl_smap_free(&r->trip_map);
     free(r->trips);
     free(r->waits);
-    smap_free(&r->exempt_map);
+    fl_smap_free(&r->exempt_map);
     free(r->exempt_counts);
     for (size_t i = 0; i < r->nfiles; i++)
         free(r->file_names[i]);

@@ -15,17 +15,7 @@
 
 #define MAX_ZONES 64 /* lists tracked one by one (overlap matrix) */
 
-/* A string-keyed hash map: key -> index into the caller's array. */
-struct fl_smap_slot {
-    char *key;
-    uint64_t hash;
-    size_t val;
-};
-
-struct fl_smap {
-    struct fl_smap_slot *slots;
-    size_t cap, n;
-};
+#include "milter/ctl_smap.h"
 
 struct fl_fault_row {
     char *domain; /* sender faults only */

@@ -359,6 +359,25 @@ void fl_vlog_free_files(char **files)
     free(files);
 }
 
+int fl_vlog_args_files(const struct fl_config *cfg, const char *command, int argc, char **argv,
+                       int first, char ***files_r, size_t *nfiles_r, bool *own_r)
+{
+    *own_r = first >= argc;
+    if (!*own_r) {
+        *files_r = argv + first;
+        *nfiles_r = (size_t)(argc - first);
+        return 0;
+    }
+    const char *why;
+    int n = fl_vlog_default_files(cfg, files_r, &why);
+    if (n < 0) {
+        fprintf(stderr, "faultlinectl: %s: %s\n", command, why);
+        return -1;
+    }
+    *nfiles_r = (size_t)n;
+    return 0;
+}
+
 void fl_vlog_stats_free(struct fl_vlog_stats *st)
 {
     for (size_t i = 0; i < st->nproblems; i++) {

@@ -73,6 +73,13 @@ int fl_vlog_read(char *const *files, size_t nfiles, const struct fl_vlog_window 
 int fl_vlog_default_files(const struct fl_config *cfg, char ***files_r, const char **error_r);
 void fl_vlog_free_files(char **files);
 
+/* The files a command reads: its arguments argv[first..argc), or when
+   there are none the default files (fl_vlog_default_files; *own_r set:
+   free them with fl_vlog_free_files).  Returns 0, or -1 after printing
+   "faultlinectl: COMMAND: why" to stderr. */
+int fl_vlog_args_files(const struct fl_config *cfg, const char *command, int argc, char **argv,
+                       int first, char ***files_r, size_t *nfiles_r, bool *own_r);
+
 void fl_vlog_stats_free(struct fl_vlog_stats *stats);
 
 /* The problems as a new JSON array of {"file","line","problem"}. */

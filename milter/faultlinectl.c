@@ -130,6 +130,7 @@ int main(int argc, char **argv)
     const char *command = argv[optind];
     bool stats = strcmp(command, "stats") == 0;
     bool why = strcmp(command, "why") == 0, report = strcmp(command, "report") == 0;
+    report = report || strcmp(command, "dmarc-report") == 0; /* milter/ctl_dmarc_report.c */
     if (!stats && !why && !report && strcmp(command, "greylist") != 0) {
         fprintf(stderr, "faultlinectl: unknown command \"%s\"\n", command);
         fl_ctl_brief_usage();
@@ -153,7 +154,8 @@ int main(int argc, char **argv)
     }
     fl_buf_free(&errors);
     int rc = why      ? fl_ctl_why(cfg, argc - optind, argv + optind)
-             : report ? fl_ctl_report(cfg, argc - optind, argv + optind)
+             : report ? (command[0] == 'd' ? fl_ctl_dmarc_report : fl_ctl_report)(
+                            cfg, argc - optind, argv + optind)
              : stats  ? fl_ctl_stats(cfg, argc - optind - 1, argv + optind + 1)
                    : fl_ctl_greylist(cfg, argc - optind - 1, argv + optind + 1);
     fl_config_unref(&cfg);

@@ -15,6 +15,7 @@
 #include "milter/listener.h"
 #include "milter/metrics_http.h"
 #include "milter/metrics_milter.h"
+#include "milter/notify.h"
 #include "milter/privs.h"
 #include "milter/server.h"
 #include "lib/clock.h"
@@ -223,7 +224,10 @@ static void serve(void)
             continue;
         if (c == 'H') {
             fl_info("SIGHUP: reloading the configuration");
-            fl_metrics_reload(fl_srv.metrics, fl_server_reload() == 0);
+            fl_notify_reloading();
+            int reloaded = fl_server_reload();
+            fl_metrics_reload(fl_srv.metrics, reloaded == 0);
+            fl_notify_reloaded(reloaded);
         } else if (c == 'T') {
             fl_info("stopping: no new connections");
             return;
@@ -351,6 +355,7 @@ int main(int argc, char **argv)
     }
     sigset_t old_mask;
     block_signals(true, &old_mask);
+    fl_server_tune_memory();
     fl_srv.pool = fl_pool_create((unsigned int)cfg->worker_threads,
                                  (size_t)cfg->worker_threads * 64);
     if (fl_dns_create(cfg, &fl_srv.dns, &why) < 0) {
@@ -376,8 +381,10 @@ int main(int argc, char **argv)
     block_signals(false, &old_mask);
     fl_info("faultline %s listening on %s (authserv-id %s)", PACKAGE_VERSION, cfg->socket,
             cfg->authserv_id);
+    fl_notify_ready(cfg->socket);
 
     serve();
+    fl_notify_stopping();
 
     /* Drain: stop accepting, let the sessions in flight finish (bounded),
        then exit.  smfi_stop() is not used: libmilter's version closes the

@@ -60,6 +60,7 @@ void fl_msg_free(struct fl_msg **msgp)
     fl_nullmx_free(&msg->nullmx);
     fl_dkim_free(&msg->dkim);
     fl_dmarc_free(&msg->dmarc);
+    fl_arc_free(&msg->arc);
     fl_spf_job_free(&msg->spf[0]);
     fl_spf_job_free(&msg->spf[1]);
     if (msg->rcpt_result != NULL) {

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "lib/arc.h"
 #include "lib/authres.h"
 #include "lib/config.h"
 #include "lib/dkim.h"
@@ -46,6 +47,8 @@ struct fl_msg {
     bool body_wanted;              /* a check reads the body */
     struct fl_dmarc *dmarc;        /* From headers collected, walk started at EOH */
     bool dmarc_done;               /* evaluated: its report is valid */
+    struct fl_arc *arc;            /* ARC chain (lib/arc.h), fed like DKIM */
+    bool arc_done;                 /* verified: fl_arc_json is valid */
     /* a decision taken at RCPT (e.g. null MX): its result and verdict, and
        whether the records for it were written */
     struct fl_result *rcpt_result;
@@ -68,6 +71,7 @@ struct fl_conn {
     long long t_connect;
     struct fl_iprev *iprev; /* started at connect (milter/checks.c) */
     struct fl_dnsbl *dnsbl; /* started at connect, or NULL */
+    unsigned long no_reply; /* SMFIP_NR_* (and other SMFIP_*) negotiated */
     bool no_header_reply; /* SMFIP_NR_HDR negotiated */
     bool can_skip_body;   /* SMFIP_SKIP negotiated */
     struct fl_idle_slot *idle; /* the idle reaper's view (milter/idle.h) */

@@ -73,6 +73,7 @@ void fl_outcome_record(struct fl_conn *conn, const struct fl_verdict *v)
     f.nstages = msg->nstages;
     f.work_ms = (long)msg->work_ms;
     f.dmarc = msg->dmarc_done ? fl_dmarc_report(msg->dmarc) : NULL;
+    f.arc = msg->arc_done ? msg->arc : NULL;
     struct fl_buf line;
     fl_buf_init(&line);
     fl_verdict_summary(&line, &f, all, n, v);

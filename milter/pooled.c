@@ -68,11 +68,46 @@ struct fl_pooled *fl_pooled_start(struct fl_pool *pool,
     return p;
 }
 
+struct fl_pooled *fl_pooled_start_quick(struct fl_pool *pool,
+                                        void (*work)(void *ctx, struct fl_result *out),
+                                        bool (*quick)(void *ctx, struct fl_result *out),
+                                        void *ctx, void (*ctx_free)(void *ctx))
+{
+    struct fl_result r;
+    memset(&r, 0, sizeof(r));
+    if (!quick(ctx, &r))
+        return fl_pooled_start(pool, work, ctx, ctx_free);
+    struct fl_pooled *p = fl_calloc(1, sizeof(*p));
+    pthread_mutex_init(&p->lock, NULL);
+    p->refs = 1;
+    p->work = work;
+    p->ctx = ctx;
+    p->ctx_free = ctx_free;
+    p->result = r;
+    p->has_result = true;
+    return p;
+}
+
+/* Makes sure the work is done or running: runs it here if the pool was
+   full at start or no worker took it yet.  Returns 0 if a worker has it
+   and it did not finish by deadline_ms. */
+static int join(struct fl_pooled *p, long long deadline_ms)
+{
+    pthread_mutex_lock(&p->lock);
+    bool has = p->has_result;
+    pthread_mutex_unlock(&p->lock);
+    if (has)
+        return 1;
+    if (p->job == NULL || fl_job_claim(p->job)) {
+        run(p);
+        return 1;
+    }
+    return fl_job_wait(p->job, deadline_ms);
+}
+
 int fl_pooled_finish(struct fl_pooled *p, long long deadline_ms, struct fl_result *out)
 {
-    if (p->job == NULL && !p->has_result)
-        run(p); /* the pool was full at start: do it here */
-    else if (p->job != NULL && !fl_job_wait(p->job, deadline_ms))
+    if (!join(p, deadline_ms))
         return 0;
     pthread_mutex_lock(&p->lock);
     int ok = p->has_result && !p->taken;
@@ -86,9 +121,7 @@ int fl_pooled_finish(struct fl_pooled *p, long long deadline_ms, struct fl_resul
 
 const struct fl_result *fl_pooled_peek(struct fl_pooled *p, long long deadline_ms)
 {
-    if (p->job == NULL && !p->has_result)
-        run(p);
-    else if (p->job != NULL && !fl_job_wait(p->job, deadline_ms))
+    if (!join(p, deadline_ms))
         return NULL;
     pthread_mutex_lock(&p->lock);
     const struct fl_result *r = p->has_result && !p->taken ? &p->result : NULL;

@@ -9,6 +9,8 @@
 #include "lib/pool.h"
 #include "lib/result.h"
 
+#include <stdbool.h>
+
 struct fl_pooled;
 
 /* work(ctx, out) fills out (fl_result_init'ed by work).  ctx_free(ctx) is
@@ -16,7 +18,15 @@ struct fl_pooled;
 struct fl_pooled *fl_pooled_start(struct fl_pool *pool,
                                   void (*work)(void *ctx, struct fl_result *out), void *ctx,
                                   void (*ctx_free)(void *ctx));
-/* Waits until deadline_ms (monotonic).  Returns 1 and moves the result into
+/* Like fl_pooled_start, but first tries quick(ctx, out) in the caller's
+   thread (e.g. the work from cached data only): when it returns true, out
+   is the result and nothing is queued. */
+struct fl_pooled *fl_pooled_start_quick(struct fl_pool *pool,
+                                        void (*work)(void *ctx, struct fl_result *out),
+                                        bool (*quick)(void *ctx, struct fl_result *out),
+                                        void *ctx, void (*ctx_free)(void *ctx));
+/* Waits until deadline_ms (monotonic); work that no worker has started yet
+   is taken back and run in the caller, so a long queue never delays it.  Returns 1 and moves the result into
    out, or 0 if the work did not finish in time (out untouched). */
 int fl_pooled_finish(struct fl_pooled *p, long long deadline_ms, struct fl_result *out);
 /* Waits like fl_pooled_finish but leaves the result in place: returns it

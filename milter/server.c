@@ -1,12 +1,20 @@
-/* server: see server.h. */
+/* server: see server.h.  Nothing here takes a lock on the per-message
+   path: the snapshot and the verdict log are read under a reader count
+   (readers never wait; the rare writer -- a reload, a log reopen -- swaps
+   the pointer and waits until the readers that may have seen the old one
+   are out before dropping it), and the session count is atomic. */
 #include "milter/server.h"
 #include "milter/metrics_http.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,28 +23,69 @@
 
 struct fl_server fl_srv;
 
-static pthread_mutex_t cfg_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct fl_config *current;
-static struct fl_dnsbl_lists *current_lists;
+/* A pointer published to readers that hold it only briefly. */
+struct published {
+    void *ptr;
+    unsigned long readers; /* in the read section now */
+};
 
-static pthread_mutex_t verdict_lock = PTHREAD_MUTEX_INITIALIZER;
-static FILE *verdict_fp;
-static char *verdict_path;
+static void *publish_read_begin(struct published *p)
+{
+    __atomic_add_fetch(&p->readers, 1, __ATOMIC_SEQ_CST);
+    return __atomic_load_n(&p->ptr, __ATOMIC_SEQ_CST);
+}
 
-static pthread_mutex_t session_lock = PTHREAD_MUTEX_INITIALIZER;
+static void publish_read_end(struct published *p)
+{
+    __atomic_sub_fetch(&p->readers, 1, __ATOMIC_RELEASE);
+}
+
+/* Installs ptr and returns the old pointer once no reader can still be
+   using it. */
+static void *publish_swap(struct published *p, void *ptr)
+{
+    void *old = __atomic_exchange_n(&p->ptr, ptr, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&p->readers, __ATOMIC_ACQUIRE) != 0)
+        sched_yield();
+    return old;
+}
+
+struct snapshot {
+    struct fl_config *cfg;
+    struct fl_dnsbl_lists *lists;
+};
+
+static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER; /* reload, reopen */
+static struct published current;     /* struct snapshot * */
+
+struct verdict_log {
+    int fd; /* -1: none */
+    char *path;
+};
+static struct published verdict_log; /* struct verdict_log * */
+
+static pthread_mutex_t session_lock = PTHREAD_MUTEX_INITIALIZER; /* idle waiters */
 static pthread_cond_t session_idle = PTHREAD_COND_INITIALIZER;
-static int sessions;
+static int sessions;         /* atomic */
+static unsigned long served; /* atomic: sessions begun, for the idle trim */
 
 void fl_server_set_snapshot(struct fl_config *cfg, struct fl_dnsbl_lists *lists)
 {
-    pthread_mutex_lock(&cfg_lock);
-    struct fl_config *old = current;
-    struct fl_dnsbl_lists *old_lists = current_lists;
-    current = cfg;
-    current_lists = lists;
-    pthread_mutex_unlock(&cfg_lock);
-    fl_config_unref(&old);
-    fl_dnsbl_lists_unref(&old_lists);
+    struct snapshot *s = fl_calloc(1, sizeof(*s));
+    s->cfg = cfg;
+    s->lists = lists;
+    pthread_mutex_lock(&writer_lock);
+    struct snapshot *old = publish_swap(&current, cfg != NULL ? s : NULL);
+    pthread_mutex_unlock(&writer_lock);
+    if (cfg == NULL) {
+        fl_dnsbl_lists_unref(&s->lists);
+        free(s);
+    }
+    if (old != NULL) {
+        fl_config_unref(&old->cfg);
+        fl_dnsbl_lists_unref(&old->lists);
+        free(old);
+    }
 }
 
 void fl_server_set_config(struct fl_config *cfg)
@@ -57,17 +106,17 @@ int fl_server_build_lists(const struct fl_config *cfg, struct fl_dnsbl_lists **l
 
 struct fl_dnsbl_lists *fl_server_dnsbl_lists(void)
 {
-    pthread_mutex_lock(&cfg_lock);
-    struct fl_dnsbl_lists *l = current_lists ? fl_dnsbl_lists_ref(current_lists) : NULL;
-    pthread_mutex_unlock(&cfg_lock);
+    struct snapshot *s = publish_read_begin(&current);
+    struct fl_dnsbl_lists *l = s && s->lists ? fl_dnsbl_lists_ref(s->lists) : NULL;
+    publish_read_end(&current);
     return l;
 }
 
 struct fl_config *fl_server_config(void)
 {
-    pthread_mutex_lock(&cfg_lock);
-    struct fl_config *cfg = fl_config_ref(current);
-    pthread_mutex_unlock(&cfg_lock);
+    struct snapshot *s = publish_read_begin(&current);
+    struct fl_config *cfg = s ? fl_config_ref(s->cfg) : NULL;
+    publish_read_end(&current);
     return cfg;
 }
 
@@ -126,63 +175,81 @@ int fl_server_reload(void)
     return 0;
 }
 
+static void verdict_log_close(struct verdict_log *v)
+{
+    if (v == NULL)
+        return;
+    if (v->fd > STDERR_FILENO)
+        close(v->fd);
+    free(v->path);
+    free(v);
+}
+
 int fl_server_open_verdict_log(const struct fl_config *cfg)
 {
-    FILE *fp = NULL;
+    int fd = -1;
     const char *path = cfg->verdict_log;
     if (strcmp(path, "-") == 0) {
-        fp = stdout;
+        fd = STDOUT_FILENO;
     } else if (*path != '\0') {
-        fp = fopen(path, "a");
-        if (fp == NULL) {
+        /* O_APPEND: each record is one write(2) at the end, whole, without
+           a lock between the session threads */
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+        if (fd < 0) {
             fl_error("verdict_log %s: cannot open: %s; keeping the previous one", path,
                      strerror(errno));
             return -1;
         }
     }
-    if (fp != NULL)
-        setvbuf(fp, NULL, _IOLBF, 0);
-    pthread_mutex_lock(&verdict_lock);
-    if (verdict_fp != NULL && verdict_fp != stdout)
-        fclose(verdict_fp);
-    verdict_fp = fp;
-    free(verdict_path);
-    verdict_path = *path ? strdup(path) : NULL;
-    pthread_mutex_unlock(&verdict_lock);
+    struct verdict_log *v = fl_calloc(1, sizeof(*v));
+    v->fd = fd;
+    v->path = fl_strdup(*path ? path : "-");
+    pthread_mutex_lock(&writer_lock);
+    struct verdict_log *old = publish_swap(&verdict_log, v);
+    pthread_mutex_unlock(&writer_lock);
+    verdict_log_close(old);
     return 0;
 }
 
 void fl_server_chown_verdict_log(unsigned int uid, unsigned int gid)
 {
-    pthread_mutex_lock(&verdict_lock);
-    if (verdict_fp != NULL && verdict_fp != stdout && fchown(fileno(verdict_fp), uid, gid) < 0)
-        fl_warn("verdict_log %s: cannot change owner: %s", verdict_path, strerror(errno));
-    pthread_mutex_unlock(&verdict_lock);
+    struct verdict_log *v = publish_read_begin(&verdict_log);
+    if (v != NULL && v->fd > STDERR_FILENO && fchown(v->fd, uid, gid) < 0)
+        fl_warn("verdict_log %s: cannot change owner: %s", v->path, strerror(errno));
+    publish_read_end(&verdict_log);
 }
 
 void fl_server_write_verdict(const char *line)
 {
-    pthread_mutex_lock(&verdict_lock);
-    if (verdict_fp != NULL) {
-        if (fprintf(verdict_fp, "%s\n", line) < 0 || fflush(verdict_fp) != 0)
-            fl_error("verdict_log %s: write failed: %s", verdict_path ? verdict_path : "-",
-                     strerror(errno));
+    struct verdict_log *v = publish_read_begin(&verdict_log);
+    if (v != NULL && v->fd >= 0) {
+        size_t n = strlen(line);
+        char stackbuf[8192];
+        char *buf = n + 1 <= sizeof(stackbuf) ? stackbuf : fl_malloc(n + 1);
+        memcpy(buf, line, n);
+        buf[n] = '\n';
+        ssize_t w = write(v->fd, buf, n + 1);
+        if (w != (ssize_t)(n + 1))
+            fl_error("verdict_log %s: write failed: %s", v->path,
+                     w < 0 ? strerror(errno) : "short write");
+        if (buf != stackbuf)
+            free(buf);
     }
-    pthread_mutex_unlock(&verdict_lock);
+    publish_read_end(&verdict_log);
 }
 
 void fl_server_session_begin(void)
 {
-    pthread_mutex_lock(&session_lock);
-    sessions++;
-    pthread_mutex_unlock(&session_lock);
+    __atomic_add_fetch(&sessions, 1, __ATOMIC_ACQ_REL);
+    __atomic_add_fetch(&served, 1, __ATOMIC_RELAXED);
 }
 
 void fl_server_session_end(void)
 {
-    pthread_mutex_lock(&session_lock);
-    if (--sessions == 0)
-        pthread_cond_broadcast(&session_idle);
+    if (__atomic_sub_fetch(&sessions, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    pthread_mutex_lock(&session_lock); /* only when the last one leaves */
+    pthread_cond_broadcast(&session_idle);
     pthread_mutex_unlock(&session_lock);
 }
 
@@ -197,10 +264,10 @@ int fl_server_wait_idle(long long timeout_ms)
         ts.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&session_lock);
-    while (sessions > 0)
+    while (__atomic_load_n(&sessions, __ATOMIC_ACQUIRE) > 0)
         if (pthread_cond_timedwait(&session_idle, &session_lock, &ts) == ETIMEDOUT)
             break;
-    int left = sessions;
+    int left = __atomic_load_n(&sessions, __ATOMIC_ACQUIRE);
     pthread_mutex_unlock(&session_lock);
     return left;
 }
@@ -212,21 +279,15 @@ void fl_server_teardown(void)
     fl_greylist_close(&fl_srv.greylist);
     fl_dkim_ctx_destroy(&fl_srv.dkim);
     fl_dns_destroy(&fl_srv.dns);
-    pthread_mutex_lock(&verdict_lock);
-    if (verdict_fp != NULL && verdict_fp != stdout)
-        fclose(verdict_fp);
-    verdict_fp = NULL;
-    free(verdict_path);
-    verdict_path = NULL;
-    pthread_mutex_unlock(&verdict_lock);
+    pthread_mutex_lock(&writer_lock);
+    verdict_log_close(publish_swap(&verdict_log, NULL));
+    pthread_mutex_unlock(&writer_lock);
     fl_server_set_config(NULL);
 }
 
 int fl_server_sessions(void)
 {
-    pthread_mutex_lock(&session_lock);
-    int n = sessions;
-    pthread_mutex_unlock(&session_lock);
+    int n = __atomic_load_n(&sessions, __ATOMIC_ACQUIRE);
     return n;
 }
 
@@ -239,9 +300,7 @@ static void write_stats(const struct fl_config *cfg)
     json_t *o = json_object();
     json_object_set_new(o, "time", json_integer((json_int_t)time(NULL)));
     json_object_set_new(o, "pid", json_integer((json_int_t)getpid()));
-    pthread_mutex_lock(&session_lock);
-    json_object_set_new(o, "sessions", json_integer(sessions));
-    pthread_mutex_unlock(&session_lock);
+    json_object_set_new(o, "sessions", json_integer(__atomic_load_n(&sessions, __ATOMIC_RELAXED)));
     if (fl_srv.dns != NULL) {
         struct fl_dns_stats st;
         fl_dns_stats(fl_srv.dns, &st);
@@ -296,6 +355,35 @@ static void write_stats(const struct fl_config *cfg)
     json_decref(o);
 }
 
+void fl_server_tune_memory(void)
+{
+    /* libmilter starts each session's thread with the default attributes:
+       8 MB of stack each (RLIMIT_STACK) is address space 1000 sessions do
+       not need, and glibc caches only 40 MB of freed stacks. */
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) == 0) {
+        if (pthread_attr_setstacksize(&attr, FL_SESSION_STACK) != 0 ||
+            pthread_setattr_default_np(&attr) != 0)
+            fl_warn("cannot set the session threads' stack size");
+        pthread_attr_destroy(&attr);
+    }
+    /* One malloc arena per thread would hold each session's freed memory
+       apart; a few arenas keep it shared (and trimmable). */
+    mallopt(M_ARENA_MAX, FL_MALLOC_ARENAS);
+}
+
+/* Hands freed memory back to the system once the sessions of a burst are
+   gone (glibc keeps it in its arenas otherwise). */
+static void trim_when_idle(void)
+{
+    static unsigned long trimmed_at;
+    unsigned long n = __atomic_load_n(&served, __ATOMIC_RELAXED);
+    if (n == trimmed_at || __atomic_load_n(&sessions, __ATOMIC_ACQUIRE) != 0)
+        return;
+    trimmed_at = n;
+    malloc_trim(0);
+}
+
 long long fl_server_periodic(void)
 {
     static long long next_sweep, next_probe, next_stats;
@@ -335,6 +423,9 @@ long long fl_server_periodic(void)
         long long w = next_probe - now;
         wait = wait < 0 || w < wait ? w : wait;
     }
+    trim_when_idle();
+    if (wait < 0 || wait > FL_TRIM_INTERVAL_MS)
+        wait = FL_TRIM_INTERVAL_MS;
     fl_config_unref(&cfg);
     return wait;
 }

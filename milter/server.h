@@ -60,8 +60,17 @@ void fl_server_chown_verdict_log(unsigned int uid, unsigned int gid);
    log) at a clean stop, when no session is in flight any more. */
 void fl_server_teardown(void);
 
-/* Periodic work of the main thread (greylist sweep, DNS list probe).
-   Returns the milliseconds until it is due again (-1: never). */
+/* Stack size of libmilter's session threads, malloc arenas, and how often
+   the main thread looks for an idle moment to return freed memory. */
+#define FL_SESSION_STACK (512 * 1024)
+#define FL_MALLOC_ARENAS 4
+#define FL_TRIM_INTERVAL_MS 2000
+/* Sets the session threads' stack size and the malloc arenas; call before
+   libmilter and the worker pool start threads. */
+void fl_server_tune_memory(void);
+
+/* Periodic work of the main thread (greylist sweep, DNS list probe, idle
+   memory trim).  Returns the milliseconds until it is due again. */
 long long fl_server_periodic(void);
 
 void fl_server_session_begin(void);

@@ -94,7 +94,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 heading "3. The test DNS server with the demo zones (offline: nothing leaves this host)"
-pf_dns_start "$W/dns" "$DEMO" || die "the test DNS server did not start"
+PF_DNS_BASE_ZONES=$DEMO pf_dns_start "$W/dns" || die "the test DNS server did not start"
 echo "tests/dns/fakedns.py on $PF_DNS_ADDR serving $(cd "$DEMO" && echo *.zone)"
 
 heading "4. faultline"

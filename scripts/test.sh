@@ -2,12 +2,13 @@
 # test.sh: README command 2 -- sets up a fresh Debian 12 machine and runs the
 # whole test suite: unit, protocol (the real daemon over its socket) and
 # end-to-end (a private Postfix), then the same unit and protocol tests under
-# ASan+UBSan, a clang -Werror build, and `make distcheck`.  .ci/run calls
-# exactly this.  Run it as root (scripts/test.sh), or as a user with sudo:
-# it re-runs itself with sudo.  It builds only in _build (gcc) and
-# _build-san (clang), never in the source tree, so it runs before or after
+# ASan+UBSan, a clang -Werror build, `make distcheck`, and the Debian package
+# (built, installed into a clean root, run, purged).  .ci/run calls exactly
+# this.  Run it as root (scripts/test.sh), or as a user with sudo: it re-runs
+# itself with sudo.  It builds only in _build (gcc), _build-san (clang) and
+# _build-fuzz, never in the source tree, so it runs before or after
 # scripts/demo.sh (which builds in _build-demo), twice in a row, and after an
-# interrupted run: both build dirs are made afresh each time.
+# interrupted run: the build dirs are made afresh each time.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=common.sh
@@ -109,5 +110,21 @@ step "make distcheck"
 cd _build
 offline make distcheck DISTCHECK_CONFIGURE_FLAGS=--quiet
 cd "$top"
+
+# ---- issue 16: the Debian package (separate block; keep it near the end) ----
+# Builds faultline_*.deb from a clean copy (lintian: no errors), installs it
+# into a fresh debootstrap'd root, runs the daemon as the unit does, removes
+# and purges it.  Needs the Debian mirror of this machine's apt sources (the
+# other tests run offline); about 2-4 minutes.  Never skipped.
+step "Debian package: build, lintian, install into a clean root, run, purge"
+FL_MTEST="$top/_build/tests/fl-mtest" bash tests/packaging/test_package.sh "$top/_build-pkgtest"
+
+# ---- issue 16: Sendmail end to end (separate block) ----
+# A real Sendmail 8.17 (Debian's sendmail-bin, fetched with apt-get download
+# and unpacked privately: it conflicts with postfix) with faultline as its
+# INPUT_MAIL_FILTER.  The download needs the mirror; the test itself then
+# runs in network and UTS namespaces of its own.  Never skipped.
+step "Sendmail end-to-end (private sendmail 8.17, unix milter socket)"
+FAULTLINE="$top/_build/milter/faultline" top_srcdir="$top" bash tests/e2e/test_sendmail.sh
 
 step "all tests passed"

@@ -62,6 +62,7 @@ static const char usage_text[] =
     "  -M               send no default macros, only -m ones\n"
     "  -C CHUNK         body bytes per packet (default 65535)\n"
     "  -t TIMEOUT_MS    connect and per-reply timeout (default 10000)\n"
+    "load: NAME.env next to NAME.eml (\"CLIENT_IP HELO MAIL_FROM\") is that message's envelope\n"
     "exit: 0 session(s) completed, 1 protocol/connection error, 2 usage error\n";
 
 static int usage(const char *msg)
@@ -414,9 +415,16 @@ static int replay(int argc, char **argv)
 
 /* ---- load ---- */
 
+/* A message's own envelope, from NAME.env next to NAME.eml (one line:
+   "CLIENT_IP HELO MAIL_FROM"), overriding -i, -H and -f. */
+struct load_env {
+    char ip[64], helo[256], from[512];
+};
+
 struct load {
     const struct opts *o;
     struct fl_mc_message **msgs;
+    struct load_env **envs; /* per message, NULL: the options' envelope */
     size_t nmsgs;
     double *lat_ms; /* per session; < 0 when it failed */
     atomic_size_t next;
@@ -446,6 +454,12 @@ static void *load_worker(void *arg)
 
         make_queue_id(qid, sizeof(qid), idx);
         fill_envelope(l->o, qid, &env);
+        if (l->envs != NULL && l->envs[idx % l->nmsgs] != NULL) {
+            const struct load_env *e = l->envs[idx % l->nmsgs];
+            env.client_addr = e->ip;
+            env.helo = e->helo;
+            env.sender = e->from;
+        }
         if (fl_mc_run_session(mc, l->o->socket, &env, l->msgs[idx % l->nmsgs], &s,
                               &error) < 0) {
             if (atomic_fetch_add(&l->errors, 1) < 5)
@@ -467,6 +481,31 @@ static int eml_filter(const struct dirent *d)
     return n > 4 && strcmp(d->d_name + n - 4, ".eml") == 0;
 }
 
+/* Reads the envelope sidecar of file NAME.eml (NAME.env), or NULL. */
+static struct load_env *load_env_read(const char *eml)
+{
+    char path[4096];
+    struct load_env *e;
+    FILE *fp;
+    size_t n = strlen(eml);
+
+    if (n < 4 || n >= sizeof(path))
+        return NULL;
+    memcpy(path, eml, n - 4);
+    memcpy(path + n - 4, ".env", 5);
+    if ((fp = fopen(path, "r")) == NULL)
+        return NULL;
+    e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        abort();
+    if (fscanf(fp, "%63s %255s %511s", e->ip, e->helo, e->from) != 3) {
+        free(e);
+        e = NULL;
+    }
+    fclose(fp);
+    return e;
+}
+
 /* Loads the .eml files of a directory (sorted by name), or one file. */
 static int load_messages(const char *path, struct load *l)
 {
@@ -483,6 +522,10 @@ static int load_messages(const char *path, struct load *l)
             fprintf(stderr, "fl-mtest: %s\n", errbuf);
             return -1;
         }
+        l->envs = calloc(1, sizeof(*l->envs));
+        if (l->envs == NULL)
+            abort();
+        l->envs[0] = load_env_read(path);
         l->nmsgs = 1;
         return 0;
     }
@@ -492,7 +535,8 @@ static int load_messages(const char *path, struct load *l)
         return -1;
     }
     l->msgs = calloc((size_t)n, sizeof(*l->msgs));
-    if (l->msgs == NULL)
+    l->envs = calloc((size_t)n, sizeof(*l->envs));
+    if (l->msgs == NULL || l->envs == NULL)
         abort();
     for (i = 0; i < n; i++) {
         snprintf(file, sizeof(file), "%s/%s", path, names[i]->d_name);
@@ -501,6 +545,7 @@ static int load_messages(const char *path, struct load *l)
             fprintf(stderr, "fl-mtest: %s\n", errbuf);
             ret = -1;
         } else if (ret == 0) {
+            l->envs[l->nmsgs] = load_env_read(file);
             l->nmsgs++;
         }
         free(names[i]);
@@ -581,9 +626,13 @@ static int load(int argc, char **argv)
            o.messages, o.concurrency, errors, elapsed,
            elapsed > 0 ? (double)nok / elapsed : 0.0, percentile(ok, nok, 50),
            percentile(ok, nok, 95), percentile(ok, nok, 99), nok ? ok[nok - 1] : 0.0);
-    for (i = 0; i < l.nmsgs; i++)
+    for (i = 0; i < l.nmsgs; i++) {
         fl_mc_message_free(&l.msgs[i]);
+        if (l.envs != NULL)
+            free(l.envs[i]);
+    }
     free(l.msgs);
+    free(l.envs);
     free(l.lat_ms);
     free(ok);
     free(threads);

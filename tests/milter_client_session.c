@@ -59,6 +59,8 @@ static size_t header_name_len(const char *line, size_t len, size_t *colon_r)
 
 static void body_append(struct fl_mc_message *m, size_t *cap, const char *p, size_t n)
 {
+    if (n == 0)
+        return; /* body may still be NULL (NULL + 0 is undefined) */
     if (m->body_len + n > *cap) {
         while (m->body_len + n > *cap)
             *cap = *cap ? *cap * 2 : 4096;

@@ -12,4 +12,13 @@ const char *fl_test_env_or(const char *name, const char *dflt);
    SIGKILL.  Returns 0 if it ended on SIGTERM, -1 if it had to be killed. */
 int fl_test_stop_child(int pid, int timeout_ms);
 
+#include <stddef.h>
+
+/* Splits the message m[0..len) into header fields as libmilter passes
+   them -- the name, the value without the whitespace after the colon,
+   folds joined by "\n" (CRLF or LF line ends) -- and calls fn for each.
+   Returns the offset of the body (len when there is no empty line). */
+size_t fl_test_headers(const char *m, size_t len,
+                       void (*fn)(void *arg, const char *name, const char *value), void *arg);
+
 #endif

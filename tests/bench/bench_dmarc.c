@@ -62,7 +62,7 @@ static double message(struct fl_dns *dns, const char *author, const char *dkim_d
     struct fl_dkim_signature sig = {dkim_d, "s1", "", "rsa-sha256", FL_RES_PASS, true, NULL};
     struct fl_result spf, out;
     fl_result_init(&spf, "spf", FL_RES_PASS);
-    struct fl_dmarc_inputs in = {&spf, "bounces.example.net", &sig, dkim_d ? 1 : 0};
+    struct fl_dmarc_inputs in = {&spf, "bounces.example.net", &sig, dkim_d ? 1 : 0, NULL};
     double t0 = now_us();
     struct fl_dmarc *d = fl_dmarc_new(dns, cfg, fl_monotonic_ms() + 5000);
     fl_dmarc_from_header(d, from);

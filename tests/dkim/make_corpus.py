@@ -57,12 +57,14 @@ BASE = BASE_HEADERS + b"\r\n" + BASE_BODY
 
 class Signer(dkim.DKIM):
     """dkimpy's signer, with t= and x= of our choosing (dkimpy writes t=
-    from the clock and has no x=): the fields are set before dkimpy
-    builds and signs the header, so the signature covers them."""
+    from the clock and has no x=), and optionally its tag list edited
+    (edit: a function from the list of (name, value) to a new one): the
+    fields are set before dkimpy builds and signs the header, so the
+    signature covers them."""
 
-    def __init__(self, message, t=None, x=None, **kw):
+    def __init__(self, message, t=None, x=None, edit=None, **kw):
         super().__init__(message, **kw)
-        self.fix_t, self.fix_x = t, x
+        self.fix_t, self.fix_x, self.edit = t, x, edit
 
     def gen_header(self, fields, include_headers, canon_policy, header_name, pk,
                    standardize=False):
@@ -73,6 +75,8 @@ class Signer(dkim.DKIM):
             out.append((name, value))
             if name == b"t" and self.fix_x is not None:
                 out.append((b"x", str(self.fix_x).encode()))
+        if self.edit is not None:
+            out = self.edit(out)
         return super().gen_header(out, include_headers, canon_policy, header_name, pk,
                                   standardize)
 
@@ -89,6 +93,57 @@ class RsaKey:
         self.alg = b"rsa-sha256"
 
 
+def der_len(n):
+    if n < 0x80:
+        return bytes([n])
+    b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(b)]) + b
+
+
+def der(tag, body):
+    return bytes([tag]) + der_len(len(body)) + body
+
+
+def der_int(n):
+    b = n.to_bytes(n.bit_length() // 8 + 1, "big")  # a leading 0: never negative
+    return der(0x02, b)
+
+
+class BigRsaKey:
+    """An RSA key with an 8192-bit modulus made of four 2048-bit primes
+    (openssl prime), so that it takes a second rather than the half
+    minute of openssl genrsa 8192.  A verifier sees an ordinary 8192-bit
+    public key.  The private key is written as a two-"prime" PKCS#1 key
+    (p = p1 p2, q = p3 p4, the CRT exponents reduced modulo lcm), which
+    dkimpy's CRT signing uses as it is."""
+
+    def __init__(self, bits=8192):
+        primes = []
+        while len(primes) < 4:
+            out = run("openssl", "prime", "-generate", "-bits", str(bits // 4), "-hex")
+            p = int(out.strip(), 16)
+            if p not in primes:
+                primes.append(p)
+        p, q = primes[0] * primes[1], primes[2] * primes[3]
+        n, e = p * q, 65537
+
+        def lcm(a, b):
+            import math
+            return a * b // math.gcd(a, b)
+        lam_p = lcm(primes[0] - 1, primes[1] - 1)
+        lam_q = lcm(primes[2] - 1, primes[3] - 1)
+        d = pow(e, -1, lcm(lam_p, lam_q))
+        fields = [0, n, e, d, p, q, d % lam_p, d % lam_q, pow(q, -1, p)]
+        pkcs1 = der(0x30, b"".join(der_int(x) for x in fields))
+        self.private = (b"-----BEGIN RSA PRIVATE KEY-----\n" +
+                        base64.encodebytes(pkcs1) + b"-----END RSA PRIVATE KEY-----\n")
+        rsa_pub = der(0x30, der_int(n) + der_int(e))
+        alg = der(0x30, der(0x06, bytes.fromhex("2a864886f70d010101")) + b"\x05\x00")
+        spki = der(0x30, alg + der(0x03, b"\x00" + rsa_pub))
+        self.public = base64.b64encode(spki).decode()
+        self.alg = b"rsa-sha256"
+
+
 class EdKey:
     def __init__(self, seed_b64=None):
         if seed_b64 is None:
@@ -101,9 +156,9 @@ class EdKey:
 
 
 def sign(msg, sel, dom, key, canon=(b"relaxed", b"relaxed"), headers=None, alg=None,
-         length=False, identity=None, t=None, x=None):
+         length=False, identity=None, t=None, x=None, edit=None):
     """Returns msg with a new DKIM-Signature on top."""
-    s = Signer(msg, t=t, x=x)
+    s = Signer(msg, t=t, x=x, edit=edit)
     sig = s.sign(sel.encode(), dom.encode(), key.private, signature_algorithm=alg or key.alg,
                  canonicalize=canon, include_headers=headers or HEADERS, length=length,
                  identity=identity.encode() if identity else None)
@@ -114,6 +169,13 @@ def txt(value):
     """A TXT RDATA of strings of at most 255 bytes."""
     parts = [value[i:i + 200] for i in range(0, len(value), 200)] or [""]
     return " ".join('"%s"' % p for p in parts)
+
+
+def padded(record, size):
+    """record with an n= (notes) tag that makes it size bytes long."""
+    pad = size - len(record) - len("; n=")
+    assert pad > 0
+    return record + "; n=" + ("notes " * size)[:pad - 1] + "."
 
 
 def zone(path, origin, records):
@@ -131,8 +193,32 @@ def main(out, bench=False):
     msgs = {}
 
     k2048, k1024, k768, k512 = RsaKey(2048), RsaKey(1024), RsaKey(768), RsaKey(512)
-    ed, other = EdKey(), RsaKey(2048)
+    ed, other, big = EdKey(), RsaKey(2048), BigRsaKey(8192)
     key = "v=DKIM1; k=rsa; p=%s"
+    pub = k2048.public
+    # Strict key-record syntax (RFC 6376 3.2, 3.6.1) and its neighbours.
+    strict_keys = {
+        "star": key % (pub[:100] + "*" + pub[100:]),  # not base64: libopendkim skips it
+        "dupk": "v=DKIM1; k=rsa; k=rsa; p=%s" % pub,
+        "dupp": "v=DKIM1; k=rsa; p=%s; p=%s" % (pub, pub),
+        "badpad": key % pub[:-1],
+        "nop": "v=DKIM1; k=rsa",
+        "emptyspec": "v=DKIM1;; k=rsa; p=%s" % pub,
+        "badname": "v=DKIM1; k=rsa; 9x=1; p=%s" % pub,
+        "vnotfirst": "k=rsa; v=DKIM1; p=%s" % pub,
+        "vother": "v=DKIM2; k=rsa; p=%s" % pub,
+        "hunknown": "v=DKIM1; k=rsa; h=sha512; p=%s" % pub,
+        "edforrsa": "v=DKIM1; k=ed25519; p=%s" % ed.public,
+        # neighbours that must pass
+        "fwsp": key % " ".join(pub[i:i + 64] for i in range(0, len(pub), 64)),
+        "unknowntags": "v=DKIM1; k=rsa; n=notes here; foo=bar; x_1=2; p=%s" % pub,
+        "nok": "v=DKIM1; p=%s" % pub,
+        "bare": "p=%s" % pub,
+        "hextra": "v=DKIM1; k=rsa; h=sha512:sha256; p=%s" % pub,
+        "sextra": "v=DKIM1; k=rsa; s=tlsrpt:email; p=%s" % pub,
+        "tunknown": "v=DKIM1; k=rsa; t=q; p=%s" % pub,
+        "trailing": "v=DKIM1; k=rsa; p=%s; " % pub,
+    }
     zone(os.path.join(out, "zones", "signer.example.zone"), "signer.example", [
         ("s2048._domainkey", "TXT", txt(key % k2048.public)),
         ("s1024._domainkey", "TXT", txt(key % k1024.public)),
@@ -152,7 +238,12 @@ def main(out, bench=False):
         ("flaky._domainkey", "TXT", txt(key % k2048.public)),
         ("slow._domainkey", "TXT", txt(key % k2048.public)),
         ("delayed._domainkey", "TXT", txt(key % k2048.public)),
-    ])
+        ("s8192._domainkey", "TXT", txt(key % big.public)),
+        ("s8192delayed._domainkey", "TXT", txt(key % big.public)),
+        # 4,096-byte key records: notes (n=) fill them up
+        ("long2048._domainkey", "TXT", txt(padded(key % k2048.public, 4096))),
+        ("long8192._domainkey", "TXT", txt(padded(key % big.public, 4096))),
+    ] + [(sel + "._domainkey", "TXT", txt(rec)) for sel, rec in strict_keys.items()])
     zone(os.path.join(out, "zones", "second.example.zone"), "second.example", [
         ("sel._domainkey", "TXT", txt(key % other.public)),
     ])
@@ -257,6 +348,65 @@ def main(out, bench=False):
                                         identity="alice@news.signer.example")
     msgs["key_strict_same"] = sign(BASE, "strict", "signer.example", k2048,
                                    identity="alice@signer.example")
+    # Two signatures with one key whose h=sha1 accepts the top one only:
+    # libopendkim reuses the key for the second without a new lookup.
+    msgs["key_sha1only_two_signatures"] = sign(
+        sign(BASE, "sha1only", "signer.example", k2048), "sha1only", "signer.example",
+        k2048, alg=b"rsa-sha1")
+    for sel in strict_keys:
+        msgs["key_" + sel] = sign(BASE, sel, "signer.example", k2048)
+    msgs["rsa8192"] = sign(BASE, "s8192", "signer.example", big)
+    msgs["rsa8192_tampered"] = msgs["rsa8192"].replace(b"the report.", b"the report!")
+    # RSA-8192 is verified by our own canonicalisation (lib/dkim_canon.c):
+    # each canonicalisation, l=, bare LF, folded headers, tampering.
+    for h in (b"simple", b"relaxed"):
+        for b in (b"simple", b"relaxed"):
+            msgs["rsa8192_%s_%s" % (h.decode(), b.decode())] = sign(
+                BASE, "s8192", "signer.example", big, canon=(h, b))
+    msgs["rsa8192_tampered_header"] = msgs["rsa8192"].replace(
+        b"Subject: Quarterly report", b"Subject: Quarterly rep0rt")
+    msgs["rsa8192_lf"] = msgs["rsa8192_simple_simple"].replace(b"\r\n", b"\n")
+    msgs["rsa8192_folded"] = sign(folded, "s8192", "signer.example", big,
+                                  canon=(b"simple", b"simple"),
+                                  headers=[b"from", b"to", b"subject", b"date"])
+    msgs["rsa8192_oversigned"] = sign(BASE, "s8192", "signer.example", big,
+                                      headers=HEADERS + [b"from", b"subject"])
+    msgs["rsa8192_from_added"] = mallory + msgs["rsa8192_oversigned"]
+    msgs["rsa8192_length"] = sign(BASE, "s8192", "signer.example", big, length=True,
+                                  canon=(b"simple", b"simple"))
+    msgs["rsa8192_length_appended"] = msgs["rsa8192_length"] + b"\r\nP.S. appended\r\n"
+    msgs["rsa8192_empty_body"] = sign(empty, "s8192", "signer.example", big,
+                                      canon=(b"simple", b"simple"))
+    msgs["key_long2048"] = sign(BASE, "long2048", "signer.example", k2048)
+    msgs["key_long8192"] = sign(BASE, "long8192", "signer.example", big)
+    msgs["rsa8192_delayed"] = sign(BASE, "s8192delayed", "signer.example", big)
+    msgs["rsa8192_sha1"] = sign(BASE, "s8192", "signer.example", big, alg=b"rsa-sha1")
+
+    # Strict DKIM-Signature syntax (RFC 6376 3.2, 3.5), signed by dkimpy
+    # with its tag list edited, and neighbours that must pass.
+    def before_b(extra):
+        return lambda f: f[:-1] + extra + f[-1:]
+
+    def replace(name, value):
+        return lambda f: [(n, value if n == name else v) for n, v in f]
+    sig_edits = {
+        "sig_unknown_tags": before_b([(b"foo", b"bar"), (b"z_9", b"x y")]),
+        "sig_q_two_methods": replace(b"q", b"foo/bar : dns/txt"),
+        "sig_alg_capitals": replace(b"a", b"RSA-SHA256"),
+        "sig_duplicate_tag": before_b([(b"d", b"signer.example")]),
+        "sig_bad_tag_name": before_b([(b"_x", b"1")]),
+        "sig_q_unknown": replace(b"q", b"foo/bar"),
+        "sig_version_2": replace(b"v", b"2"),
+        "sig_no_version": lambda f: [(n, v) for n, v in f if n != b"v"],
+        "sig_bad_domain": replace(b"d", b"signer..example"),
+        "sig_bad_length": lambda f: f[:-1] + [(b"l", b"12a")] + f[-1:],
+    }
+    for name, edit in sig_edits.items():
+        msgs[name] = sign(BASE, "s2048", "signer.example", k2048, edit=edit)
+    msgs["sig_x_not_after_t"] = sign(BASE, "s2048", "signer.example", k2048, t=NOW,
+                                     x=NOW)
+    b_at = good.index(b" b=") + 13
+    msgs["sig_b_not_base64"] = good[:b_at] + b"*" + good[b_at:]
 
     # Broken signatures.
     no_from = sign(BASE, "s2048", "signer.example", k2048)

@@ -425,17 +425,18 @@ pf_stop() {
 	return 0
 }
 
-# pf_dns_start DIR [ZONES]: starts the hermetic test DNS server
-# (tests/dns/fakedns.py) on a free loopback port with the zone files or
-# directory ZONES (default: the test fixture zones); exports PF_DNS_ADDR
+# pf_dns_start DIR [ZONES...]: starts the hermetic test DNS server
+# (tests/dns/fakedns.py) on a free loopback port with the fixture zones (or
+# the zone files or directories in $PF_DNS_BASE_ZONES instead, e.g. the
+# demo's) and any extra zone files or directories given; exports PF_DNS_ADDR
 # ("127.0.0.1@PORT", the form of faultline's dns_forwarders) and PF_DNS_PID.
 pf_dns_start() {
 	local dir=$1 i port
 	local src=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-	local zones=${2:-$src/tests/dns/zones}
+	local base=${PF_DNS_BASE_ZONES:-$src/tests/dns/zones}
 	mkdir -p "$dir"
 	rm -f "$dir/ready"
-	/usr/bin/python3 "$src/tests/dns/fakedns.py" --port 0 --zones "$zones" \
+	/usr/bin/python3 "$src/tests/dns/fakedns.py" --port 0 --zones "$base" "${@:2}" \
 		--ready-file "$dir/ready" --log "$dir/queries.log" >"$dir/fakedns.out" 2>&1 &
 	PF_DNS_PID=$!
 	for i in $(seq 1 100); do

@@ -37,4 +37,26 @@ static inline char *fuzz_cstr(const uint8_t *data, size_t size)
         }                                                                               \
     } while (0)
 
+/* Loads text[0..len) as a configuration file, read through a memfd the
+   way the daemon reads a file.  Returns fl_config_load's result. */
+#include "lib/buf.h"
+#include "lib/config.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+static inline int fuzz_load_config(const void *text, size_t len, struct fl_config **cfg_r,
+                                   struct fl_buf *errors)
+{
+    int fd = memfd_create("fuzz.conf", 0);
+    if (fd < 0 || (len > 0 && write(fd, text, len) != (ssize_t)len))
+        abort();
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    *cfg_r = NULL;
+    int rc = fl_config_load(path, cfg_r, errors);
+    close(fd);
+    return rc;
+}
+
 #endif

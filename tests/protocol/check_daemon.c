@@ -32,18 +32,6 @@ static void msleep(int ms)
     nanosleep(&ts, NULL);
 }
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
-    ck_assert(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
-    socklen_t len = sizeof(sin);
-    getsockname(fd, (struct sockaddr *)&sin, &len);
-    close(fd);
-    return ntohs(sin.sin_port);
-}
-
 /* Runs the daemon binary with args; returns exit status, output in out. */
 static int run_flags(const char *args, char *out, size_t outlen)
 {
@@ -311,7 +299,7 @@ static int accepted_sockets(pid_t pid, int port, int *without_r)
 START_TEST(tcp_connections_have_nodelay)
 {
     char spec[64];
-    int port = free_port();
+    int port = fl_daemon_free_port();
     snprintf(spec, sizeof(spec), "inet:%d@127.0.0.1", port);
     struct fl_daemon d;
     fl_daemon_prepare(&d, spec, NULL);
@@ -371,7 +359,7 @@ static void *connect_loop(void *arg)
 START_TEST(tcp_connections_during_startup_have_nodelay)
 {
     char spec[64], wrapper[512];
-    struct connector c = {.port = free_port()};
+    struct connector c = {.port = fl_daemon_free_port()};
     snprintf(spec, sizeof(spec), "inet:%d@127.0.0.1", c.port);
     snprintf(wrapper, sizeof(wrapper),
              "strace -f -qq -o /dev/null -e trace=setsockopt "

@@ -60,11 +60,13 @@ static struct idle_count idle_now(struct fl_daemon *d)
     return c;
 }
 
-/* Waits up to 5 s for the daemon to come back to (at most) base. */
+/* Waits up to 20 s for the daemon to come back to (at most) base: a query
+   abandoned at the message deadline may keep its socket in the resolver
+   until the resolver's own retries end. */
 static void assert_back_to_idle(struct fl_daemon *d, struct idle_count base, const char *label)
 {
     struct idle_count c = idle_now(d);
-    for (int i = 0; i < 50 && (c.threads > base.threads || c.fds > base.fds); i++) {
+    for (int i = 0; i < 200 && (c.threads > base.threads || c.fds > base.fds); i++) {
         usleep(100000);
         c = idle_now(d);
     }

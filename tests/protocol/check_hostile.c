@@ -400,7 +400,9 @@ static char *hostile_message(int kind)
     fl_buf_puts(&b, "\nbody\n");
     if (kind == BAD_BYTES)
         fl_buf_append(&b, "nul\0inside\r\nbare\rcr\xff\n", 22);
-    return fl_buf_steal(&b);
+    char *text = fl_buf_steal(&b);
+    fl_buf_free(&b); /* steal leaves an empty buffer behind */
+    return text;
 }
 
 START_TEST(hostile_traffic_is_bounded)

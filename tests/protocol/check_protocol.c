@@ -464,6 +464,61 @@ START_TEST(over_memory_budget_is_deferred_as_our_fault)
 }
 END_TEST
 
+/* Over a unix socket, the steps faultline never refuses are negotiated
+   without a reply, so the MTA sends on without waiting (one round trip
+   less each); RCPT and end of message keep theirs (they may refuse).  Over
+   TCP every step keeps its reply (see on_negotiate: Nagle). */
+static const struct {
+    const char *label;
+    enum fl_mc_step step;
+    bool replies;
+} reply_rows[] = {
+    {"connect gets no reply", FL_MC_STEP_CONNECT, false},
+    {"HELO gets no reply", FL_MC_STEP_HELO, false},
+    {"MAIL gets no reply", FL_MC_STEP_MAIL, false},
+    {"RCPT keeps its reply (it may refuse)", FL_MC_STEP_RCPT, true},
+    {"DATA gets no reply", FL_MC_STEP_DATA, false},
+    {"a header gets no reply", FL_MC_STEP_HEADER, false},
+    {"end of headers gets no reply", FL_MC_STEP_EOH, false},
+    {"a body chunk gets no reply", FL_MC_STEP_BODY, false},
+    {"end of message keeps its reply", FL_MC_STEP_EOM, true},
+};
+
+START_TEST(steps_that_never_refuse_get_no_reply)
+{
+    struct fl_mc_session s;
+    struct fl_test_env env = {.queue_id = "4QNOREPLY"};
+    fl_test_run(&shared, &env, simple, &s);
+    const struct fl_mc_reply *r = fl_test_reply(&s, reply_rows[_i].step);
+    ck_assert_msg(r != NULL, "%s: step not sent", reply_rows[_i].label);
+    bool replied = r->code != FL_MC_REPLY_NONE && r->code != FL_MC_REPLY_NOT_SENT;
+    ck_assert_msg(replied == reply_rows[_i].replies, "%s: got reply '%c', want %s",
+                  reply_rows[_i].label, r->code, reply_rows[_i].replies ? "one" : "none");
+    fl_mc_session_clear(&s);
+}
+END_TEST
+
+START_TEST(over_tcp_every_step_gets_a_reply)
+{
+    struct fl_daemon d;
+    char spec[64];
+    snprintf(spec, sizeof(spec), "inet:%d@127.0.0.1", fl_daemon_free_port());
+    fl_daemon_prepare(&d, spec, NULL);
+    ck_assert(fl_daemon_start(&d) == 0);
+    struct fl_mc_session s;
+    struct fl_test_env env = {.queue_id = "4QTCPREPLY"};
+    fl_test_run(&d, &env, simple, &s);
+    for (size_t i = 0; i < sizeof(reply_rows) / sizeof(reply_rows[0]); i++) {
+        const struct fl_mc_reply *r = fl_test_reply(&s, reply_rows[i].step);
+        ck_assert_msg(r != NULL && r->code != FL_MC_REPLY_NONE, "over TCP, %s: got '%c', want a reply",
+                      reply_rows[i].label, r ? r->code : '?');
+    }
+    fl_mc_session_clear(&s);
+    ck_assert_int_eq(fl_daemon_stop(&d), 0);
+    fl_daemon_cleanup(&d);
+}
+END_TEST
+
 static Suite *protocol_suite(void)
 {
     Suite *s = suite_create("protocol");
@@ -483,10 +538,13 @@ static Suite *protocol_suite(void)
     tcase_add_test(tc, null_mx_sender_is_refused_at_rcpt);
     tcase_add_test(tc, iprev_temperror_is_attributed_by_the_resolver_probe);
     tcase_add_test(tc, iprev_timeout_is_a_temperror_not_a_hang);
+    tcase_add_loop_test(tc, steps_that_never_refuse_get_no_reply, 0,
+                        (int)(sizeof(reply_rows) / sizeof(reply_rows[0])));
     suite_add_tcase(s, tc);
     TCase *own = tcase_create("own daemon");
     tcase_set_timeout(own, 120);
     tcase_add_test(own, rename_mode_keeps_forged_headers_under_another_name);
+    tcase_add_test(own, over_tcp_every_step_gets_a_reply);
     tcase_add_test(own, over_memory_budget_is_deferred_as_our_fault);
     tcase_add_test(own, iprev_reject_policy_refuses_with_its_reason);
     suite_add_tcase(s, own);

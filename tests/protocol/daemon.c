@@ -2,6 +2,7 @@
 #include "tests/test_util.h"
 #include "tests/protocol/daemon.h"
 
+#include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -90,6 +91,18 @@ void fl_daemon_write_conf(struct fl_daemon *d, const char *socket_spec, const ch
     if (extra)
         fputs(extra, f);
     fclose(f);
+}
+
+int fl_daemon_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+    ck_assert(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
+    socklen_t len = sizeof(sin);
+    getsockname(fd, (struct sockaddr *)&sin, &len);
+    close(fd);
+    return ntohs(sin.sin_port);
 }
 
 void fl_daemon_prepare(struct fl_daemon *d, const char *socket_spec, const char *extra)

@@ -39,6 +39,8 @@ const char *fl_daemon_dns_conf(void);
    NULL; later lines may not repeat a base key -- use socket_spec for the
    socket).  socket_spec NULL means a unix socket in the dir. */
 void fl_daemon_prepare(struct fl_daemon *d, const char *socket_spec, const char *extra);
+/* A TCP port on 127.0.0.1 that was free a moment ago. */
+int fl_daemon_free_port(void);
 /* Rewrites the config (for reload tests). */
 void fl_daemon_write_conf(struct fl_daemon *d, const char *socket_spec, const char *extra,
                           bool with_base);

@@ -122,7 +122,7 @@ static void evaluate(struct env *e, const struct msg *m, struct fl_result *out,
     char b1[512], b2[512];
     size_t n = add_sigs(sigs, 0, b1, m->dkim_pass, true);
     n = add_sigs(sigs, n, b2, m->dkim_fail, false);
-    struct fl_dmarc_inputs in = {m->spf == FL_RES_SKIPPED ? NULL : &spf, m->mailfrom, sigs, n};
+    struct fl_dmarc_inputs in = {m->spf == FL_RES_SKIPPED ? NULL : &spf, m->mailfrom, sigs, n, NULL};
     fl_dmarc_eom(d, &in, out);
     if (rep_r)
         *rep_r = *fl_dmarc_report(d);
@@ -528,7 +528,7 @@ START_TEST(the_queries_of_a_walk_overlap)
     fl_dmarc_eoh(d);
     long long t_eoh = fl_monotonic_ms() - t0;
     struct fl_dkim_signature sig = {"conc.dmarc.example", "s", "", "", FL_RES_PASS, true, NULL};
-    struct fl_dmarc_inputs in = {NULL, NULL, &sig, 1};
+    struct fl_dmarc_inputs in = {NULL, NULL, &sig, 1, NULL};
     struct fl_result r;
     fl_dmarc_eom(d, &in, &r);
     long long took = fl_monotonic_ms() - t0;
@@ -613,7 +613,7 @@ START_TEST(eom_twice_and_free_anywhere_are_safe)
     fl_dmarc_from_header(d, "x@mail." R);
     struct fl_result spf, a, b;
     fl_result_init(&spf, "spf", FL_RES_PASS);
-    struct fl_dmarc_inputs in = {&spf, "hint." R, NULL, 0};
+    struct fl_dmarc_inputs in = {&spf, "hint." R, NULL, 0, NULL};
     fl_dmarc_eom(d, &in, &a);
     fl_dmarc_eom(d, NULL, &b);
     ck_assert_int_eq(a.result, FL_RES_PASS);

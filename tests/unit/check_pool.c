@@ -449,6 +449,38 @@ START_TEST(test_release_queued_cancels)
 }
 END_TEST
 
+/* A session whose job is still queued behind a busy worker takes it back
+   and runs it itself (no head-of-line blocking); a job a worker holds
+   cannot be claimed, and a claimed job is never run by a worker. */
+START_TEST(test_claim_queued_job)
+{
+    struct gate gate;
+    gate_init(&gate);
+    struct fl_pool *pool = fl_pool_create(1, 8);
+    struct counted blocker, claimed;
+    memset(&blocker, 0, sizeof(blocker));
+    memset(&claimed, 0, sizeof(claimed));
+    blocker.gate = &gate;
+    struct fl_job *b = fl_pool_submit(pool, counted_run, counted_done, &blocker);
+    ck_assert_msg(gate_wait_for(&gate, 1), "the blocker did not start");
+    struct fl_job *c = fl_pool_submit(pool, counted_run, counted_done, &claimed);
+    ck_assert_msg(c != NULL, "submit refused");
+    ck_assert_msg(fl_job_claim(b) == 0, "a running job was claimed");
+    ck_assert_msg(fl_job_claim(c) == 1, "a queued job behind a busy worker was not claimed");
+    counted_run(&claimed); /* the claimer runs it */
+    gate_open(&gate);
+    ck_assert_int_eq(fl_job_wait(b, fl_monotonic_ms() + 5000), 1);
+    fl_job_release(&b);
+    fl_job_release(&c);
+    fl_pool_destroy(&pool);
+    ck_assert_msg(claimed.runs == 1, "a claimed job: run %d times, want 1 (by the claimer)",
+                  claimed.runs);
+    ck_assert_msg(claimed.dones == 1, "a claimed job: done called %d times, want 1",
+                  claimed.dones);
+    gate_destroy(&gate);
+}
+END_TEST
+
 /* Destroy -------------------------------------------------------------------- */
 
 START_TEST(test_destroy_waits_for_running_and_cancelled)
@@ -549,6 +581,7 @@ static Suite *pool_suite(void)
 
     tc = tcase_create("cancel_and_destroy");
     tcase_add_test(tc, test_release_queued_cancels);
+    tcase_add_test(tc, test_claim_queued_job);
     tcase_add_test(tc, test_destroy_waits_for_running_and_cancelled);
     tcase_add_test(tc, test_destroy_drains_queue);
     tcase_add_test(tc, test_done_frees_arg_after_early_release);

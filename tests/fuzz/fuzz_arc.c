@@ -1,0 +1,63 @@
+/* fuzz_arc: ARC header sets from the sender (lib/arc.c: instance tags,
+   tag lists, the chain's structure, the ARC-Authentication-Results
+   claims DMARC reads) without a resolver.  The input is split into header
+   fields at LF ("Name: value", a line starting with WSP continues the
+   field) and a body after an empty line.  Invariants: the result is one
+   of none, fail, temperror; a claim's value is NUL-terminated within its
+   buffer; the verdict record part serialises. */
+#include "tests/fuzz/fuzz.h"
+#include "lib/arc.h"
+
+#include <jansson.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *s = fuzz_cstr(data, size);
+    struct fl_arc *a = fl_arc_new(NULL, 0, 1 << 20);
+    char *p = s, *body = NULL;
+    while (*p != '\0') {
+        if (*p == '\n') {
+            body = p + 1;
+            break;
+        }
+        char *end = p;
+        while ((end = strchr(end, '\n')) != NULL && (end[1] == ' ' || end[1] == '\t'))
+            end++;
+        char *next = end ? end + 1 : p + strlen(p);
+        if (end != NULL)
+            *end = '\0';
+        char *colon = strchr(p, ':');
+        if (colon != NULL) {
+            *colon = '\0';
+            char *v = colon + 1;
+            while (*v == ' ')
+                v++;
+            fl_arc_header(a, p, v);
+        }
+        p = next;
+    }
+    if (fl_arc_eoh(a) == 1 && body != NULL)
+        fl_arc_body(a, (const unsigned char *)body, strlen(body));
+    struct fl_result r;
+    fl_arc_eom(a, "192.0.2.1", &r);
+    FUZZ_ASSERT(r.result == FL_RES_NONE || r.result == FL_RES_FAIL ||
+                    r.result == FL_RES_TEMPERROR,
+                "a chain passed without keys");
+    for (int i = 1; i <= (int)fl_arc_nsets(a); i++) {
+        char v[64];
+        for (size_t k = 0; fl_arc_aar_pass(a, i, "dkim", "header.d", k, v, sizeof(v)); k++)
+            FUZZ_ASSERT(memchr(v, '\0', sizeof(v)) != NULL, "claim not terminated");
+        if (fl_arc_aar_pass(a, i, "dmarc", "header.from", 0, v, sizeof(v)))
+            FUZZ_ASSERT(memchr(v, '\0', sizeof(v)) != NULL, "claim not terminated");
+    }
+    json_t *o = json_object();
+    fl_arc_json(a, o);
+    char *j = json_dumps(o, JSON_COMPACT);
+    FUZZ_ASSERT(j != NULL, "the record part does not serialise");
+    free(j);
+    json_decref(o);
+    fl_result_clear(&r);
+    fl_arc_free(&a);
+    free(s);
+    return 0;
+}
