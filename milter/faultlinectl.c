@@ -24,6 +24,7 @@ void fl_ctl_usage(FILE *out)
         "       faultlinectl [-c FILE] stats\n"
         "       faultlinectl [-c FILE] why [OPTIONS] ID [VERDICT-LOG...]\n"
         "       faultlinectl [-c FILE] report [OPTIONS] [VERDICT-LOG...]\n"
+        "       faultlinectl [-c FILE] dmarc-report [OPTIONS] [VERDICT-LOG...]\n"
         "       faultlinectl -h | --help | -V | --version\n"
         "\n"
         "  -c FILE        configuration file (default %s\n"
@@ -46,6 +47,11 @@ void fl_ctl_usage(FILE *out)
         "      many messages from the verdict logs of one or several MX hosts\n"
         "      (.gz too): faults by sender domain, our own side's health, DNS\n"
         "      list and greylist effectiveness (faultlinectl report -h)\n"
+        "  dmarc-report [--since T --until T] [--out DIR] [--send | --dry-run]\n"
+        "               [OPTIONS] [VERDICT-LOG...]\n"
+        "      one RFC 9990 DMARC aggregate report per policy domain with rua=,\n"
+        "      from the verdict logs; written to report_dir, or mailed with\n"
+        "      --send (faultlinectl dmarc-report -h for the options)\n"
         "  greylist COMMAND [OPTIONS]\n"
         "      the greylist store; COMMAND is one of:\n"
         "\n"
@@ -76,9 +82,10 @@ void fl_ctl_usage(FILE *out)
         "  1   remove: nothing matched; why: no such message\n"
         "  64  usage error\n"
         "  65  bad argument value (address, network, duration, state)\n"
-        "  66  why, report: no verdict log readable\n"
+        "  66  why, report, dmarc-report: no verdict log readable\n"
         "  69  the store cannot be opened or used (an LMDB store is created by\n"
         "      the daemon; Redis unreachable)\n"
+        "  73, 75  dmarc-report: a report not written, a delivery failed\n"
         "  78  the configuration file has errors\n",
         DEFAULT_CONFIG);
 }
@@ -87,7 +94,7 @@ void fl_ctl_usage(FILE *out)
 void fl_ctl_brief_usage(void)
 {
     fprintf(stderr,
-            "usage: faultlinectl [-c FILE] stats | why ID | report | "
+            "usage: faultlinectl [-c FILE] stats | why ID | report | dmarc-report | "
             "greylist list|allow|remove|stats|expire [OPTIONS]\n"
             "       (faultlinectl -h for the options and exit statuses)\n");
 }

@@ -60,11 +60,11 @@ awk '/^$/ || /^  -/ { exit } { print }' "$T/out" | grep -q -- "-m" && pass "faul
 # a|b|c") is described: its line is followed by a deeper-indented one.
 run "$CTL" -h
 cp "$T/out" "$T/ctlhelp"
-top=$(sed -n 's/^.*faultlinectl \[-c FILE\] \([a-z]*\).*/\1/p' "$T/ctlhelp" | sort -u | tr '\n' ' ')
+top=$(sed -n 's/^.*faultlinectl \[-c FILE\] \([a-z-]*\).*/\1/p' "$T/ctlhelp" | sort -u | tr '\n' ' ')
 run "$CTL" -x
 grey=$(sed -n 's/^usage: .*greylist \([a-z|]*\).*/\1/p' "$T/err" | tr '|' ' ')
 [ -n "$grey" ] || fail "no greylist commands in the short usage: $(cat "$T/err")"
-for c in stats why report greylist; do
+for c in stats why report dmarc-report greylist; do
 	case " $top " in
 	*" $c "*) ;;
 	*) fail "the synopsis of faultlinectl -h lacks $c: $top" ;;
@@ -72,7 +72,7 @@ for c in stats why report greylist; do
 done
 undescribed=
 for c in $top $grey; do
-	awk -v c="$c" '$1 == c && /^  [a-z]/ { getline; if (/^      /) f = 1 } END { exit !f }' \
+	awk -v c="$c" '$1 == c && /^  [a-z]/ { getline; while (/^         /) getline; if (/^      /) f = 1 } END { exit !f }' \
 		"$T/ctlhelp" || undescribed="$undescribed $c"
 done
 [ -z "$undescribed" ] && pass "faultlinectl -h describes every command: $top/ $grey" ||
