@@ -13,21 +13,28 @@ const struct fl_setting *fl_setting_find(const char *name)
     return NULL;
 }
 
+/* Optimal string alignment distance: insertions, deletions,
+   substitutions and swaps of two neighbours count one each. */
 static size_t edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     if (la > 64 || lb > 64)
         return 99;
-    size_t prev[65], cur[65];
+    size_t before[65], prev[65], cur[65];
     for (size_t j = 0; j <= lb; j++)
         prev[j] = j;
+    memcpy(before, prev, sizeof(before));
     for (size_t i = 1; i <= la; i++) {
         cur[0] = i;
         for (size_t j = 1; j <= lb; j++) {
             size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
             size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
             cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                before[j - 2] + 1 < cur[j])
+                cur[j] = before[j - 2] + 1;
         }
+        memcpy(before, prev, sizeof(before));
         memcpy(prev, cur, sizeof(prev));
     }
     return prev[lb];
@@ -35,13 +42,19 @@ static size_t edit_distance(const char *a, const char *b)
 
 const char *fl_setting_suggest(const char *name)
 {
+    /* Close means at most one edit per four characters of the longer name
+       (at least one, at most three): "foo" is two edits from "log", which
+       is no hint; "log_lvl" is two from "log_level", which is. */
+    size_t len = strlen(name);
     const char *best = NULL;
-    size_t best_d = 3; /* suggest only close matches */
+    size_t best_d = 99;
     for (size_t g = 0; g < fl_setting_group_count; g++) {
         for (size_t i = 0; i < fl_setting_groups[g].count; i++) {
             const char *cand = fl_setting_groups[g].settings[i].name;
+            size_t longer = strlen(cand) > len ? strlen(cand) : len;
+            size_t limit = longer / 4 < 1 ? 1 : longer / 4 > 3 ? 3 : longer / 4;
             size_t d = edit_distance(name, cand);
-            if (d < best_d) {
+            if (d <= limit && d < best_d) {
                 best_d = d;
                 best = cand;
             }

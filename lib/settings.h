@@ -79,7 +79,9 @@ extern const size_t fl_setting_group_count;
 
 /* Returns the setting named name, or NULL. */
 const struct fl_setting *fl_setting_find(const char *name);
-/* Returns the closest known name within a small edit distance, or NULL. */
+/* Returns the closest known name at most one edit per four characters
+   away (at least 1, at most 3; a swap of neighbours is one edit), or NULL:
+   a far-fetched hint is worse than none. */
 const char *fl_setting_suggest(const char *name);
 /* Human description of the accepted values ("a duration, e.g. 30s"). */
 const char *fl_setting_type_hint(const struct fl_setting *s);

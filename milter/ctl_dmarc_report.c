@@ -15,6 +15,7 @@
 
    One pass; memory grows with distinct rows, not with records.
    Single-threaded. */
+#include "milter/cli.h"
 #include "milter/ctl.h"
 #include "milter/ctl_dmarc.h"
 #include "milter/ctl_vlog.h"
@@ -596,7 +597,8 @@ int fl_ctl_dmarc_report(const struct fl_config *cfg, int argc, char **argv)
     struct fl_dr_settings s = {0};
     int opt;
     optind = 0;
-    while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    opterr = 0; /* our messages: "faultlinectl: dmarc-report: ..." */
+    while ((opt = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
         switch (opt) {
         case 's':
         case 'u':
@@ -632,6 +634,7 @@ int fl_ctl_dmarc_report(const struct fl_config *cfg, int argc, char **argv)
             usage(stdout);
             return FL_CTL_OK;
         default:
+            fl_cli_bad_option("faultlinectl: dmarc-report", opt, argv);
             usage(stderr);
             return FL_CTL_USAGE;
         }

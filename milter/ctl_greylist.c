@@ -2,6 +2,7 @@
    store the configuration names (LMDB or Redis), through the
    administration API of lib/greylist.h.  Output is one record per line of
    key=value fields, stable for scripts.  Single-threaded. */
+#include "milter/cli.h"
 #include "milter/ctl.h"
 #include "lib/cidr.h"
 #include "lib/greylist.h"
@@ -32,8 +33,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     };
     memset(o, 0, sizeof(*o));
     optind = 0; /* glibc: start a fresh scan */
+    opterr = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+:", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             o->client = optarg;
@@ -53,8 +55,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case 'a':
             o->all = true;
             break;
-        default:
+        default: {
+            char prefix[64];
+            snprintf(prefix, sizeof(prefix), "faultlinectl: greylist %s", argv[0]);
+            fl_cli_bad_option(prefix, opt, argv);
             return FL_CTL_USAGE;
+        }
         }
     }
     if (optind < argc) {

@@ -16,6 +16,7 @@
    Text tables by default, --json for scripts.  One pass, no record kept:
    a million records take seconds (tests/bench/bench_report.sh).
    Single-threaded. */
+#include "milter/cli.h"
 #include "milter/ctl.h"
 #include "milter/ctl_report.h"
 #include "milter/ctl_smap.h"
@@ -415,7 +416,8 @@ int fl_ctl_report(const struct fl_config *cfg, int argc, char **argv)
     r->top = DEFAULT_TOP;
     int opt;
     optind = 0; /* glibc: a full re-initialisation after main's getopt */
-    while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    opterr = 0; /* our messages: "faultlinectl: report: ..." */
+    while ((opt = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
         switch (opt) {
         case 'j':
             json = true;
@@ -446,6 +448,7 @@ int fl_ctl_report(const struct fl_config *cfg, int argc, char **argv)
             free(r);
             return FL_CTL_OK;
         default:
+            fl_cli_bad_option("faultlinectl: report", opt, argv);
             usage(stderr);
             free(r);
             return FL_CTL_USAGE;

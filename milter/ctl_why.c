@@ -9,6 +9,7 @@
    (which record or list, which answer).  --json gives the same as one
    JSON object.  The explanation is built once as JSON and the text is
    rendered from it, so the two never disagree.  Single-threaded. */
+#include "milter/cli.h"
 #include "milter/ctl.h"
 #include "milter/ctl_vlog.h"
 #include "lib/xalloc.h"
@@ -576,7 +577,8 @@ int fl_ctl_why(const struct fl_config *cfg, int argc, char **argv)
     struct why w = {.max = DEFAULT_MAX};
     int opt;
     optind = 0; /* glibc: a full re-initialisation after main's getopt */
-    while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    opterr = 0; /* our messages: "faultlinectl: why: ..." */
+    while ((opt = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
         switch (opt) {
         case 'j':
             json = true;
@@ -604,6 +606,7 @@ int fl_ctl_why(const struct fl_config *cfg, int argc, char **argv)
             usage(stdout);
             return FL_CTL_OK;
         default:
+            fl_cli_bad_option("faultlinectl: why", opt, argv);
             usage(stderr);
             return FL_CTL_USAGE;
         }

@@ -4,9 +4,11 @@
    (milter/ctl_greylist.c).  Safe while the daemon runs.  Single-threaded. */
 #include "config.h"
 
+#include "milter/cli.h"
 #include "milter/ctl.h"
 #include "lib/log.h"
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,11 +22,38 @@ void fl_ctl_usage(FILE *out)
     fprintf(out,
         "usage: faultlinectl [-c FILE] greylist COMMAND [OPTIONS]\n"
         "       faultlinectl [-c FILE] stats\n"
-        "       faultlinectl -h | -V\n"
+        "       faultlinectl [-c FILE] why [OPTIONS] ID [VERDICT-LOG...]\n"
+        "       faultlinectl [-c FILE] report [OPTIONS] [VERDICT-LOG...]\n"
+        "       faultlinectl [-c FILE] dmarc-report [OPTIONS] [VERDICT-LOG...]\n"
+        "       faultlinectl -h | --help | -V | --version\n"
         "\n"
-        "  -c FILE  configuration file (default %s\n"
-        "           if it exists, else built-in defaults): the daemon's, so the\n"
-        "           greylist store is the one the daemon uses\n"
+        "  -c FILE        configuration file (default %s\n"
+        "                 if it exists, else built-in defaults): the daemon's, so\n"
+        "                 the stats file and greylist store are the daemon's\n"
+        "  -V, --version  print the version and exit\n"
+        "  -h, --help     print this help and exit\n"
+        "\n"
+        "commands:\n"
+        "  stats\n"
+        "      the daemon's counters from its stats_file (rewritten every\n"
+        "      stats_interval): sessions open, DNS queries by status and latency,\n"
+        "      and per DNS list its queries, listings, error codes, timeouts and\n"
+        "      failures\n"
+        "  why [--json] [--since T] [--until T] [--max N] ID [VERDICT-LOG...]\n"
+        "      one message explained from the verdict log: every check, whose\n"
+        "      side has to act and what to fix.  ID: a queue id, a Message-ID\n"
+        "      (<...>) or an address (faultlinectl why -h for the details)\n"
+        "  report [--json] [--since T] [--until T] [--top N] [VERDICT-LOG...]\n"
+        "      many messages from the verdict logs of one or several MX hosts\n"
+        "      (.gz too): faults by sender domain, our own side's health, DNS\n"
+        "      list and greylist effectiveness (faultlinectl report -h)\n"
+        "  dmarc-report [--since T --until T] [--out DIR] [--send | --dry-run]\n"
+        "               [OPTIONS] [VERDICT-LOG...]\n"
+        "      one RFC 9990 DMARC aggregate report per policy domain with rua=,\n"
+        "      from the verdict logs; written to report_dir, or mailed with\n"
+        "      --send (faultlinectl dmarc-report -h for the options)\n"
+        "  greylist COMMAND [OPTIONS]\n"
+        "      the greylist store; COMMAND is one of:\n"
         "\n"
         "greylist commands:\n"
         "  list [--client IP|NET] [--sender ADDR] [--recipient ADDR]\n"
@@ -50,11 +79,13 @@ void fl_ctl_usage(FILE *out)
         "\n"
         "exit status:\n"
         "  0   success\n"
-        "  1   remove: nothing matched\n"
+        "  1   remove: nothing matched; why: no such message\n"
         "  64  usage error\n"
         "  65  bad argument value (address, network, duration, state)\n"
+        "  66  why, report, dmarc-report: no verdict log readable\n"
         "  69  the store cannot be opened or used (an LMDB store is created by\n"
         "      the daemon; Redis unreachable)\n"
+        "  73, 75  dmarc-report: a report not written, a delivery failed\n"
         "  78  the configuration file has errors\n",
         DEFAULT_CONFIG);
 }
@@ -63,8 +94,8 @@ void fl_ctl_usage(FILE *out)
 void fl_ctl_brief_usage(void)
 {
     fprintf(stderr,
-            "usage: faultlinectl [-c FILE] stats | greylist list|allow|remove|stats|expire "
-            "[OPTIONS]\n"
+            "usage: faultlinectl [-c FILE] stats | why ID | report | dmarc-report | "
+            "greylist list|allow|remove|stats|expire [OPTIONS]\n"
             "       (faultlinectl -h for the options and exit statuses)\n");
 }
 
@@ -72,9 +103,15 @@ int main(int argc, char **argv)
 {
     const char *path = DEFAULT_CONFIG;
     bool explicit_path = false;
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
     int opt;
+    opterr = 0; /* our messages: "faultlinectl: ...", whatever argv[0] is */
     /* "+": stop at the first command word; its options are its own. */
-    while ((opt = getopt(argc, argv, "+c:hV")) != -1) {
+    while ((opt = getopt_long(argc, argv, "+:c:hV", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             path = optarg;
@@ -87,6 +124,7 @@ int main(int argc, char **argv)
             printf("faultlinectl %s\n", PACKAGE_VERSION);
             return FL_CTL_OK;
         default:
+            fl_cli_bad_option("faultlinectl", opt, argv);
             fl_ctl_brief_usage();
             return FL_CTL_USAGE;
         }

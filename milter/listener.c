@@ -132,7 +132,9 @@ static int find_listener(void)
 }
 
 /* Disables Nagle on the listening TCP socket; Linux copies the option to
-   every socket accept() returns. */
+   every connection that completes its handshake from now on.  One that
+   completed before (between libmilter's listen() and this call) would keep
+   Nagle on: accept() below closes that gap. */
 static int set_nodelay(void)
 {
     int done = 0;
@@ -150,6 +152,24 @@ static int set_nodelay(void)
         return -1;
     }
     return 0;
+}
+
+/* libmilter's accept(2), interposed: libmilter keeps its accepted
+   sockets to itself, and a connection whose handshake completed before
+   set_nodelay() ran (a client connecting while the daemon starts) did not
+   inherit TCP_NODELAY.  libmilter calls accept() through the dynamic
+   linker, so this definition in the executable is the one it gets; it
+   accepts with accept4(2) and disables Nagle on every TCP socket it
+   returns, before the first byte is read.  Thread-safe. */
+int accept(int fd, __SOCKADDR_ARG addr, socklen_t *__restrict len)
+{
+    int s = accept4(fd, addr, len, 0);
+    int proto = 0, one = 1;
+    socklen_t plen = sizeof(proto);
+    if (s >= 0 && getsockopt(s, SOL_SOCKET, SO_PROTOCOL, &proto, &plen) == 0 &&
+        proto == IPPROTO_TCP)
+        (void)setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return s;
 }
 
 int fl_listener_open(const struct fl_config *cfg)

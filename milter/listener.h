@@ -2,7 +2,8 @@
    leaves out: a stale unix socket is removed only if it is a socket nobody
    listens on, the unix socket gets the configured mode and owner, and a TCP
    listening socket gets TCP_NODELAY (inherited by accepted sockets on
-   Linux), so replies are not held back by Nagle's algorithm against the
+   Linux; libmilter's accept() is interposed to set it on a connection
+   that completed before, while the daemon started), so replies are not held back by Nagle's algorithm against the
    MTA's delayed ACKs.  Called once at startup, before privileges drop. */
 #ifndef FL_MILTER_LISTENER_H
 #define FL_MILTER_LISTENER_H

@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include "milter/callbacks.h"
+#include "milter/cli.h"
 #include "milter/idle.h"
 #include "milter/listener.h"
 #include "milter/metrics_http.h"
@@ -23,6 +24,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <jansson.h>
 #include <libmilter/mfapi.h>
 #include <pthread.h>
@@ -84,13 +86,22 @@ static void *milter_thread(void *arg)
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: faultline [-f] [-c FILE] [-n] [-d] [-V]\n"
-            "  -c FILE  configuration file (default %s if it exists, else built-in defaults)\n"
-            "  -f       stay in the foreground (log to stderr with log = auto)\n"
-            "  -n       check the configuration and exit (0 valid, 2 errors)\n"
-            "  -d       print every setting with its default and exit\n"
-            "  -m       print the settings section of faultline.conf(5) and exit\n"
-            "  -V       print the version and exit\n",
+            "usage: faultline [-f] [-c FILE]      run the milter\n"
+            "       faultline [-c FILE] -n        check the configuration\n"
+            "       faultline -d | -m | -V | -h   print and exit\n"
+            "\n"
+            "  -c FILE        configuration file (default %s\n"
+            "                 if it exists, else built-in defaults)\n"
+            "  -f             stay in the foreground (log to stderr with log = auto)\n"
+            "  -n             check the configuration and exit (0 valid, 2 errors)\n"
+            "  -d             print every setting with its default and exit\n"
+            "  -m             print the settings section of faultline.conf(5), exit\n"
+            "  -V, --version  print the version and exit\n"
+            "  -h, --help     print this help and exit\n"
+            "\n"
+            "Signals: SIGHUP reloads the configuration (kept if the new one has\n"
+            "errors); SIGTERM and SIGINT stop accepting and let sessions finish\n"
+            "(shutdown_timeout).  See faultline(8) and faultline.conf(5).\n",
             DEFAULT_CONFIG);
 }
 
@@ -231,8 +242,14 @@ int main(int argc, char **argv)
 {
     const char *config_path = DEFAULT_CONFIG;
     bool explicit_path = false, check_only = false, foreground = false;
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
     int opt;
-    while ((opt = getopt(argc, argv, "c:fndmVh")) != -1) {
+    opterr = 0; /* our messages: "faultline: ...", whatever argv[0] is */
+    while ((opt = getopt_long(argc, argv, ":c:fndmVh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             config_path = optarg;
@@ -259,12 +276,14 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            usage(stderr);
+            fl_cli_bad_option("faultline", opt, argv);
+            fprintf(stderr, "(faultline -h lists the options)\n");
             return 2;
         }
     }
     if (optind < argc) {
-        usage(stderr);
+        fprintf(stderr, "faultline: unexpected argument \"%s\"\n(faultline -h lists the options)\n",
+                argv[optind]);
         return 2;
     }
     fl_srv.foreground = foreground;

@@ -1,26 +1,33 @@
 #!/bin/bash
-# scripts/demo.sh -- see faultline work in one command (as root):
+# scripts/demo.sh -- see what faultline is for, in one command, offline:
 #
-#     sudo ./scripts/demo.sh          run the demo, stop everything, exit
-#     sudo ./scripts/demo.sh --keep   leave it running until Ctrl-C
+#     scripts/demo.sh          run the demo, stop everything, exit 0
+#     scripts/demo.sh --keep   leave it all running until Ctrl-C
 #
-# On a fresh Debian 12 it installs what is missing, builds faultline if it is
-# not built yet, creates the 'faultline' system user, starts the milter with
-# its built-in defaults (socket inet:8895@127.0.0.1, user faultline, log to
-# stderr), starts a throw-away private Postfix instance under /tmp wired to
-# it, sends one message "from" 192.0.2.7 via XCLIENT and shows the
-# Authentication-Results header and faultline's verdict.  The system's own
-# Postfix (/etc/postfix) is neither configured nor started nor stopped.
+# Needs root (prefix it with sudo when you are not: it re-runs itself with
+# sudo).  It installs what is missing (scripts/deps.sh --build), builds
+# faultline out of tree in _build-demo, starts the test DNS server
+# (tests/dns/fakedns.py) with the demo zones of scripts/demo/, faultline
+# resolving through it, and a throw-away private Postfix under /tmp wired to
+# faultline.  Then it sends five messages from five made-up senders and
+# prints, for each, the SMTP reply the sending client saw, whose side has to
+# act (fault) and what to fix -- and one verdict explained in plain words.
+# Nothing is installed as a service; the system's own Postfix (/etc/postfix)
+# is neither configured, started nor stopped.
 
 # shellcheck source-path=SCRIPTDIR
 set -u
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd) || exit 1
+# shellcheck source=common.sh
+. "$ROOT/scripts/common.sh"
 
 KEEP=0
 for arg in "$@"; do
 	case $arg in
 	--keep) KEEP=1 ;;
 	-h | --help)
-		sed -n '2,12s/^# \{0,1\}//p' "$0"
+		sed -n '2,16s/^# \{0,1\}//p' "$0"
 		exit 0
 		;;
 	*)
@@ -29,6 +36,8 @@ for arg in "$@"; do
 		;;
 	esac
 done
+fl_as_root demo.sh "$ROOT/scripts/demo.sh" "$@"
+cd "$ROOT" || exit 1
 
 heading() {
 	if [ -t 1 ]; then
@@ -42,52 +51,26 @@ die() {
 	exit 1
 }
 
-[ "$(id -u)" = 0 ] || die "run me as root: sudo $0"
-
-ROOT=$(cd "$(dirname "$0")/.." && pwd) || die "cannot find the source tree"
-cd "$ROOT" || die "cannot cd to $ROOT"
-
-MILTER_PORT=8895
-# FAULTLINE= may point at another build of the daemon.
-FAULTLINE=${FAULTLINE:-$ROOT/milter/faultline}
+DEMO=$ROOT/scripts/demo
+# FAULTLINE= may point at another build of the daemon (the test suite's).
+FAULTLINE=${FAULTLINE:-}
 
 # ---------------------------------------------------------------------------
 heading "1. Packages"
 sh "$ROOT/scripts/deps.sh" --build || die "installing the packages failed"
+echo "all installed"
 
 # shellcheck source=../tests/e2e/postfix_lib.sh
 . "$ROOT/tests/e2e/postfix_lib.sh"
 
 # ---------------------------------------------------------------------------
-heading "2. Build"
-if [ -x "$FAULTLINE" ]; then
-	echo "milter/faultline is already built"
-else
-	if [ ! -f Makefile ]; then
-		echo "+ autoreconf -fi && ./configure"
-		autoreconf -fi || die "autoreconf failed"
-		./configure || die "configure failed"
-	fi
-	echo "+ make -j2"
-	make -j2 || die "make failed"
-	[ -x "$FAULTLINE" ] || die "build finished but $FAULTLINE is missing"
+heading "2. Build (out of tree, in _build-demo)"
+if [ -z "$FAULTLINE" ]; then
+	fl_build demo.sh "$ROOT" "$ROOT/_build-demo" || die "the build failed"
+	FAULTLINE=$ROOT/_build-demo/milter/faultline
 fi
-
-# ---------------------------------------------------------------------------
-heading "3. System user"
-if getent passwd faultline >/dev/null; then
-	echo "user 'faultline' exists"
-else
-	if command -v adduser >/dev/null 2>&1; then
-		adduser --system --group --no-create-home faultline || die "adduser failed"
-	else
-		useradd --system --user-group --no-create-home --shell /usr/sbin/nologin \
-			faultline || die "useradd failed"
-	fi
-	echo "created system user 'faultline'"
-fi
-# Default pidfile is /run/faultline/faultline.pid.
-install -d -o faultline -g faultline -m 755 /run/faultline
+[ -x "$FAULTLINE" ] || die "$FAULTLINE is missing"
+echo "faultline: $FAULTLINE"
 
 # ---------------------------------------------------------------------------
 W=$(mktemp -d /tmp/faultline-demo.XXXXXX) || die "mktemp failed"
@@ -95,109 +78,100 @@ chmod 755 "$W"
 FL_PID=
 
 # shellcheck disable=SC2317 # reached via the EXIT trap
-stop_all() {
+on_exit() {
+	local rc=$?
 	trap - EXIT INT TERM
 	heading "Stopping"
 	pf_stop
-	if [ -n "$FL_PID" ] && _pf_pid_alive "$FL_PID"; then
-		kill -TERM "$FL_PID" 2>/dev/null
-		for _ in $(seq 1 100); do
-			_pf_pid_alive "$FL_PID" || break
-			sleep 0.1
-		done
-		_pf_pid_alive "$FL_PID" && kill -9 "$FL_PID" 2>/dev/null
-		wait "$FL_PID" 2>/dev/null
-	fi
-	echo "stopped faultline, the private Postfix and smtp-sink"
-	echo "logs and the delivered message are kept in $W"
-}
-# shellcheck disable=SC2317 # trap handlers
-on_exit() {
-	local rc=$?
-	stop_all
+	pf_faultline_stop
+	pf_dns_stop
+	echo "stopped faultline, the private Postfix, smtp-sink and the test DNS server"
+	echo "logs, verdict records and delivered messages are kept in $W"
 	exit "$rc"
 }
 trap on_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-heading "4. Starting faultline (built-in defaults: inet:$MILTER_PORT@127.0.0.1, user faultline)"
-if [ -e /etc/faultline/faultline.conf ]; then
-	echo "note: /etc/faultline/faultline.conf exists and will be used;"
-	echo "      the demo expects the milter on 127.0.0.1:$MILTER_PORT"
-fi
-if pf_port_listening "$MILTER_PORT"; then
-	die "something already listens on 127.0.0.1:$MILTER_PORT (another faultline?); stop it first"
-fi
-echo "+ milter/faultline -f   (stderr -> $W/faultline.log)"
-"$FAULTLINE" -f </dev/null >"$W/faultline.stdout" 2>"$W/faultline.log" &
-FL_PID=$!
-if ! pf_wait_port "$MILTER_PORT" 20 "$FL_PID"; then
-	cat "$W/faultline.log" >&2
-	die "faultline did not start listening on 127.0.0.1:$MILTER_PORT"
-fi
-echo "faultline is running (pid $FL_PID)"
+heading "3. The test DNS server with the demo zones (offline: nothing leaves this host)"
+PF_DNS_BASE_ZONES=$DEMO pf_dns_start "$W/dns" || die "the test DNS server did not start"
+echo "tests/dns/fakedns.py on $PF_DNS_ADDR serving $(cd "$DEMO" && echo *.zone)"
 
-heading "5. Starting a private Postfix instance in $W/postfix"
-pf_start "$W/postfix" "inet:127.0.0.1:$MILTER_PORT" 2>&1 || die "private Postfix did not start"
-echo "smtpd on 127.0.0.1:$PF_PORT, milter inet:127.0.0.1:$MILTER_PORT, deliveries to smtp-sink on 127.0.0.1:$PF_SINK_PORT"
+heading "4. faultline"
+pf_faultline_start "$W" "dns_probe_domain = demo.example
+dnsbl_sites = list.demo.example
+greylist_enable = yes
+greylist_lmdb_dir = $W/greylist
+# a demo does not wait five minutes
+greylist_delay = 2s
+# known senders: only the new one is greylisted
+greylist_allow_clients = 192.0.2.0/24, 198.51.100.0/24" || die "faultline did not start"
+echo "faultline -f -c $W/faultline.conf is running (pid $FL_PID, milter on 127.0.0.1:$FL_PORT):"
+sed 's/^/  /' "$W/faultline.conf"
 
-heading "6. Sending a message as if from 192.0.2.7 (HELO client.example)"
-MSGID="demo.$(date +%s).$$@sender.example"
-cat >"$W/message.eml" <<EOF
-From: Alice <alice@sender.example>
-To: Bob <bob@faultline.example>
-Subject: faultline demo
-Date: $(LC_ALL=C date -R)
-Message-ID: <$MSGID>
-Authentication-Results: other.example; spf=pass smtp.mailfrom=sender.example
+heading "5. A private Postfix wired to faultline"
+pf_start "$W/postfix" "inet:127.0.0.1:$FL_PORT" 2>&1 || die "the private Postfix did not start"
+echo "smtpd on 127.0.0.1:$PF_PORT; what it accepts goes to smtp-sink on 127.0.0.1:$PF_SINK_PORT"
 
-Hello from the faultline demo.
-EOF
-if pf_send alice@sender.example bob@faultline.example "$W/message.eml" 192.0.2.7 client.example; then
-	grep -E '^(\*\*\* |<- )?250 .*queued as' "$PF_LAST_TRANSCRIPT" | sed 's/^/  /'
-	SENT=1
-else
-	echo "Postfix did not accept the message; the SMTP conversation ended with:"
-	grep -E '^(<\*\* |\*\*\* )?[45][0-9][0-9][ -]' "$PF_LAST_TRANSCRIPT" | sed 's/^/  /'
-	SENT=0
-fi
+# ---------------------------------------------------------------------------
+heading "6. Five messages"
+M=$W/messages
+mkdir -p "$M"
+# message FILE FROM SUBJECT: a plain message
+message() {
+	printf 'From: %s\nTo: Bob <bob@faultline.example>\nSubject: %s\nDate: %s\nMessage-ID: <%s.%s@demo>\n\n%s\n' \
+		"$2" "$3" "$(LC_ALL=C date -R)" "$(basename "$1" .eml)" "$$" "Hello from the faultline demo." >"$1"
+}
+message "$M/shop.eml" "Shop <orders@shop.demo.example>" "Your order has shipped"
+# shop.demo.example signs its mail; the key is published in the demo zone.
+/usr/bin/python3 - "$DEMO/demo.private" "$M/shop.eml" <<'PYEOF' || die "DKIM signing failed"
+import dkim, sys
+key = open(sys.argv[1], "rb").read()
+msg = open(sys.argv[2], "rb").read().replace(b"\n", b"\r\n")
+sig = dkim.sign(msg, b"demo", b"shop.demo.example", key,
+                include_headers=[b"from", b"to", b"subject", b"date", b"message-id"])
+open(sys.argv[2], "wb").write(sig + msg)
+PYEOF
+message "$M/news.eml" "News <news@news.demo.example>" "This week's news"
+message "$M/new.eml" "Newcomer <hello@new.demo.example>" "Hello, first mail from us"
+message "$M/partner.eml" "Partner <invoice@partner.demo.example>" "Invoice 42"
+
+# ROWS: label, client address, HELO, MAIL FROM, file.  Each is sent as if
+# from that client (Postfix's XCLIENT), the way a real sender's server
+# would connect.
+ROWS=$W/rows.tsv
+: >"$ROWS"
+send() {
+	local label=$1 ip=$2 helo=$3 from=$4 file=$5
+	pf_send "$from" bob@faultline.example "$file" "$ip" "$helo"
+	printf '%s\t%s\t%s\t%s\n' "$label" "$ip" "$from" "$PF_LAST_TRANSCRIPT" >>"$ROWS"
+	printf '  %-28s from %-14s MAIL FROM:<%s>\n' "$label" "$ip" "$from"
+}
+send "authenticated (shop)" 192.0.2.10 mail.shop.demo.example orders@shop.demo.example "$M/shop.eml"
+send "SPF fail (news)" 198.51.100.7 bulk.news.demo.example news@news.demo.example "$M/news.eml"
+send "first-time sender (new)" 203.0.113.50 mail.new.demo.example hello@new.demo.example "$M/new.eml"
+send "DNS list error (partner)" 192.0.2.21 mail.partner.demo.example invoice@partner.demo.example "$M/partner.eml"
+echo "  (waiting 2 s, the demo's greylist_delay, as the new sender's server would)"
+sleep 2.1
+send "new, retried after 2 s" 203.0.113.50 mail.new.demo.example hello@new.demo.example "$M/new.eml"
+pf_wait_delivered 3 20 >/dev/null 2>&1 || echo "  (not every accepted message reached smtp-sink yet)"
+
+# ---------------------------------------------------------------------------
+heading "7. Whose fault, and what to fix"
+/usr/bin/python3 "$DEMO/table.py" "$ROWS" "$W/verdicts.jsonl" || die "no verdict records"
 
 DELIVERED=
-if [ "$SENT" = 1 ]; then
-	if pf_wait_delivered 1 60; then
-		for f in $(pf_sink_files); do
-			grep -qiF "<$MSGID>" "$f" && DELIVERED=$f
-		done
-	fi
-fi
-
-heading "7. Result"
+for f in $(pf_sink_files); do
+	grep -q "^Subject: Your order has shipped" "$f" && DELIVERED=$f
+done
 if [ -n "$DELIVERED" ]; then
-	echo "Authentication-Results of the delivered message ($DELIVERED):"
-	# Print each Authentication-Results header with its continuation lines.
+	echo
+	echo "The authenticated message as delivered carries faultline's header:"
 	awk '
 		/^$/ { exit }
-		/^[^ \t]/ { show = tolower($0) ~ /^authentication-results:/ }
+		/^[^ \t]/ { show = tolower($0) ~ /^authentication-results: mx.faultline.example/ }
 		show { print "  " $0 }
 	' "$DELIVERED"
-else
-	echo "no message was delivered; see $W/postfix/maillog"
-fi
-QID=$(pf_queue_id_for_msgid "$MSGID")
-echo
-echo "faultline's verdict (from its stderr, queue id ${QID:-unknown}):"
-for _ in $(seq 1 50); do
-	grep -q "verdict" "$W/faultline.log" 2>/dev/null && break
-	sleep 0.1
-done
-if [ -n "$QID" ] && grep -qF "$QID: verdict" "$W/faultline.log"; then
-	grep -F "$QID: verdict" "$W/faultline.log" | sed 's/^/  /'
-elif grep -q "verdict" "$W/faultline.log"; then
-	grep "verdict" "$W/faultline.log" | tail -n 3 | sed 's/^/  /'
-else
-	echo "  (no verdict line; last lines of faultline's log:)"
-	tail -n 10 "$W/faultline.log" | sed 's/^/  /'
 fi
 
 if [ "$KEEP" = 1 ]; then
@@ -205,11 +179,13 @@ if [ "$KEEP" = 1 ]; then
 	heading "Still running -- press Ctrl-C to stop"
 	cat <<EOF
   send more mail:  swaks --server 127.0.0.1 --port $PF_PORT \\
-                     --xclient-addr 192.0.2.7 --xclient-helo client.example --ehlo client.example \\
-                     --from alice@sender.example --to bob@faultline.example
+                     --xclient-addr 192.0.2.10 --xclient-helo mail.shop.demo.example \\
+                     --ehlo mail.shop.demo.example --from orders@shop.demo.example \\
+                     --to bob@faultline.example
   delivered mail:  $PF_DIR/sink/
   Postfix log:     $PF_DIR/maillog
   faultline log:   $W/faultline.log
+  verdicts:        $W/verdicts.jsonl
 EOF
 	while _pf_pid_alive "$FL_PID"; do
 		sleep 1
@@ -218,6 +194,4 @@ EOF
 	tail -n 5 "$W/faultline.log"
 	exit 1
 fi
-
-[ -n "$DELIVERED" ] || exit 1
 exit 0

@@ -7,10 +7,10 @@ set -eu
 BUILD="build-essential autoconf automake libtool pkg-config
  libmilter-dev libopendkim-dev libspf2-dev libssl-dev libunbound-dev libevent-dev libldns-dev
  liblmdb-dev libhiredis-dev libjansson-dev zlib1g-dev libsystemd-dev check libsubunit-dev libmicrohttpd-dev
- postfix swaks python3 python3-authres"
-TEST="clang valgrind python3-dkim python3-yaml python3-dnspython redis-server miltertest
+ postfix swaks python3 python3-authres python3-dkim python3-dnspython"
+TEST="clang valgrind python3-yaml redis-server miltertest
  iproute2 procps python3-prometheus-client libxml2-utils dmarc-cat
- debhelper lintian logrotate debootstrap systemd-container"
+ debhelper lintian logrotate debootstrap systemd-container strace"
 if [ "${1:-}" = "--build" ]; then PKGS=$BUILD; else PKGS="$BUILD $TEST"; fi
 missing=""
 for p in $PKGS; do

@@ -3,11 +3,18 @@
 # whole test suite: unit, protocol (the real daemon over its socket) and
 # end-to-end (a private Postfix), then the same unit and protocol tests under
 # ASan+UBSan, a clang -Werror build, `make distcheck`, and the Debian package
-# (built, installed into a clean root, run, purged).  .ci/run calls
-# exactly this.  Run as root from the repository: sudo scripts/test.sh
+# (built, installed into a clean root, run, purged).  .ci/run calls exactly
+# this.  Run it as root (scripts/test.sh), or as a user with sudo: it re-runs
+# itself with sudo.  It builds only in _build (gcc), _build-san (clang) and
+# _build-fuzz, never in the source tree, so it runs before or after
+# scripts/demo.sh (which builds in _build-demo), twice in a row, and after an
+# interrupted run: the build dirs are made afresh each time.
 set -eu
-cd "$(dirname "$0")/.."
-top=$(pwd)
+top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=common.sh
+. "$top/scripts/common.sh"
+fl_as_root test.sh "$top/scripts/test.sh" "$@"
+cd "$top"
 jobs=$(nproc 2>/dev/null || echo 2)
 
 step() { printf '\n=== %s ===\n' "$*"; }
@@ -26,19 +33,38 @@ no_skips() {
 step "dependencies"
 sh scripts/deps.sh
 
+# no_warnings LOG COMMAND...: runs COMMAND, shows its output, and fails when
+# it fails or prints a warning (bootstrap and build must be quiet).
+no_warnings() {
+    log=$1
+    shift
+    "$@" >"$log" 2>&1 || { cat "$log"; echo "test.sh: $* failed" >&2; exit 1; }
+    cat "$log"
+    if grep -iE 'warning|modifier ignored' "$log" >/dev/null; then
+        echo "test.sh: $* printed warnings:" >&2
+        grep -iE 'warning|modifier ignored' "$log" >&2
+        exit 1
+    fi
+}
+
 step "bootstrap"
-autoreconf -fi
+fl_unconfigure_source test.sh "$top"
+buildlog=${TMPDIR:-/tmp}/faultline-test.$$.log
+no_warnings "$buildlog" autoreconf -fi
 
 step "gcc build"
-rm -rf _build && mkdir _build && cd _build
-../configure --quiet
-make -j"$jobs"
-cd "$top"
+rm -rf _build
+no_warnings "$buildlog" fl_build test.sh "$top" "$top/_build"
+rm -f "$buildlog"
 
 # Every test runs in a network namespace that has only a loopback
 # interface and no route: a test that tried to reach the internet or the
 # host's resolver would fail, which proves the suite is hermetic.
 ns="fl-offline-$$"
+# an interrupted earlier run (killed before its trap ran) left its namespace
+for old in $(ip netns list 2>/dev/null | sed -n 's/^\(fl-offline-[0-9]*\).*/\1/p'); do
+    kill -0 "${old#fl-offline-}" 2>/dev/null || ip netns del "$old" 2>/dev/null || true
+done
 ip netns add "$ns"
 trap 'ip netns del "$ns" 2>/dev/null || true' EXIT
 ip netns exec "$ns" ip link set lo up
@@ -55,9 +81,9 @@ no_skips .
 cd "$top"
 
 step "ASan+UBSan build: unit and protocol tests"
-rm -rf _build-san && mkdir _build-san && cd _build-san
-../configure --quiet --enable-sanitizers CC=clang
-make -j"$jobs"
+rm -rf _build-san
+fl_build test.sh "$top" "$top/_build-san" --enable-sanitizers CC=clang
+cd _build-san
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     offline make -j"$jobs" check TESTS='$(UNIT_TESTS) $(PROTOCOL_TESTS)' ||
     { cat tests/*/*.log | tail -200; exit 1; }

@@ -426,15 +426,17 @@ pf_stop() {
 }
 
 # pf_dns_start DIR [ZONES...]: starts the hermetic test DNS server
-# (tests/dns/fakedns.py) on a free loopback port with the fixture zones (and
-# any extra zone files or directories given); exports PF_DNS_ADDR
+# (tests/dns/fakedns.py) on a free loopback port with the fixture zones (or
+# the zone files or directories in $PF_DNS_BASE_ZONES instead, e.g. the
+# demo's) and any extra zone files or directories given; exports PF_DNS_ADDR
 # ("127.0.0.1@PORT", the form of faultline's dns_forwarders) and PF_DNS_PID.
 pf_dns_start() {
 	local dir=$1 i port
 	local src=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+	local base=${PF_DNS_BASE_ZONES:-$src/tests/dns/zones}
 	mkdir -p "$dir"
 	rm -f "$dir/ready"
-	/usr/bin/python3 "$src/tests/dns/fakedns.py" --port 0 --zones "$src/tests/dns/zones" "${@:2}" \
+	/usr/bin/python3 "$src/tests/dns/fakedns.py" --port 0 --zones "$base" "${@:2}" \
 		--ready-file "$dir/ready" --log "$dir/queries.log" >"$dir/fakedns.out" 2>&1 &
 	PF_DNS_PID=$!
 	for i in $(seq 1 100); do
@@ -453,6 +455,43 @@ pf_dns_stop() {
 		wait "$PF_DNS_PID" 2>/dev/null
 	fi
 	PF_DNS_PID=
+}
+
+# pf_faultline_start DIR [CONF-LINES]: writes DIR/faultline.conf -- a free
+# loopback port, no user switch, log to stderr (DIR/faultline.log), verdict
+# records in DIR/verdicts.jsonl, DNS through the test DNS server when
+# pf_dns_start ran -- plus CONF-LINES, and starts $FAULTLINE -f with it;
+# exports FL_PORT and FL_PID.  pf_faultline_stop stops it.
+pf_faultline_start() {
+	local dir=$1 extra=${2:-}
+	FL_PORT=$(pf_free_port) || return 1
+	{
+		echo "socket = inet:$FL_PORT@127.0.0.1"
+		echo "user ="
+		echo "pidfile = $dir/faultline.pid"
+		echo "stats_file ="
+		echo "log = stderr"
+		echo "authserv_id = mx.faultline.example"
+		echo "verdict_log = $dir/verdicts.jsonl"
+		if [ -n "${PF_DNS_ADDR:-}" ]; then echo "dns_forwarders = $PF_DNS_ADDR"; fi
+		printf '%s\n' "$extra"
+	} >"$dir/faultline.conf"
+	"$FAULTLINE" -f -c "$dir/faultline.conf" </dev/null >"$dir/faultline.out" 2>"$dir/faultline.log" &
+	FL_PID=$!
+	export FL_PORT FL_PID
+	if ! pf_wait_port "$FL_PORT" 20 "$FL_PID"; then
+		pf_log "faultline did not start:"
+		cat "$dir/faultline.log" >&2
+		return 1
+	fi
+}
+
+pf_faultline_stop() {
+	if _pf_pid_alive "${FL_PID:-}"; then
+		kill -TERM "$FL_PID" 2>/dev/null
+		wait "$FL_PID" 2>/dev/null
+	fi
+	FL_PID=
 }
 
 pf_leftover_pids() {

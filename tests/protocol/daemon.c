@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -20,6 +21,38 @@
 
 static char dns_addr[64];
 static char dns_conf[256];
+
+/* The directory every daemon dir of this test program is made in, by
+   fl_daemon_begin in the Check runner's process: a test that fails exits
+   at once (Check's forked test process calls _exit, no handlers run), so
+   its daemon dir can only be removed from outside -- by fl_daemon_end. */
+static char base_dir[64] = "/tmp";
+
+static void remove_dir(const char *dir)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%.400s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
+int fl_daemon_begin(void)
+{
+    snprintf(base_dir, sizeof(base_dir), "/tmp/fl-proto-XXXXXX");
+    if (mkdtemp(base_dir) == NULL) {
+        perror("mkdtemp");
+        return -1;
+    }
+    chmod(base_dir, 0755);
+    return 0;
+}
+
+void fl_daemon_end(void)
+{
+    if (strcmp(base_dir, "/tmp") != 0)
+        remove_dir(base_dir);
+    snprintf(base_dir, sizeof(base_dir), "/tmp");
+}
 
 void fl_daemon_use_dns(const char *addr)
 {
@@ -75,7 +108,7 @@ int fl_daemon_free_port(void)
 void fl_daemon_prepare(struct fl_daemon *d, const char *socket_spec, const char *extra)
 {
     memset(d, 0, sizeof(*d));
-    snprintf(d->dir, sizeof(d->dir), "/tmp/fl-proto-XXXXXX");
+    snprintf(d->dir, sizeof(d->dir), "%s/fl-proto-XXXXXX", base_dir);
     if (mkdtemp(d->dir) == NULL) {
         perror("mkdtemp");
         abort();
@@ -120,8 +153,12 @@ static int try_connect(const char *spec)
     return 0;
 }
 
-int fl_daemon_start(struct fl_daemon *d)
+/* Starts the daemon; expect_failure: the caller wants it to refuse to
+   start, so its log is printed as an expected error. */
+static int start(struct fl_daemon *d, bool expect_failure)
 {
+    struct stat st;
+    size_t log_start = stat(d->log, &st) == 0 ? (size_t)st.st_size : 0; /* this run's part */
     const char *bin = getenv("FAULTLINE");
     if (bin == NULL)
         bin = "milter/faultline";
@@ -141,6 +178,8 @@ int fl_daemon_start(struct fl_daemon *d)
     argv[argc] = NULL;
     pid_t pid = fork();
     if (pid == 0) {
+        /* A test killed by Check's timeout takes its daemon along. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
         int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         dup2(fd, STDERR_FILENO);
         dup2(fd, STDOUT_FILENO);
@@ -163,9 +202,24 @@ int fl_daemon_start(struct fl_daemon *d)
         fl_test_msleep(50);
     }
     char *log = fl_daemon_read(d->log);
-    fprintf(stderr, "daemon did not start; its log:\n%s\n", log);
+    const char *part = strlen(log) >= log_start ? log + log_start : log;
+    if (expect_failure)
+        fprintf(stderr, "the daemon refused to start, as this test expects; "
+                        "expected error follows:\n%s(end of expected error)\n", part);
+    else
+        fprintf(stderr, "daemon did not start; its log:\n%s\n", part);
     free(log);
     return -1;
+}
+
+int fl_daemon_start(struct fl_daemon *d)
+{
+    return start(d, false);
+}
+
+int fl_daemon_start_expect_failure(struct fl_daemon *d)
+{
+    return start(d, true) < 0 ? 0 : -1;
 }
 
 int fl_daemon_stop(struct fl_daemon *d)
@@ -237,8 +291,5 @@ void fl_daemon_cleanup(struct fl_daemon *d)
 {
     if (d->pid > 0)
         fl_daemon_stop(d);
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", d->dir);
+    remove_dir(d->dir);
 }

@@ -19,6 +19,13 @@ struct fl_daemon {
     char pidfile[320];
 };
 
+/* In the test runner's process, before the tests: every daemon dir is made
+   inside one directory from now on, which fl_daemon_end removes -- with
+   the dirs of tests that failed (a failed test exits at once) and whose
+   daemons were stopped by the death of their test process.  Returns 0 or
+   -1. */
+int fl_daemon_begin(void);
+void fl_daemon_end(void);
 /* Makes every daemon prepared from now on resolve through the test DNS
    server at addr ("127.0.0.1@PORT"); NULL: no forwarder. */
 void fl_daemon_use_dns(const char *addr);
@@ -40,6 +47,10 @@ void fl_daemon_write_conf(struct fl_daemon *d, const char *socket_spec, const ch
 /* Starts the daemon in the foreground and waits (up to 20 s) until its
    socket accepts connections.  Returns 0, or -1 (the log is printed). */
 int fl_daemon_start(struct fl_daemon *d);
+/* For a test that wants the daemon to refuse to start: returns 0 if it
+   exited without listening (its log is printed, marked as an expected
+   error), -1 if it started. */
+int fl_daemon_start_expect_failure(struct fl_daemon *d);
 /* Sends SIGTERM, waits up to 30 s, returns the exit status (or -1 if it
    had to be killed or died of a signal). */
 int fl_daemon_stop(struct fl_daemon *d);

@@ -77,10 +77,15 @@ int fl_test_main(Suite *suite, struct fl_dnsd *dnsd_r)
     if (fl_dnsd_start(dnsd, NULL, NULL) < 0)
         return 1;
     fl_daemon_use_dns(dnsd->addr);
+    if (fl_daemon_begin() < 0) {
+        fl_dnsd_stop(dnsd);
+        return 1;
+    }
     SRunner *sr = srunner_create(suite);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    fl_daemon_end();
     fl_dnsd_stop(dnsd);
     return failed == 0 ? 0 : 1;
 }

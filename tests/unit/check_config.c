@@ -1178,6 +1178,12 @@ static const struct suggest_row suggest_rows[] = {
     {"a missing underscore", "loglevel", "log_level"},
     {"another case", "SOCKET", NULL},
     {"far from every key", "frobnicate", NULL},
+    {"a short word two edits from a short key", "foo", NULL},
+    {"a short key with one letter missing", "usr", "user"},
+    {"a short key with two letters swapped", "lgo", "log"},
+    {"a long name with the words reordered", "timeout_dns", NULL},
+    {"a long key with one typo", "dns_timout", "dns_timeout"},
+    {"a long key with two letters swapped and one missing", "greylist_dleay_", "greylist_delay"},
     {"the empty name", "", NULL},
 };
 /* clang-format on */
