@@ -60,7 +60,10 @@ struct fl_result {
     size_t nprops;
     /* Structured data the check adds to its entry of the verdict record: a
        JSON object text whose members are merged into the entry (e.g. the
-       DNS lists' "lists" array), or NULL. */
+       DNS lists' "lists" array), or NULL.  Write it with
+       json_dumps(JSON_COMPACT | JSON_PRESERVE_ORDER): fl_verdict_json
+       splices such a dump's members as they are (other text makes it
+       build the whole record with jansson, which is slower). */
     char *record_json;
     /* Observe mode: the refusal this check's policy decided but did not
        apply (action is then accept).  observe_action is ACCEPT when none;

@@ -75,9 +75,18 @@ void fl_verdict_clear(struct fl_verdict *v);
 void fl_verdict_checks_list(struct fl_buf *out, const struct fl_result *results, size_t n,
                             const char *skipped_reason);
 
-/* Appends the JSON record (no trailing newline). */
+/* Appends the JSON record (no trailing newline), written directly. */
 void fl_verdict_json(struct fl_buf *out, const struct fl_verdict_facts *f,
                      const struct fl_result *results, size_t n, const struct fl_verdict *v);
+
+/* The same record built as a jansson tree and dumped with
+   json_dumps(JSON_COMPACT | JSON_PRESERVE_ORDER): the reference
+   fl_verdict_json's bytes equal (the unit tests compare them), and what it
+   falls back to for what it does not reproduce itself (a check's
+   record_json that is not a compact object dump it can splice). */
+void fl_verdict_json_jansson(struct fl_buf *out, const struct fl_verdict_facts *f,
+                             const struct fl_result *results, size_t n,
+                             const struct fl_verdict *v);
 
 /* Appends the log line of one observed decision (r->observe_action not
    accept; no trailing newline):

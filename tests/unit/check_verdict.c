@@ -6,12 +6,15 @@
      including internal errors (never a 5xx) and hostile detail text.
    - The attribution table pinned to DESIGN.md "Attribution examples".
    - fl_verdict_json: parsed back with jansson, every field asserted; hostile
-     input still gives valid JSON with U+FFFD replacements.
+     input still gives valid JSON with U+FFFD replacements; 5000 random
+     records byte-identical to fl_verdict_json_jansson (the jansson tree).
    - fl_verdict_summary: golden syslog lines (a stable interface).
    - fl_sanitize_ascii / fl_sanitize_utf8 / fl_is_printable_ascii rows.
 
    Run by `make check`; single-threaded. */
+#include "lib/arc.h"
 #include "lib/attribution.h"
+#include "lib/dmarc.h"
 #include "lib/buf.h"
 #include "lib/result.h"
 #include "lib/sanitize.h"
@@ -877,6 +880,210 @@ START_TEST(test_json_lists_and_observe)
 }
 END_TEST
 
+/* --- the direct writer against jansson ----------------------------------------- */
+
+/* fl_verdict_json writes the record directly; fl_verdict_json_jansson
+   builds it as a jansson tree and dumps it (the writer of record before
+   issue 12).  Random records over every field -- hostile strings with
+   control bytes, invalid UTF-8, quotes and backslashes, repeated
+   properties, DNS-list record_json, observe mode, repeated stages, DMARC
+   report, ARC chain -- must give the same bytes. */
+
+static unsigned long long rng_state;
+
+static unsigned int rnd(unsigned int n)
+{
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (unsigned int)(rng_state >> 33) % n;
+}
+
+static const char *const eq_texts[] = {
+    NULL,
+    "",
+    "a@example.org",
+    "mail.example.org",
+    "evil\"}\r\n{\"action\":\"accept",
+    "\xff\xfe"
+    "a\\b\"c@example.org",
+    "ptr\x01\x1b[0m\x7f",
+    "<j\xc3\xb6rg\xed\xa0\x80@x>",
+    "tab\there/slash\\u0000",
+    "\xe2\x82\xac euro \xf0\x9f\x93\xa7 \xe2\x80\xa8 sep",
+    "\xc3\x28@example.net",
+    "\b\f\n\r\t\x0b\x1f",
+    "192.0.2.7",
+    "2001:db8::1",
+};
+
+static const char *pick_text(void)
+{
+    return eq_texts[rnd(NELEMS(eq_texts))];
+}
+
+/* A DNS-list record_json as lib/dnsbl_result.c writes it (a compact dump);
+   now and then with a NUL in a string, which json_loads refuses (the
+   jansson writer then leaves the members out, and so must the direct one). */
+static char *eq_lists_json(void)
+{
+    json_t *top = json_object();
+    json_object_set_new(top, "score", json_integer(rnd(10)));
+    json_object_set_new(top, "threshold", json_integer(3));
+    if (rnd(2))
+        json_object_set_new(top, "observe_score", json_integer(rnd(5)));
+    json_t *lists = json_array();
+    for (unsigned int i = rnd(4); i > 0; i--) {
+        json_t *e = json_object();
+        json_object_set_new(e, "list", json_string(rnd(2) ? "zen.example" : "dbl.example"));
+        json_object_set_new(e, "answers", json_pack("[s,s]", "127.0.0.2", "a \"q\" \\ \t"));
+        json_object_set_new(e, "txt", json_stringn("ctl\x01\x1f\n}]{[,\"", rnd(8) ? 12 : 13));
+        if (rnd(2))
+            json_object_set_new(e, "observe", json_true());
+        json_object_set_new(e, "ms", json_integer(-(json_int_t)rnd(3)));
+        json_array_append_new(lists, e);
+    }
+    json_object_set_new(top, "lists", lists);
+    if (rnd(4) == 0)
+        json_object_set_new(top, "nested", json_pack("{s:{s:[]},s:{},s:n,s:b}", "a", "b",
+                                                     "e", "n", "f", false));
+    char *s = json_dumps(top, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(top);
+    return s;
+}
+
+static void eq_result(struct fl_result *r)
+{
+    static const char *const methods[] = {"spf", "dkim", "dmarc", "iprev", "dnsbl", "arc",
+                                          "dnswl", "x\"\\\x01\xff"};
+    static const char *const ptypes[] = {"smtp", "header", "policy", "dns", "h\xff"};
+    static const char *const props[] = {"mailfrom", "d", "iprev", "note", "b\"\\"};
+    fl_result_init(r, methods[rnd(NELEMS(methods))], (enum fl_res)rnd(FL_RES_SKIPPED + 1));
+    fl_result_set_reason(r, rnd(3) ? "dnsbl.listed" : pick_text(), pick_text(), pick_text());
+    r->fault = (enum fl_fault)rnd(3);
+    r->transient = rnd(2);
+    r->action = (enum fl_action)rnd(FL_ACTION_REJECT + 1);
+    for (unsigned int i = rnd(8); i > 0; i--)
+        fl_result_add_prop(r, ptypes[rnd(NELEMS(ptypes))], props[rnd(NELEMS(props))],
+                           eq_texts[1 + rnd(NELEMS(eq_texts) - 1)]);
+    if (rnd(2)) {
+        char *s = eq_lists_json();
+        fl_result_set_record_json(r, s);
+        free(s);
+    }
+    if (rnd(3) == 0)
+        fl_result_observe(r, rnd(2) ? 554 : 451, rnd(2) ? "5.7.1" : "4.7.1", pick_text());
+}
+
+static void eq_dmarc(struct fl_dmarc_report *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->result = (enum fl_res)rnd(FL_RES_SKIPPED + 1);
+    snprintf(d->header_from, sizeof(d->header_from), "%s", "example.org");
+    snprintf(d->envelope_from, sizeof(d->envelope_from), "%s", "b\xff\"x.example");
+    d->record_found = rnd(2);
+    d->from_headers = 1;
+    d->from_addresses = rnd(3);
+    d->ndkim = 1;
+    snprintf(d->dkim[0].domain, sizeof(d->dkim[0].domain), "%s", "example.org");
+    snprintf(d->dkim[0].selector, sizeof(d->dkim[0].selector), "%s", "s\t1");
+    d->dkim[0].result = FL_RES_PASS;
+}
+
+static struct fl_arc *eq_arc(void)
+{
+    struct fl_arc *a = fl_arc_new(NULL, 0, 0);
+    fl_arc_header(a, "ARC-Seal", "i=1; a=rsa-sha256; cv=none; d=hop1.example; s=sel; b=AAAA");
+    fl_arc_header(a, "ARC-Message-Signature",
+                  "i=1; a=rsa-sha256; c=relaxed/relaxed; d=hop1.example; s=sel; "
+                  "h=from:to; bh=AAAA; b=AAAA");
+    fl_arc_header(a, "ARC-Authentication-Results", "i=1; hop1.example; spf=pass");
+    fl_arc_header(a, "From", "a@example.org");
+    if (fl_arc_eoh(a))
+        fl_arc_body(a, (const unsigned char *)"hi\r\n", 4);
+    struct fl_result r;
+    fl_arc_eom(a, "192.0.2.7", &r);
+    fl_result_clear(&r);
+    return a;
+}
+
+START_TEST(test_json_direct_equals_jansson)
+{
+    static const char *const stages[] = {"connect", "helo", "mail", "rcpt", "data", "eoh", "eom"};
+    static const char *const internal[] = {NULL, NULL, NULL, "internal.over_budget"};
+    struct fl_arc *arc = eq_arc();
+    struct fl_dmarc_report dmarc;
+    struct fl_buf direct, tree;
+    fl_buf_init(&direct);
+    fl_buf_init(&tree);
+    unsigned int with_lists = 0, with_observe = 0, with_repeats = 0;
+    for (unsigned int round = 0; round < 5000; round++) {
+        rng_state = round;
+        const char *rcpts[4];
+        struct fl_verdict_facts f;
+        memset(&f, 0, sizeof(f));
+        f.when.tv_sec = (time_t)rnd(2000000000);
+        f.when.tv_nsec = (long)rnd(1000000000);
+        f.queue_id = rnd(3) ? "4QxYz1Abc" : pick_text();
+        f.client_ip = pick_text();
+        f.client_port = rnd(2) ? 65535u : rnd(70000);
+        f.client_ptr = pick_text();
+        f.helo = pick_text();
+        f.mail_from = pick_text();
+        f.nrcpts = rnd(5);
+        for (size_t i = 0; i < f.nrcpts; i++)
+            rcpts[i] = pick_text();
+        f.rcpts = rcpts;
+        f.rcpts_dropped = rnd(3) ? 0 : rnd(100);
+        f.rcpts_refused = rnd(3) ? 0 : rnd(100);
+        f.message_id = pick_text();
+        f.skipped_reason = rnd(4) ? NULL : pick_text();
+        f.nstages = rnd(FL_VERDICT_MAX_STAGES + 1);
+        for (size_t i = 0; i < f.nstages; i++) {
+            f.stages[i].stage = stages[rnd(NELEMS(stages))];
+            f.stages[i].ms = (long)rnd(100000) - 5;
+        }
+        f.work_ms = (long)rnd(100000);
+        if (rnd(3) == 0) {
+            eq_dmarc(&dmarc);
+            f.dmarc = &dmarc;
+        }
+        if (rnd(3) == 0)
+            f.arc = arc;
+        struct fl_result r[6];
+        size_t n = rnd(7);
+        for (size_t i = 0; i < n; i++) {
+            eq_result(&r[i]);
+            with_lists += r[i].record_json != NULL;
+            with_observe += r[i].observe_action != FL_ACTION_ACCEPT;
+            for (size_t a = 0; a < r[i].nprops; a++)
+                for (size_t b = a + 1; b < r[i].nprops; b++)
+                    with_repeats += strcmp(r[i].props[a].ptype, r[i].props[b].ptype) == 0 &&
+                                    strcmp(r[i].props[a].property, r[i].props[b].property) == 0;
+        }
+        struct fl_verdict v;
+        fl_verdict_decide(&v, r, n, internal[rnd(NELEMS(internal))], rnd(2));
+        fl_buf_reset(&direct);
+        fl_buf_reset(&tree);
+        fl_verdict_json(&direct, &f, r, n, &v);
+        fl_verdict_json_jansson(&tree, &f, r, n, &v);
+        size_t at = 0;
+        while (at < direct.len && at < tree.len && direct.data[at] == tree.data[at])
+            at++;
+        size_t from = at > 80 ? at - 80 : 0;
+        ck_assert_msg(direct.len == tree.len && at == tree.len,
+                      "round %u, byte %zu:\n direct  ...%.160s\n jansson ...%.160s", round, at,
+                      direct.data + from, tree.data + from);
+        fl_verdict_clear(&v);
+        clear_results(r, n);
+    }
+    ck_assert_uint_gt(with_lists, 1000);
+    ck_assert_uint_gt(with_observe, 1000);
+    ck_assert_uint_gt(with_repeats, 1000);
+    fl_buf_free(&direct);
+    fl_buf_free(&tree);
+    fl_arc_free(&arc);
+}
+END_TEST
+
 START_TEST(test_checks_list)
 {
     struct fl_result r[2];
@@ -1061,6 +1268,7 @@ static Suite *verdict_suite(void)
     tcase_add_test(tc, test_json_accept_noqueue);
     tcase_add_test(tc, test_json_hostile);
     tcase_add_test(tc, test_json_lists_and_observe);
+    tcase_add_test(tc, test_json_direct_equals_jansson);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("summary");
