@@ -510,3 +510,33 @@ pf_cleanup_trap() {
 	pf_stop
 	return $rc
 }
+
+# pf_e2e_begin NAME: the common start of a one-instance end-to-end script
+# (the caller set HERE and sourced this file): the daemon binary in
+# $FAULTLINE, Postfix installed, a work directory $T readable by Postfix,
+# $FL_PID for the daemon, and an EXIT trap that stops Postfix, the daemon
+# and the DNS server and keeps $T when the script failed.
+pf_e2e_begin() {
+	FAULTLINE=${FAULTLINE:-${top_builddir:-$HERE/../..}/milter/faultline}
+	[ -x "$FAULTLINE" ] || abort "faultline daemon not found: $FAULTLINE"
+	pf_install_if_absent || abort "postfix/swaks not available"
+	T=$(mktemp -d "/tmp/faultline-e2e-$1.XXXXXX") || exit 1
+	chmod 755 "$T"
+	FL_PID=
+	trap _pf_e2e_cleanup EXIT
+	trap 'exit 1' INT TERM
+}
+
+# shellcheck disable=SC2317 # invoked by the EXIT trap
+_pf_e2e_cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	pf_stop
+	if [ -n "$FL_PID" ] && _pf_pid_alive "$FL_PID"; then
+		kill -TERM "$FL_PID" 2>/dev/null
+		wait "$FL_PID" 2>/dev/null
+	fi
+	pf_dns_stop
+	if [ "$rc" = 0 ]; then rm -rf "$T"; else echo "work directory kept: $T"; fi
+	exit "$rc"
+}

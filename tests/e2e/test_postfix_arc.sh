@@ -21,27 +21,7 @@ fi
 # shellcheck source-path=SCRIPTDIR source=postfix_lib.sh
 . "$HERE/postfix_lib.sh"
 
-FAULTLINE=${FAULTLINE:-${top_builddir:-$HERE/../..}/milter/faultline}
-[ -x "$FAULTLINE" ] || abort "faultline daemon not found: $FAULTLINE"
-pf_install_if_absent || abort "postfix/swaks not available"
-
-T=$(mktemp -d /tmp/faultline-e2e-arc.XXXXXX) || exit 1
-chmod 755 "$T"
-FL_PID=
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	pf_stop
-	if [ -n "$FL_PID" ] && _pf_pid_alive "$FL_PID"; then
-		kill -TERM "$FL_PID" 2>/dev/null
-		wait "$FL_PID" 2>/dev/null
-	fi
-	pf_dns_stop
-	if [ "$rc" = 0 ]; then rm -rf "$T"; else echo "work directory kept: $T"; fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+pf_e2e_begin arc
 
 "$PY" "$SRC/tests/arc/make_vectors.py" "$T/vec" || abort "make_vectors.py failed"
 pf_dns_start "$T/dns" "$T/vec/zones" || abort "the test DNS server did not start"
