@@ -5,12 +5,12 @@
 #include "milter/msg.h"
 #include "milter/outcome.h"
 #include "milter/server.h"
-#include "lib/authres.h"
-#include "lib/clock.h"
-#include "lib/log.h"
-#include "lib/sanitize.h"
-#include "lib/verdict.h"
-#include "lib/xalloc.h"
+#include "lib/core/authres.h"
+#include "lib/core/clock.h"
+#include "lib/core/log.h"
+#include "lib/core/sanitize.h"
+#include "lib/core/verdict.h"
+#include "lib/core/xalloc.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -2,13 +2,13 @@
 #include "milter/checks.h"
 #include "milter/pooled.h"
 #include "milter/server.h"
-#include "lib/clock.h"
-#include "lib/dnsbl.h"
-#include "lib/greylist.h"
-#include "lib/log.h"
-#include "lib/spf.h"
-#include "lib/verdict.h"
-#include "lib/xalloc.h"
+#include "lib/core/clock.h"
+#include "lib/lists/dnsbl.h"
+#include "lib/greylist/greylist.h"
+#include "lib/core/log.h"
+#include "lib/spf/spf.h"
+#include "lib/core/verdict.h"
+#include "lib/core/xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>

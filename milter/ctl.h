@@ -6,7 +6,7 @@
 
 #include <stdio.h>
 
-#include "lib/config.h"
+#include "lib/core/config.h"
 
 /* Exit statuses (sysexits.h values; listed in the usage text). */
 #define FL_CTL_OK          0

@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "lib/buf.h"
-#include "lib/config.h"
+#include "lib/core/buf.h"
+#include "lib/core/config.h"
 #include "milter/ctl_smap.h"
 
 /* Exit statuses beyond milter/ctl.h (sysexits.h values). */

@@ -5,7 +5,7 @@
    to milter/ctl_dmarc_send.c.
 
    Each verdict record's "dmarc" member carries the report row
-   (lib/dmarc_json.c): policy_published (the record as the tree walk found
+   (lib/dmarc/dmarc_json.c): policy_published (the record as the tree walk found
    it), policy_evaluated (disposition, aligned dkim/spf, reason), the DKIM
    and SPF results; the source IP is client.ip.  Rows are grouped by source
    IP, identifiers and every result, and counted.  The reason member may be
@@ -19,7 +19,7 @@
 #include "milter/ctl.h"
 #include "milter/ctl_dmarc.h"
 #include "milter/ctl_vlog.h"
-#include "lib/xalloc.h"
+#include "lib/core/xalloc.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -25,9 +25,9 @@
    --dry-run writes each message as FILE.ADDRESS.eml instead of sending.
    Single-threaded. */
 #include "milter/ctl_dmarc.h"
-#include "lib/dmarc.h"
-#include "lib/dns.h"
-#include "lib/xalloc.h"
+#include "lib/dmarc/dmarc.h"
+#include "lib/dns/dns.h"
+#include "lib/core/xalloc.h"
 
 #include <errno.h>
 #include <signal.h>

@@ -5,7 +5,7 @@
    verdict record's report strings are printable ASCII) become '?'.
    Single-threaded. */
 #include "milter/ctl_dmarc.h"
-#include "lib/xalloc.h"
+#include "lib/core/xalloc.h"
 
 #include "config.h"
 

@@ -1,11 +1,11 @@
 /* ctl_greylist: faultlinectl greylist list|allow|remove|stats|expire on the
    store the configuration names (LMDB or Redis), through the
-   administration API of lib/greylist.h.  Output is one record per line of
+   administration API of lib/greylist/greylist.h.  Output is one record per line of
    key=value fields, stable for scripts.  Single-threaded. */
 #include "milter/cli.h"
 #include "milter/ctl.h"
-#include "lib/cidr.h"
-#include "lib/greylist.h"
+#include "lib/core/cidr.h"
+#include "lib/greylist/greylist.h"
 
 #include <getopt.h>
 #include <stdio.h>

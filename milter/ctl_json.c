@@ -1,6 +1,6 @@
 /* ctl_json: see ctl_json.h. */
 #include "milter/ctl_json.h"
-#include "lib/xalloc.h"
+#include "lib/core/xalloc.h"
 
 #include <stdint.h>
 #include <stdlib.h>

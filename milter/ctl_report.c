@@ -20,7 +20,7 @@
 #include "milter/ctl.h"
 #include "milter/ctl_report.h"
 #include "milter/ctl_smap.h"
-#include "lib/xalloc.h"
+#include "lib/core/xalloc.h"
 
 #include <getopt.h>
 #include <stdlib.h>

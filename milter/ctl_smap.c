@@ -1,6 +1,6 @@
 /* ctl_smap: the string map of faultlinectl (milter/ctl_smap.h). */
 #include "milter/ctl_smap.h"
-#include "lib/xalloc.h"
+#include "lib/core/xalloc.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* ctl_vlog: see ctl_vlog.h. */
 #include "milter/ctl_vlog.h"
-#include "lib/verdict.h"
-#include "lib/xalloc.h"
+#include "lib/core/verdict.h"
+#include "lib/core/xalloc.h"
 
 #include <ctype.h>
 #include <errno.h>

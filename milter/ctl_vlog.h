@@ -1,6 +1,6 @@
 /* ctl_vlog: reads verdict logs for faultlinectl why and report.
 
-   A verdict log is one JSON record per line (lib/verdict.h).  Files may
+   A verdict log is one JSON record per line (lib/core/verdict.h).  Files may
    be the current log, rotated copies (FILE.1, FILE.2.gz, FILE-20261201,
    ...) and gzip-compressed ones: every file is read through zlib, which
    passes plain files through.  Without FILE arguments the tools read the
@@ -23,8 +23,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "lib/buf.h"
-#include "lib/config.h"
+#include "lib/core/buf.h"
+#include "lib/core/config.h"
 #include "milter/ctl_json.h"
 
 /* A time window on the records' "time" ("YYYY-MM-DDTHH:MM:SS"); an empty

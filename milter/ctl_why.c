@@ -12,7 +12,7 @@
 #include "milter/cli.h"
 #include "milter/ctl.h"
 #include "milter/ctl_vlog.h"
-#include "lib/xalloc.h"
+#include "lib/core/xalloc.h"
 
 #include <getopt.h>
 #include <jansson.h>

@@ -6,7 +6,7 @@
 
 #include "milter/cli.h"
 #include "milter/ctl.h"
-#include "lib/log.h"
+#include "lib/core/log.h"
 
 #include <getopt.h>
 #include <stdbool.h>

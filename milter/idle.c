@@ -1,8 +1,8 @@
 /* idle: see idle.h. */
 #include "milter/idle.h"
-#include "lib/clock.h"
-#include "lib/log.h"
-#include "lib/xalloc.h"
+#include "lib/core/clock.h"
+#include "lib/core/log.h"
+#include "lib/core/xalloc.h"
 
 #include <pthread.h>
 #include <stdbool.h>

@@ -1,6 +1,6 @@
 /* listener: see listener.h. */
 #include "milter/listener.h"
-#include "lib/log.h"
+#include "lib/core/log.h"
 
 #include <errno.h>
 #include <grp.h>

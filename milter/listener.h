@@ -8,7 +8,7 @@
 #ifndef FL_MILTER_LISTENER_H
 #define FL_MILTER_LISTENER_H
 
-#include "lib/config.h"
+#include "lib/core/config.h"
 
 #include <sys/socket.h>
 

@@ -18,9 +18,9 @@
 #include "milter/notify.h"
 #include "milter/privs.h"
 #include "milter/server.h"
-#include "lib/clock.h"
-#include "lib/log.h"
-#include "lib/settings.h"
+#include "lib/core/clock.h"
+#include "lib/core/log.h"
+#include "lib/core/settings.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -3,9 +3,9 @@
 
 #include "milter/metrics_http.h"
 #include "milter/server.h"
-#include "lib/log.h"
-#include "lib/metrics.h"
-#include "lib/xalloc.h"
+#include "lib/core/log.h"
+#include "lib/metrics/metrics.h"
+#include "lib/core/xalloc.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

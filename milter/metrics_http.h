@@ -1,6 +1,6 @@
 /* metrics_http: the Prometheus endpoint.  A libmicrohttpd server with one
    internal thread on metrics_listen answers GET (and HEAD) /metrics with
-   the exposition of the daemon's counters (lib/metrics.h) plus the ones
+   the exposition of the daemon's counters (lib/metrics/metrics.h) plus the ones
    read at scrape time: sessions in flight, the DNS layer's and the DNS
    lists' statistics.  Other paths get 404, other methods 405.  A scrape
    takes no lock that the message path holds for long: the counters are
@@ -11,7 +11,7 @@
 #ifndef FL_MILTER_METRICS_HTTP_H
 #define FL_MILTER_METRICS_HTTP_H
 
-#include "lib/config.h"
+#include "lib/core/config.h"
 
 struct fl_metrics_http;
 

@@ -8,7 +8,7 @@
 
 #include <libmilter/mfapi.h>
 
-#include "lib/metrics.h"
+#include "lib/metrics/metrics.h"
 
 /* The callback table to register: desc itself when m is NULL (metrics
    off: no cost), else one whose callbacks call desc's and count the time

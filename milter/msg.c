@@ -1,8 +1,8 @@
 /* msg: see msg.h. */
 #include "milter/msg.h"
-#include "lib/clock.h"
-#include "lib/dnsbl.h"
-#include "lib/xalloc.h"
+#include "lib/core/clock.h"
+#include "lib/lists/dnsbl.h"
+#include "lib/core/xalloc.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -8,15 +8,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "lib/arc.h"
-#include "lib/authres.h"
-#include "lib/config.h"
-#include "lib/dkim.h"
-#include "lib/dmarc.h"
-#include "lib/iprev.h"
-#include "lib/nullmx.h"
-#include "lib/result.h"
-#include "lib/verdict.h"
+#include "lib/arc/arc.h"
+#include "lib/core/authres.h"
+#include "lib/core/config.h"
+#include "lib/dkim/dkim.h"
+#include "lib/dmarc/dmarc.h"
+#include "lib/ident/iprev.h"
+#include "lib/ident/nullmx.h"
+#include "lib/core/result.h"
+#include "lib/core/verdict.h"
 
 /* An Authentication-Results header found in the message. */
 struct fl_seen_ar {
@@ -47,7 +47,7 @@ struct fl_msg {
     bool body_wanted;              /* a check reads the body */
     struct fl_dmarc *dmarc;        /* From headers collected, walk started at EOH */
     bool dmarc_done;               /* evaluated: its report is valid */
-    struct fl_arc *arc;            /* ARC chain (lib/arc.h), fed like DKIM */
+    struct fl_arc *arc;            /* ARC chain (lib/arc/arc.h), fed like DKIM */
     bool arc_done;                 /* verified: fl_arc_json is valid */
     /* a decision taken at RCPT (e.g. null MX): its result and verdict, and
        whether the records for it were written */

@@ -1,6 +1,6 @@
 /* notify: see notify.h. */
 #include "milter/notify.h"
-#include "lib/log.h"
+#include "lib/core/log.h"
 
 #include <stdio.h>
 #include <systemd/sd-daemon.h>

@@ -1,9 +1,9 @@
 /* outcome: see outcome.h. */
 #include "milter/outcome.h"
 #include "milter/server.h"
-#include "lib/log.h"
-#include "lib/sanitize.h"
-#include "lib/xalloc.h"
+#include "lib/core/log.h"
+#include "lib/core/sanitize.h"
+#include "lib/core/xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>

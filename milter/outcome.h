@@ -7,7 +7,7 @@
 #include <libmilter/mfapi.h>
 
 #include "milter/msg.h"
-#include "lib/verdict.h"
+#include "lib/core/verdict.h"
 
 /* Remembers the MTA's queue id (macro i) once it is known. */
 void fl_outcome_note_queue_id(SMFICTX *ctx, struct fl_msg *msg);

@@ -2,7 +2,7 @@
    and a worker; a reference count (2 while queued) lets either let go
    first, and the result is moved out only once. */
 #include "milter/pooled.h"
-#include "lib/xalloc.h"
+#include "lib/core/xalloc.h"
 
 #include <pthread.h>
 #include <stdbool.h>

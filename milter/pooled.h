@@ -6,8 +6,8 @@
 #ifndef FL_MILTER_POOLED_H
 #define FL_MILTER_POOLED_H
 
-#include "lib/pool.h"
-#include "lib/result.h"
+#include "lib/core/pool.h"
+#include "lib/core/result.h"
 
 #include <stdbool.h>
 

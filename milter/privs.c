@@ -1,6 +1,6 @@
 /* privs: see privs.h. */
 #include "milter/privs.h"
-#include "lib/log.h"
+#include "lib/core/log.h"
 
 #include <errno.h>
 #include <grp.h>

@@ -4,7 +4,7 @@
 
 #include <sys/types.h>
 
-#include "lib/config.h"
+#include "lib/core/config.h"
 
 /* Looks up cfg->user/group.  Returns 1 and sets uid/gid if a switch is due,
    0 if there is nothing to do (user empty, or not root and already that

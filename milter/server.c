@@ -5,9 +5,9 @@
    are out before dropping it), and the session count is atomic. */
 #include "milter/server.h"
 #include "milter/metrics_http.h"
-#include "lib/clock.h"
-#include "lib/log.h"
-#include "lib/xalloc.h"
+#include "lib/core/clock.h"
+#include "lib/core/log.h"
+#include "lib/core/xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -7,13 +7,13 @@
 
 #include <stdbool.h>
 
-#include "lib/config.h"
-#include "lib/dns.h"
-#include "lib/dkim.h"
-#include "lib/greylist.h"
-#include "lib/dnsbl.h"
-#include "lib/metrics.h"
-#include "lib/pool.h"
+#include "lib/core/config.h"
+#include "lib/dns/dns.h"
+#include "lib/dkim/dkim.h"
+#include "lib/greylist/greylist.h"
+#include "lib/lists/dnsbl.h"
+#include "lib/metrics/metrics.h"
+#include "lib/core/pool.h"
 
 struct fl_metrics_http;
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""make_vectors: the ARC (RFC 8617) test vectors of tests/unit/check_arc.c
+"""make_vectors: the ARC (RFC 8617) test vectors of tests/arc/check_arc.c
 and tests/protocol/check_arc_daemon.c.
 
 Every chain is sealed at test time by an independent implementation,

@@ -8,15 +8,15 @@
    batches of 50 messages, so a busy machine weighs on both alike.  Also the lib/arc verification alone
    (fl_arc_new .. fl_arc_eom) per message.  Not a test: it prints figures.
    Run from the build tree: top_srcdir=SRC tests/bench/bench_arc [N] */
-#include "lib/arc.h"
-#include "lib/clock.h"
-#include "lib/config.h"
-#include "lib/dns.h"
+#include "lib/arc/arc.h"
+#include "lib/core/clock.h"
+#include "lib/core/config.h"
+#include "lib/dns/dns.h"
 #include "tests/dkim/corpus.h"
-#include "tests/dns_server.h"
+#include "tests/harness/dns_server.h"
 #include "tests/protocol/daemon.h"
 #include "tests/protocol/session.h"
-#include "tests/test_util.h"
+#include "tests/harness/test_util.h"
 
 #include <limits.h>
 #include <stdio.h>

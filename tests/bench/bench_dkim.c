@@ -9,11 +9,11 @@
    digest verified with PKCS#1 v1.5, an Ed25519 signature over the
    digest).  Not a test: it prints figures.
    Run from the build tree: top_srcdir=SRC tests/bench/bench_dkim */
-#include "lib/clock.h"
-#include "lib/config.h"
-#include "lib/dkim.h"
-#include "lib/dns.h"
-#include "tests/dns_server.h"
+#include "lib/core/clock.h"
+#include "lib/core/config.h"
+#include "lib/dkim/dkim.h"
+#include "lib/dns/dns.h"
+#include "tests/harness/dns_server.h"
 
 #include <openssl/evp.h>
 #include <openssl/rsa.h>

@@ -13,11 +13,11 @@
          per query.
    Not a test: it prints figures.
    Run from the build tree: top_srcdir=SRC tests/bench/bench_dmarc */
-#include "lib/clock.h"
-#include "lib/config.h"
-#include "lib/dmarc.h"
-#include "lib/dns.h"
-#include "tests/dns_server.h"
+#include "lib/core/clock.h"
+#include "lib/core/config.h"
+#include "lib/dmarc/dmarc.h"
+#include "lib/dns/dns.h"
+#include "tests/harness/dns_server.h"
 
 #include <stdio.h>
 #include <stdlib.h>

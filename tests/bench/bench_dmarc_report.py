@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """bench_dmarc_report.py N DOMAINS FILE: writes N synthetic verdict records
-with DMARC report data (the shape lib/verdict.c and lib/dmarc_json.c
+with DMARC report data (the shape lib/core/verdict.c and lib/dmarc/dmarc_json.c
 write) for tests/bench/bench_dmarc_report.sh: DOMAINS policy domains with
 rua=, a Zipf-like spread of mail over them (a few big senders, a long
 tail), several source IPs per domain, passes and failures, DKIM and SPF

@@ -3,10 +3,10 @@
    message sees when its lookups run concurrently versus one after another
    with a 50 ms delay injected on every answer.  Not a test: it prints
    figures.  Run from the build tree: top_srcdir=SRC tests/bench/bench_dns */
-#include "lib/clock.h"
-#include "lib/config.h"
-#include "lib/dns.h"
-#include "tests/dns_server.h"
+#include "lib/core/clock.h"
+#include "lib/core/config.h"
+#include "lib/dns/dns.h"
+#include "tests/harness/dns_server.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -7,11 +7,11 @@
    trip to a list's servers: the lists are asked in parallel, so it costs
    one delay, not one per list.  Not a test: it prints figures.
    Run from the build tree: top_srcdir=SRC tests/bench/bench_dnsbl */
-#include "lib/clock.h"
-#include "lib/config.h"
-#include "lib/dns.h"
-#include "lib/dnsbl.h"
-#include "tests/dns_server.h"
+#include "lib/core/clock.h"
+#include "lib/core/config.h"
+#include "lib/dns/dns.h"
+#include "lib/lists/dnsbl.h"
+#include "tests/harness/dns_server.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,16 +1,16 @@
 /* bench_greylist: benchmark of the greylist decision on both stores.
    For LMDB (in a temp dir, each greylist_lmdb_sync mode) and Redis (a
-   private redis-server on loopback, tests/redis_server.c) it reports
+   private redis-server on loopback, tests/harness/redis_server.c) it reports
    decisions/s and the latency one RCPT sees (median and 99th percentile),
    for misses (a new triplet: deferral, three records written) and hits (a
    known triplet: accepted, its lifetime refreshed), on one thread and on
    several.  Not a test: it prints figures.
    Run from the build tree: tests/bench/bench_greylist [DECISIONS] */
-#include "lib/clock.h"
-#include "lib/config.h"
-#include "lib/greylist.h"
-#include "lib/log.h"
-#include "tests/redis_server.h"
+#include "lib/core/clock.h"
+#include "lib/core/config.h"
+#include "lib/greylist/greylist.h"
+#include "lib/core/log.h"
+#include "tests/harness/redis_server.h"
 
 #include <dirent.h>
 #include <pthread.h>

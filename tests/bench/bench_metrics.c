@@ -5,8 +5,8 @@
    against the same counts under one process-wide mutex (what a naive
    counter would do).  Then the time to build the exposition.  Not a
    test: it prints figures.  Run: tests/bench/bench_metrics */
-#include "lib/buf.h"
-#include "lib/metrics.h"
+#include "lib/core/buf.h"
+#include "lib/metrics/metrics.h"
 
 #include <pthread.h>
 #include <stdio.h>

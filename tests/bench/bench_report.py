@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """bench_report.py: writes N synthetic verdict records (the shape
-lib/verdict.c writes: every check, the DNS lists array) for
+lib/core/verdict.c writes: every check, the DNS lists array) for
 tests/bench/bench_report.sh.  Records are filled from a few templates so
 that generating a million takes seconds; the mix is a busy MX's: mostly
 clean mail, greylist deferrals and retries, DNS listings, SPF and DMARC

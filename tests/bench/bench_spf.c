@@ -5,11 +5,11 @@
    another) with 20 ms injected on every DNS answer and a cold cache.
    Not a test: it prints figures.  Run from the build tree:
      top_srcdir=SRC tests/bench/bench_spf */
-#include "lib/clock.h"
-#include "lib/config.h"
-#include "lib/dns.h"
-#include "lib/spf.h"
-#include "tests/dns_server.h"
+#include "lib/core/clock.h"
+#include "lib/core/config.h"
+#include "lib/dns/dns.h"
+#include "lib/spf/spf.h"
+#include "tests/harness/dns_server.h"
 
 #include <pthread.h>
 #include <stdio.h>

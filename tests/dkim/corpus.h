@@ -1,6 +1,6 @@
 /* corpus: the dkimpy-signed DKIM corpus of tests/dkim/make_corpus.py,
    made in a temporary directory at test time, for the unit tests
-   (tests/unit/check_dkim.c) and the daemon tests
+   (tests/dkim/check_dkim.c) and the daemon tests
    (tests/protocol/check_dkim_daemon.c). */
 #ifndef FL_TESTS_DKIM_CORPUS_H
 #define FL_TESTS_DKIM_CORPUS_H

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""make_corpus: the signed DKIM test corpus of tests/unit/check_dkim.c.
+"""make_corpus: the signed DKIM test corpus of tests/dkim/check_dkim.c.
 
 Signs messages at test time with an independent signer, dkimpy (Debian's
 python3-dkim), using keys generated now (openssl for RSA, PyNaCl for
@@ -357,7 +357,7 @@ def main(out, bench=False):
         msgs["key_" + sel] = sign(BASE, sel, "signer.example", k2048)
     msgs["rsa8192"] = sign(BASE, "s8192", "signer.example", big)
     msgs["rsa8192_tampered"] = msgs["rsa8192"].replace(b"the report.", b"the report!")
-    # RSA-8192 is verified by our own canonicalisation (lib/dkim_canon.c):
+    # RSA-8192 is verified by our own canonicalisation (lib/dkim/dkim_canon.c):
     # each canonicalisation, l=, bare LF, folded headers, tampering.
     for h in (b"simple", b"relaxed"):
         for b in (b"simple", b"relaxed"):

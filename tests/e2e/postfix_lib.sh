@@ -349,6 +349,19 @@ pf_wait_delivered() {
 	done
 }
 
+# pf_wait_log FILE PATTERN [SECONDS]: waits until FILE has a line matching
+# the fixed string PATTERN.  A record written when the SMTP transaction ends
+# (a refused recipient's verdict) can come a moment after the client's view.
+pf_wait_log() {
+	_n=$(( ${3:-10} * 10 ))
+	while [ "$_n" -gt 0 ]; do
+		grep -qF "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+		_n=$((_n - 1))
+	done
+	return 1
+}
+
 pf_queue_id_for_msgid() {
 	local msgid=$1
 	# cleanup[123]: 4F2A31C0D2: message-id=<...>

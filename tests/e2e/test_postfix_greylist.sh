@@ -87,7 +87,7 @@ else
 	fail "A's delivery to B was not deferred by greylisting"
 	tail -n 20 "$A_DIR/maillog"
 fi
-grep -q "verdict action=tempfail code=451 dsn=4.7.1 fault=none" "$T/faultline.log" &&
+pf_wait_log "$T/faultline.log" "verdict action=tempfail code=451 dsn=4.7.1 fault=none" &&
 	pass "faultline logged the deferral with fault=none" ||
 	fail "no tempfail verdict in faultline's log"
 

@@ -39,8 +39,8 @@ static inline char *fuzz_cstr(const uint8_t *data, size_t size)
 
 /* Loads text[0..len) as a configuration file, read through a memfd the
    way the daemon reads a file.  Returns fl_config_load's result. */
-#include "lib/buf.h"
-#include "lib/config.h"
+#include "lib/core/buf.h"
+#include "lib/core/config.h"
 
 #include <sys/mman.h>
 #include <unistd.h>

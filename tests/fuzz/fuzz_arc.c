@@ -1,4 +1,4 @@
-/* fuzz_arc: ARC header sets from the sender (lib/arc.c: instance tags,
+/* fuzz_arc: ARC header sets from the sender (lib/arc/arc.c: instance tags,
    tag lists, the chain's structure, the ARC-Authentication-Results
    claims DMARC reads) without a resolver.  The input is split into header
    fields at LF ("Name: value", a line starting with WSP continues the
@@ -6,7 +6,7 @@
    of none, fail, temperror; a claim's value is NUL-terminated within its
    buffer; the verdict record part serialises. */
 #include "tests/fuzz/fuzz.h"
-#include "lib/arc.h"
+#include "lib/arc/arc.h"
 
 #include <jansson.h>
 

@@ -4,8 +4,8 @@
    a CR or LF that does not start a fold, is classified as ours, and
    parses as well formed for another id. */
 #include "tests/fuzz/fuzz.h"
-#include "lib/authres.h"
-#include "lib/result.h"
+#include "lib/core/authres.h"
+#include "lib/core/result.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,10 +1,10 @@
-/* fuzz_config: the configuration parser (lib/config.c) on arbitrary file
+/* fuzz_config: the configuration parser (lib/core/config.c) on arbitrary file
    contents, read through a memfd as the daemon reads a file.  Invariants:
    a load either succeeds with no error text or fails with at most 50
    "file:line: error:" lines plus the cap note, all printable ASCII. */
 #include "tests/fuzz/fuzz.h"
-#include "lib/buf.h"
-#include "lib/config.h"
+#include "lib/core/buf.h"
+#include "lib/core/config.h"
 
 #include <sys/mman.h>
 #include <unistd.h>

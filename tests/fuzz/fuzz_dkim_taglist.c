@@ -1,6 +1,6 @@
-/* fuzz_dkim_taglist: the strict DKIM checks (lib/dkim_taglist.c) on
+/* fuzz_dkim_taglist: the strict DKIM checks (lib/dkim/dkim_taglist.c) on
    DKIM-Signature fields and key records a sender controls, and the body
-   canonicaliser (lib/dkim_canon.c).  The first input byte picks the mode.
+   canonicaliser (lib/dkim/dkim_canon.c).  The first input byte picks the mode.
    Invariants: results are -1/0/1; an error has a reason of printable
    ASCII (it reaches the Authentication-Results header); an accepted list
    has tags whose names start with a letter and whose values hold no ';';
@@ -8,8 +8,8 @@
    empty; the canonical body (its length and SHA-256) does not depend on
    where the body is cut into chunks. */
 #include "tests/fuzz/fuzz.h"
-#include "lib/dkim_canon.h"
-#include "lib/dkim_taglist.h"
+#include "lib/dkim/dkim_canon.h"
+#include "lib/dkim/dkim_taglist.h"
 
 static void check_reason(const struct fl_buf *why)
 {

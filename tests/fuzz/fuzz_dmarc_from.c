@@ -3,7 +3,7 @@
    header values.  Invariants: the domain is NUL-terminated within its
    buffer, lower case, without CR, LF or control bytes. */
 #include "tests/fuzz/fuzz.h"
-#include "lib/dmarc.h"
+#include "lib/dmarc/dmarc.h"
 
 #include <ctype.h>
 

@@ -3,7 +3,7 @@
    is in range, and every text kept from the record is terminated printable
    ASCII (it reaches reports and logs). */
 #include "tests/fuzz/fuzz.h"
-#include "lib/dmarc.h"
+#include "lib/dmarc/dmarc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

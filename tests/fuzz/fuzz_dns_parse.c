@@ -1,9 +1,9 @@
-/* fuzz_dns_parse: DNS answer packets (lib/dns_parse.c) as a hostile or
+/* fuzz_dns_parse: DNS answer packets (lib/dns/dns_parse.c) as a hostile or
    broken server could send them, for every record type faultline asks
    for.  Invariants: a parsed answer's records and TTL are consistent and
    freeing it leaves nothing behind (LeakSanitizer). */
 #include "tests/fuzz/fuzz.h"
-#include "lib/dns_parse.h"
+#include "lib/dns/dns_parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -3,7 +3,7 @@
    Invariants: outputs are NUL-terminated within their buffers; a
    normalised domain is lower case with no "@", "<" or ">" left. */
 #include "tests/fuzz/fuzz.h"
-#include "lib/dnsbl_spec.h"
+#include "lib/lists/dnsbl_spec.h"
 
 #include <ctype.h>
 

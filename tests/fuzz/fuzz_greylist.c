@@ -3,8 +3,8 @@
    Invariants: outputs are NUL-terminated, fit their buffers and hold no
    byte that cannot go into a store key (space, control, DEL). */
 #include "tests/fuzz/fuzz.h"
-#include "lib/greylist.h"
-#include "lib/greylist_store.h"
+#include "lib/greylist/greylist.h"
+#include "lib/greylist/greylist_store.h"
 
 static void assert_key_text(const char *s, size_t cap)
 {

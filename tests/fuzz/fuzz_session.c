@@ -20,9 +20,9 @@
    only as "\n\t"), its name is printable, our AR header classifies as
    ours, a reply is a 4xx or 5xx line without CR or LF inside. */
 #include "tests/fuzz/fuzz.h"
-#include "tests/milter_client.h"
-#include "lib/authres.h"
-#include "lib/config.h"
+#include "tests/harness/milter_client.h"
+#include "lib/core/authres.h"
+#include "lib/core/config.h"
 #include "milter/callbacks.h"
 #include "milter/server.h"
 

@@ -3,8 +3,8 @@
    record controls.  Invariant: only a checked string is expanded (as the
    library does); expansion and rewrite stay bounded. */
 #include "tests/fuzz/fuzz.h"
-#include "lib/buf.h"
-#include "lib/spf_macro.h"
+#include "lib/core/buf.h"
+#include "lib/spf/spf_macro.h"
 
 static const char *validated(void *ctx)
 {

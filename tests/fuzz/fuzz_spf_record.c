@@ -1,11 +1,11 @@
 /* fuzz_spf_record: SPF record validation and normalisation (RFC 7208 4.6,
-   lib/spf_record.c) and the domain-spec check, on TXT data a sender's DNS
+   lib/spf/spf_record.c) and the domain-spec check, on TXT data a sender's DNS
    controls.  Invariant: a record normalised without macro values is
    accepted again (normalisation is stable); a rejection names why. */
 #include "tests/fuzz/fuzz.h"
-#include "lib/buf.h"
-#include "lib/spf_macro.h"
-#include "lib/spf_record.h"
+#include "lib/core/buf.h"
+#include "lib/spf/spf_macro.h"
+#include "lib/spf/spf_record.h"
 
 #include <sys/socket.h>
 

@@ -10,7 +10,7 @@
    dmarc=fail policy.override=arc, trusted_forwarder in the verdict); the
    same message sealed by an untrusted sealer is refused. */
 #include "tests/dkim/corpus.h"
-#include "tests/dns_server.h"
+#include "tests/harness/dns_server.h"
 #include "tests/protocol/session.h"
 
 #include <check.h>

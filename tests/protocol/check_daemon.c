@@ -1,9 +1,9 @@
 /* check_daemon: the daemon's life cycle -- flags, sockets (stale, in use,
    mode, TCP_NODELAY), privileges, pid file, SIGHUP reload (good, broken,
    rapid), SIGTERM drain, and many concurrent sessions. */
-#include "tests/dns_server.h"
+#include "tests/harness/dns_server.h"
 #include "tests/protocol/session.h"
-#include "tests/test_util.h"
+#include "tests/harness/test_util.h"
 
 #include <check.h>
 #include <errno.h>

@@ -5,7 +5,7 @@
    Authentication-Results reason; their neighbours (FWS inside p=, unknown
    tags, k= absent) and an RSA-8192 key pass; policy names its rule. */
 #include "tests/dkim/corpus.h"
-#include "tests/dns_server.h"
+#include "tests/harness/dns_server.h"
 #include "tests/protocol/session.h"
 
 #include <check.h>

@@ -6,8 +6,8 @@
    must never refuse or defer mail because of its own side (temperror and
    fault=receiver instead, per on_internal_error), and must come back to
    its idle count of threads and descriptors afterwards. */
-#include "tests/dns_server.h"
-#include "tests/redis_server.h"
+#include "tests/harness/dns_server.h"
+#include "tests/harness/redis_server.h"
 #include "tests/protocol/session.h"
 
 #include <check.h>

@@ -3,8 +3,8 @@
    SPF (a reject bypass), a header over libmilter's 64 KiB packet limit that
    dropped the whole session, stalled MTA connections held for two hours,
    and connections accepted but not negotiated yet that SIGTERM reset. */
-#include "tests/dns_server.h"
-#include "lib/buf.h"
+#include "tests/harness/dns_server.h"
+#include "lib/core/buf.h"
 #include "tests/protocol/session.h"
 
 #include <check.h>

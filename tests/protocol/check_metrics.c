@@ -9,8 +9,8 @@
    DNSBL answers, greylisting decisions, sessions in flight, reloads.  Also:
    other paths and methods, the endpoint off by default, an address in use
    stops the daemon with a clear error. */
-#include "tests/dns_server.h"
-#include "lib/clock.h"
+#include "tests/harness/dns_server.h"
+#include "lib/core/clock.h"
 #include "tests/protocol/session.h"
 
 #include <arpa/inet.h>
@@ -383,7 +383,7 @@ START_TEST(golden_exposition_parses)
 {
     const char *top = getenv("top_srcdir");
     char path[1024];
-    snprintf(path, sizeof(path), "%s/tests/unit/metrics.golden", top ? top : ".");
+    snprintf(path, sizeof(path), "%s/tests/metrics/metrics.golden", top ? top : ".");
     char *s = scrape(path);
     ck_assert(value(s, "faultline_dnsbl_queries_total{kind=domain,list=dbl\"odd\\zone.example}") ==
               3);

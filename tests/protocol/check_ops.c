@@ -9,7 +9,7 @@
      applied DMARC policy.
    - faultlinectl why and report read the verdict log the daemon wrote (not
      a fixture), so the reader and the writer cannot drift apart. */
-#include "tests/dns_server.h"
+#include "tests/harness/dns_server.h"
 #include "tests/protocol/session.h"
 
 #include <check.h>

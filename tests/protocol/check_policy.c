@@ -3,7 +3,7 @@
    (554 at RCPT naming the list, an error-coded list ignored and blamed on
    our side, rejection at end of message) -- with the zones of the test
    DNS server (tests/dns/zones). */
-#include "tests/dns_server.h"
+#include "tests/harness/dns_server.h"
 #include "tests/protocol/session.h"
 
 #include <check.h>

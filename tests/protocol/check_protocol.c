@@ -2,7 +2,7 @@
    Authentication-Results header, forged-header removal, trusted and
    authenticated clients, the verdict line and JSON record, the memory
    budget, hostile envelopes and dropped sessions. */
-#include "tests/dns_server.h"
+#include "tests/harness/dns_server.h"
 #include "tests/protocol/session.h"
 
 #include <check.h>

@@ -1,5 +1,5 @@
 /* daemon: see daemon.h. */
-#include "tests/test_util.h"
+#include "tests/harness/test_util.h"
 #include "tests/protocol/daemon.h"
 
 #include <check.h>

@@ -1,6 +1,6 @@
 /* session: see session.h. */
 #include "tests/protocol/session.h"
-#include "tests/dns_server.h"
+#include "tests/harness/dns_server.h"
 
 #include <check.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
 #ifndef FL_TESTS_PROTOCOL_SESSION_H
 #define FL_TESTS_PROTOCOL_SESSION_H
 
-#include "tests/milter_client.h"
+#include "tests/harness/milter_client.h"
 #include "tests/protocol/daemon.h"
 
 #include <check.h>

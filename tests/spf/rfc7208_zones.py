@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """rfc7208_zones: turns the RFC 7208 SPF test suite (rfc7208-tests.yml, the
 openspf.org suite, release 2014.04) into files the C test
-tests/unit/check_spf_rfc7208.c reads: per scenario (YAML document) a zone
+tests/spf/check_spf_rfc7208.c reads: per scenario (YAML document) a zone
 file and a fault file for tests/dns/fakedns.py, and one index of every test.
 
     /usr/bin/python3 rfc7208_zones.py SUITE.yml OUTDIR
