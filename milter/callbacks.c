@@ -114,11 +114,12 @@ static sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
     /* The MTA passes "[ip]" when the client has no verified name. */
     if (hostname != NULL && hostname[0] != '[' && hostname[0] != '\0')
         conn->ptr = fl_strdup(hostname);
+    enum fl_skip skip = FL_SKIP_NONE;
     if (conn->ip[0] == '\0')
-        conn->skipped = "local_submission"; /* no address: submitted locally */
+        skip = FL_SKIP_LOCAL; /* no address: submitted locally */
     else if (fl_cidr_list_match(&conn->cfg->trusted_networks, conn->ip))
-        conn->skipped = "trusted_network";
-    fl_checks_on_connect(conn);
+        skip = FL_SKIP_TRUSTED;
+    fl_conn_checks_start(conn, skip);
     return carry_on(conn, SMFIP_NR_CONN);
 }
 
@@ -129,7 +130,7 @@ static sfsistat on_helo(SMFICTX *ctx, char *helo)
         return SMFIS_CONTINUE;
     free(conn->helo);
     conn->helo = fl_strdup(helo ? helo : "");
-    fl_checks_on_helo(conn);
+    fl_checks_helo(&conn->checks, conn->helo);
     return carry_on(conn, SMFIP_NR_HELO);
 }
 
@@ -138,16 +139,14 @@ static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
     struct fl_conn *conn = conn_of(ctx);
     if (conn == NULL)
         return SMFIS_CONTINUE;
-    fl_msg_free(&conn->msg);
+    fl_conn_end_message(conn);
     conn->msg = fl_msg_new(conn->cfg);
     long long t0 = fl_monotonic_ms();
     fl_outcome_note_queue_id(ctx, conn->msg);
     fl_msg_stage(conn, "mail");
     conn->msg->mail_from = envelope_addr(argv && argv[0] ? argv[0] : "");
     const char *auth = smfi_getsymval(ctx, "{auth_authen}");
-    if (auth != NULL && *auth && conn->cfg->trust_authenticated && conn->skipped == NULL)
-        conn->skipped = "authenticated";
-    fl_checks_on_mail(conn);
+    fl_conn_checks_mail(conn, auth != NULL && *auth);
     conn->msg->work_ms += fl_monotonic_ms() - t0;
     return carry_on(conn, SMFIP_NR_MAIL);
 }
@@ -164,7 +163,7 @@ static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
     char *rcpt = envelope_addr(argv[0]);
     long long t0 = fl_monotonic_ms();
     fl_outcome_note_queue_id(ctx, msg);
-    const struct fl_result *refused = fl_checks_on_rcpt(conn, rcpt);
+    const struct fl_result *refused = fl_checks_rcpt(&conn->checks, rcpt);
     if ((long long)msg->nrcpts >= conn->cfg->max_recipients ||
         !fl_msg_charge(msg, conn->cfg, strlen(rcpt) + sizeof(char *))) {
         msg->rcpts_dropped++;
@@ -177,8 +176,9 @@ static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
     if (refused == NULL)
         return SMFIS_CONTINUE;
     msg->rcpts_refused++;
-    fl_outcome_reply(ctx, msg->rcpt_verdict);
-    return msg->rcpt_verdict->action == FL_ACTION_TEMPFAIL ? SMFIS_TEMPFAIL : SMFIS_REJECT;
+    const struct fl_verdict *v = conn->checks.rcpt_verdict;
+    fl_outcome_reply(ctx, v);
+    return v->action == FL_ACTION_TEMPFAIL ? SMFIS_TEMPFAIL : SMFIS_REJECT;
 }
 
 static sfsistat on_data(SMFICTX *ctx)
@@ -222,7 +222,7 @@ static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
     if (conn->msg == NULL || name == NULL || value == NULL)
         return reply;
     long long t0 = fl_monotonic_ms();
-    fl_checks_on_header(conn, name, value);
+    fl_checks_header(&conn->checks, name, value);
     if (strcasecmp(name, FL_AUTHRES_HEADER) == 0)
         note_ar_header(conn, value);
     else if (strcasecmp(name, "Message-ID") == 0 && conn->msg->message_id == NULL &&
@@ -237,7 +237,7 @@ static sfsistat on_eoh(SMFICTX *ctx)
     struct fl_conn *conn = conn_of(ctx);
     if (conn != NULL && conn->msg != NULL) {
         fl_msg_stage(conn, "eoh");
-        fl_checks_on_eoh(conn);
+        fl_checks_eoh(&conn->checks);
     }
     return carry_on(conn, SMFIP_NR_EOH);
 }
@@ -248,7 +248,7 @@ static sfsistat on_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
     if (conn == NULL)
         return SMFIS_CONTINUE;
     long long t0 = fl_monotonic_ms();
-    bool wanted = fl_checks_on_body(conn, chunk, len);
+    bool wanted = conn->msg != NULL && fl_checks_body(&conn->checks, chunk, len);
     if (conn->msg != NULL)
         conn->msg->work_ms += fl_monotonic_ms() - t0;
     /* No check reads the body: tell the MTA to stop sending it. */
@@ -278,6 +278,21 @@ static int strip_forged(SMFICTX *ctx, struct fl_conn *conn)
     return rc;
 }
 
+/* Adds the header fields the checks ask for (fl_checks_headers). */
+struct added {
+    SMFICTX *ctx;
+    bool ok;
+};
+
+static void add_header(void *arg, const char *name, const char *value, bool at_top)
+{
+    struct added *a = arg;
+    int rc = at_top ? smfi_insheader(a->ctx, 0, (char *)name, (char *)value)
+                    : smfi_addheader(a->ctx, (char *)name, (char *)value);
+    if (rc != MI_SUCCESS)
+        a->ok = false;
+}
+
 static sfsistat on_eom(SMFICTX *ctx)
 {
     struct fl_conn *conn = conn_of(ctx);
@@ -288,7 +303,8 @@ static sfsistat on_eom(SMFICTX *ctx)
     fl_msg_stage(conn, "eom");
     fl_outcome_note_queue_id(ctx, msg);
     const char *queue_id = msg->queue_id ? msg->queue_id : "NOQUEUE";
-    fl_checks_on_eom(conn);
+    struct fl_checks *cs = &conn->checks;
+    fl_checks_eom(cs);
 
     const char *internal = NULL;
     bool tempfail_on_error = conn->cfg->on_internal_error == FL_ON_ERROR_TEMPFAIL;
@@ -300,40 +316,32 @@ static sfsistat on_eom(SMFICTX *ctx)
         tempfail_on_error = true;
     }
     struct fl_verdict v;
-    fl_verdict_decide(&v, msg->results, msg->nresults, internal, tempfail_on_error);
+    fl_verdict_decide(&v, cs->results, cs->nresults, internal, tempfail_on_error);
 
     sfsistat rc = SMFIS_ACCEPT;
     if (v.action == FL_ACTION_ACCEPT || v.action == FL_ACTION_QUARANTINE) {
         bool ok = strip_forged(ctx, conn) == 0;
-        struct fl_buf rspf;
-        fl_buf_init(&rspf);
-        /* Received-SPF first: both go to the top, Authentication-Results
-           above it. */
-        if (conn->skipped == NULL && fl_checks_received_spf(conn, &rspf) &&
-            smfi_insheader(ctx, 0, "Received-SPF", rspf.data) != MI_SUCCESS)
-            ok = false;
-        fl_buf_free(&rspf);
-        if (conn->skipped == NULL) {
+        /* The checks' own headers first (Received-SPF to the top, a DMARC
+           quarantine header appended), then Authentication-Results above
+           them all. */
+        struct added added = {ctx, true};
+        fl_checks_headers(cs, add_header, &added);
+        ok = ok && added.ok;
+        if (cs->skip == FL_SKIP_NONE) {
             struct fl_buf ar;
             fl_buf_init(&ar);
-            fl_authres_build(&ar, conn->cfg->authserv_id, msg->results, msg->nresults);
+            fl_authres_build(&ar, conn->cfg->authserv_id, cs->results, cs->nresults);
             if (smfi_insheader(ctx, 0, FL_AUTHRES_HEADER, ar.data) != MI_SUCCESS)
                 ok = false;
             fl_buf_free(&ar);
         }
-        const struct fl_dmarc_report *dr =
-            msg->dmarc_done ? fl_dmarc_report(msg->dmarc) : NULL;
-        if (dr != NULL && dr->add_header &&
-            smfi_addheader(ctx, (char *)dr->header_name, (char *)dr->header_value) !=
-                MI_SUCCESS)
-            ok = false;
         if (v.action == FL_ACTION_QUARANTINE &&
             smfi_quarantine(ctx, v.text ? v.text : "faultline") != MI_SUCCESS)
             ok = false;
         if (!ok) {
             fl_warn("%s: could not modify the message headers", queue_id);
             fl_verdict_clear(&v);
-            fl_verdict_decide(&v, msg->results, msg->nresults, "internal.mta_call",
+            fl_verdict_decide(&v, cs->results, cs->nresults, "internal.mta_call",
                               conn->cfg->on_internal_error == FL_ON_ERROR_TEMPFAIL);
         }
     }
@@ -344,7 +352,7 @@ static sfsistat on_eom(SMFICTX *ctx)
     msg->work_ms += fl_monotonic_ms() - t0;
     fl_outcome_record(conn, &v);
     fl_verdict_clear(&v);
-    fl_msg_free(&conn->msg);
+    fl_conn_end_message(conn);
     return rc;
 }
 
@@ -353,9 +361,9 @@ static sfsistat on_eom(SMFICTX *ctx)
 static void end_transaction(struct fl_conn *conn)
 {
     struct fl_msg *msg = conn->msg;
-    if (msg != NULL && msg->rcpt_verdict != NULL && !msg->recorded)
-        fl_outcome_record(conn, msg->rcpt_verdict);
-    fl_msg_free(&conn->msg);
+    if (msg != NULL && conn->checks.rcpt_verdict != NULL && !msg->recorded)
+        fl_outcome_record(conn, conn->checks.rcpt_verdict);
+    fl_conn_end_message(conn);
 }
 
 static sfsistat on_abort(SMFICTX *ctx)

@@ -21,9 +21,9 @@ void fl_conn_free(struct fl_conn **connp)
     if (conn == NULL)
         return;
     *connp = NULL;
-    fl_msg_free(&conn->msg);
-    fl_iprev_free(&conn->iprev);
-    fl_dnsbl_free(&conn->dnsbl);
+    fl_conn_end_message(conn);
+    fl_checks_clear(&conn->checks);
+    fl_dnsbl_lists_unref(&conn->lists);
     free(conn->ptr);
     free(conn->helo);
     fl_config_unref(&conn->cfg);
@@ -38,11 +38,10 @@ struct fl_msg *fl_msg_new(const struct fl_config *cfg)
     return msg;
 }
 
-void fl_msg_add_result(struct fl_msg *msg, struct fl_result *r)
+void fl_conn_end_message(struct fl_conn *conn)
 {
-    msg->results = fl_realloc(msg->results, (msg->nresults + 1) * sizeof(*msg->results));
-    msg->results[msg->nresults++] = *r;
-    memset(r, 0, sizeof(*r));
+    fl_checks_end_message(&conn->checks);
+    fl_msg_free(&conn->msg);
 }
 
 void fl_msg_free(struct fl_msg **msgp)
@@ -57,26 +56,9 @@ void fl_msg_free(struct fl_msg **msgp)
     free(msg->rcpts);
     free(msg->message_id);
     free(msg->queue_id);
-    fl_nullmx_free(&msg->nullmx);
-    fl_dkim_free(&msg->dkim);
-    fl_dmarc_free(&msg->dmarc);
-    fl_arc_free(&msg->arc);
-    fl_spf_job_free(&msg->spf[0]);
-    fl_spf_job_free(&msg->spf[1]);
-    if (msg->rcpt_result != NULL) {
-        fl_result_clear(msg->rcpt_result);
-        free(msg->rcpt_result);
-    }
-    if (msg->rcpt_verdict != NULL) {
-        fl_verdict_clear(msg->rcpt_verdict);
-        free(msg->rcpt_verdict);
-    }
     for (size_t i = 0; i < msg->nforged; i++)
         free(msg->forged[i].value);
     free(msg->forged);
-    for (size_t i = 0; i < msg->nresults; i++)
-        fl_result_clear(&msg->results[i]);
-    free(msg->results);
     free(msg);
 }
 

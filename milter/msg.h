@@ -8,13 +8,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "lib/arc/arc.h"
 #include "lib/core/authres.h"
+#include "lib/core/check.h"
 #include "lib/core/config.h"
-#include "lib/dkim/dkim.h"
-#include "lib/dmarc/dmarc.h"
-#include "lib/ident/iprev.h"
-#include "lib/ident/nullmx.h"
 #include "lib/core/result.h"
 #include "lib/core/verdict.h"
 
@@ -35,27 +31,11 @@ struct fl_msg {
     int ar_count; /* AR headers seen so far */
     struct fl_seen_ar *forged;
     size_t nforged;
-    struct fl_result *results;
-    size_t nresults;
     long long t_start; /* monotonic ms at MAIL FROM */
     long long deadline; /* t_start + message_deadline */
     char *queue_id;     /* macro i as first seen, or NULL */
-    /* checks started for this message (milter/checks.c) */
-    struct fl_nullmx *nullmx;
-    struct fl_spf_job *spf[2]; /* MAIL FROM and HELO evaluations, or NULL */
-    struct fl_dkim_verifier *dkim; /* fed headers and body as they come */
-    bool body_wanted;              /* a check reads the body */
-    struct fl_dmarc *dmarc;        /* From headers collected, walk started at EOH */
-    bool dmarc_done;               /* evaluated: its report is valid */
-    struct fl_arc *arc;            /* ARC chain (lib/arc/arc.h), fed like DKIM */
-    bool arc_done;                 /* verified: fl_arc_json is valid */
-    /* a decision taken at RCPT (e.g. null MX): its result and verdict, and
-       whether the records for it were written */
-    struct fl_result *rcpt_result;
-    struct fl_verdict *rcpt_verdict;
-    size_t rcpts_refused;
-    bool refuse_all; /* the decision holds for every recipient (DNSBL, null MX) */
-    bool recorded;
+    size_t rcpts_refused; /* recipients refused at RCPT (conn->checks) */
+    bool recorded;        /* the verdict records were written */
     long long work_ms; /* time spent in our callbacks */
     struct fl_stage_time stages[FL_VERDICT_MAX_STAGES];
     size_t nstages;
@@ -67,10 +47,11 @@ struct fl_conn {
     unsigned int port;
     char *ptr;  /* client name the MTA verified, NULL if unknown */
     char *helo;
-    const char *skipped; /* why checks are skipped, or NULL */
     long long t_connect;
-    struct fl_iprev *iprev; /* started at connect (milter/checks.c) */
-    struct fl_dnsbl *dnsbl; /* started at connect, or NULL */
+    /* the checks of this session (milter/checks.c), their results, and
+       the DNS lists of the snapshot they use */
+    struct fl_checks checks;
+    struct fl_dnsbl_lists *lists;
     unsigned long no_reply; /* SMFIP_NR_* (and other SMFIP_*) negotiated */
     bool no_header_reply; /* SMFIP_NR_HDR negotiated */
     bool can_skip_body;   /* SMFIP_SKIP negotiated */
@@ -78,10 +59,7 @@ struct fl_conn {
     struct fl_msg *msg;
 };
 
-struct fl_spf_job;
 struct fl_idle_slot;
-/* Frees an SPF job handle (milter/checks.c). */
-void fl_spf_job_free(struct fl_spf_job **job);
 
 struct fl_conn *fl_conn_new(struct fl_config *cfg);
 void fl_conn_free(struct fl_conn **conn);
@@ -93,8 +71,8 @@ void fl_msg_free(struct fl_msg **msg);
    false marks the message over budget (the caller stores nothing more). */
 bool fl_msg_charge(struct fl_msg *msg, const struct fl_config *cfg, size_t n);
 
-/* Appends a result; takes over r's contents (r is zeroed). */
-void fl_msg_add_result(struct fl_msg *msg, struct fl_result *r);
+/* Ends the transaction: frees conn->msg and its checks' state. */
+void fl_conn_end_message(struct fl_conn *conn);
 
 /* Records that stage was reached (ms since connect). */
 void fl_msg_stage(struct fl_conn *conn, const char *stage);

@@ -48,12 +48,13 @@ void fl_outcome_record(struct fl_conn *conn, const struct fl_verdict *v)
         return;
     msg->recorded = true;
     /* The result that refused recipients belongs to the record too. */
-    size_t n = msg->nresults + (msg->rcpt_result != NULL);
+    const struct fl_checks *cs = &conn->checks;
+    size_t n = cs->nresults + (cs->rcpt_result != NULL);
     struct fl_result *all = fl_calloc(n ? n : 1, sizeof(*all));
-    if (msg->nresults > 0)
-        memcpy(all, msg->results, msg->nresults * sizeof(*all));
-    if (msg->rcpt_result != NULL)
-        all[msg->nresults] = *msg->rcpt_result;
+    if (cs->nresults > 0)
+        memcpy(all, cs->results, cs->nresults * sizeof(*all));
+    if (cs->rcpt_result != NULL)
+        all[cs->nresults] = *cs->rcpt_result;
     fl_metrics_message(fl_srv.metrics, v, all, n);
     struct fl_verdict_facts f = {0};
     clock_gettime(CLOCK_REALTIME, &f.when);
@@ -68,12 +69,11 @@ void fl_outcome_record(struct fl_conn *conn, const struct fl_verdict *v)
     f.rcpts_dropped = msg->rcpts_dropped;
     f.rcpts_refused = msg->rcpts_refused;
     f.message_id = msg->message_id;
-    f.skipped_reason = conn->skipped;
+    f.skipped_reason = fl_skip_name(cs->skip);
     memcpy(f.stages, msg->stages, sizeof(f.stages));
     f.nstages = msg->nstages;
     f.work_ms = (long)msg->work_ms;
-    f.dmarc = msg->dmarc_done ? fl_dmarc_report(msg->dmarc) : NULL;
-    f.arc = msg->arc_done ? msg->arc : NULL;
+    f.nparts = fl_checks_record_parts(cs, f.parts, FL_VERDICT_MAX_PARTS);
     struct fl_buf line;
     fl_buf_init(&line);
     fl_verdict_summary(&line, &f, all, n, v);

@@ -843,9 +843,7 @@ void fl_arc_eom(struct fl_arc *a, const char *client_ip, struct fl_result *out)
         } else if (a->chain == FL_RES_TEMPERROR) {
             fl_result_set_reason(r, "arc.dns", a->failed_why,
                                  "a sealer's key could not be fetched; a retry may pass");
-            r->fault = a->dns != NULL && fl_dns_probe(a->dns, a->deadline_ms)
-                           ? FL_FAULT_SENDER
-                           : FL_FAULT_RECEIVER;
+            r->fault = fl_dns_fault(a->dns, NULL);
             r->transient = true;
         }
         if (a->chain == FL_RES_PASS) {

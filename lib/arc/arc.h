@@ -104,4 +104,12 @@ void fl_arc_json(const struct fl_arc *a, void *obj);
 /* Cancels pending lookups and frees.  Accepts NULL; sets *a NULL. */
 void fl_arc_free(struct fl_arc **a);
 
+/* As a check (lib/core/check.h): started at MAIL FROM with DMARC. */
+struct fl_check;
+struct fl_checks;
+extern const struct fl_check fl_check_arc;
+/* After end of message: the verified chain, or NULL (no ARC sets, or ARC
+   did not run). */
+const struct fl_arc *fl_arc_verified(const struct fl_checks *cs);
+
 #endif

@@ -72,6 +72,7 @@ struct fl_config {
     long long dns_cache_size;
     char *dns_probe_domain;
     long long dns_probe_cache;
+    long long dns_probe_timeout;
 
     /* iprev and null MX (lib/ident/config_ident.c) */
     bool iprev_enable;

@@ -47,7 +47,7 @@ struct fl_setting_group {
 
 /* Each module's table, sized here so fl_setting_groups can list it (the
    unit tests check that no entry is left empty). */
-#define FL_DNS_SETTINGS_COUNT 6
+#define FL_DNS_SETTINGS_COUNT 7
 extern const struct fl_setting fl_dns_settings[FL_DNS_SETTINGS_COUNT];
 #define FL_IDENT_SETTINGS_COUNT 4
 extern const struct fl_setting fl_ident_settings[FL_IDENT_SETTINGS_COUNT];

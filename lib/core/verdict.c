@@ -1,8 +1,6 @@
 /* verdict: see verdict.h. */
 #include "lib/core/verdict.h"
-#include "lib/arc/arc.h"
 #include "lib/core/attribution.h"
-#include "lib/dmarc/dmarc.h"
 #include "lib/core/sanitize.h"
 #include "lib/core/xalloc.h"
 
@@ -28,16 +26,22 @@ static int severity(enum fl_action a)
     return 0;
 }
 
-static void set_reply(struct fl_verdict *v, const struct fl_attribution *a, const char *detail)
+void fl_verdict_reply_text(struct fl_buf *out, const char *reason_code, const char *detail,
+                           enum fl_fault fault)
+{
+    fl_buf_puts(out, fl_attribution_find(reason_code)->what);
+    if (detail && *detail) {
+        fl_buf_puts(out, ": ");
+        fl_sanitize_ascii(out, detail, MAX_TEXT);
+    }
+    fl_buf_printf(out, " (fault=%s)", fl_fault_name(fault));
+}
+
+static void set_reply(struct fl_verdict *v, const char *reason_code, const char *detail)
 {
     struct fl_buf text;
     fl_buf_init(&text);
-    fl_buf_puts(&text, a->what);
-    if (detail && *detail) {
-        fl_buf_puts(&text, ": ");
-        fl_sanitize_ascii(&text, detail, MAX_TEXT);
-    }
-    fl_buf_printf(&text, " (fault=%s)", fl_fault_name(v->fault));
+    fl_verdict_reply_text(&text, reason_code, detail, v->fault);
     free(v->text);
     v->text = fl_buf_steal(&text);
     fl_buf_free(&text);
@@ -77,12 +81,11 @@ void fl_verdict_decide(struct fl_verdict *v, const struct fl_result *results, si
             }
             v->code = code;
             snprintf(v->dsn, sizeof(v->dsn), "%s", dsn);
-            set_reply(v, a, worst->detail);
+            set_reply(v, worst->reason_code, worst->detail);
         }
     }
     /* Our own fault overrides a check's request, and never becomes a 5xx. */
     if (internal_error != NULL) {
-        const struct fl_attribution *a = fl_attribution_find(internal_error);
         free(v->reason_code);
         v->reason_code = fl_strdup(internal_error);
         v->fault = FL_FAULT_RECEIVER;
@@ -91,7 +94,7 @@ void fl_verdict_decide(struct fl_verdict *v, const struct fl_result *results, si
             v->action = FL_ACTION_TEMPFAIL;
             v->code = 451;
             snprintf(v->dsn, sizeof(v->dsn), "4.3.0");
-            set_reply(v, a, NULL);
+            set_reply(v, internal_error, NULL);
         } else {
             v->action = FL_ACTION_ACCEPT;
             v->code = 250;
@@ -267,15 +270,12 @@ void fl_verdict_json_jansson(struct fl_buf *out, const struct fl_verdict_facts *
     for (size_t i = 0; i < f->nstages; i++)
         json_object_set_new(stages, f->stages[i].stage, json_integer(f->stages[i].ms));
     json_object_set_new(o, "elapsed_ms", stages);
-    if (f->dmarc != NULL) {
-        json_t *d = json_object();
-        fl_dmarc_report_json(f->dmarc, d);
-        json_object_set_new(o, "dmarc", d);
-    }
-    if (f->arc != NULL) {
-        json_t *a = json_object();
-        fl_arc_json(f->arc, a);
-        json_object_set_new(o, "arc", a);
+    for (size_t i = 0; i < f->nparts; i++) {
+        json_t *part = json_object();
+        if (f->parts[i].fill(f->parts[i].data, part))
+            json_object_set_new(o, f->parts[i].key, part);
+        else
+            json_decref(part);
     }
     json_object_set_new(o, "work_ms", json_integer(f->work_ms));
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -557,27 +557,17 @@ static void json_observed(struct fl_buf *out, struct fl_buf *tmp, const struct f
     fl_buf_free(&s);
 }
 
-/* A module's part of the record, built by it as a jansson object. */
-static void json_module(struct fl_buf *out, const char *key, const void *data,
-                        void (*fill)(const void *, void *))
+/* A check's part of the record, built by it as a jansson object. */
+static void json_part(struct fl_buf *out, const struct fl_record_part *p)
 {
     json_t *o = json_object();
-    fill(data, o);
-    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_key(out, false, key);
-    fl_buf_puts(out, s ? s : "{}");
-    free(s);
+    if (p->fill(p->data, o)) {
+        char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_key(out, false, p->key);
+        fl_buf_puts(out, s ? s : "{}");
+        free(s);
+    }
     json_decref(o);
-}
-
-static void dmarc_fill(const void *d, void *o)
-{
-    fl_dmarc_report_json(d, o);
-}
-
-static void arc_fill(const void *a, void *o)
-{
-    fl_arc_json(a, o);
 }
 
 void fl_verdict_json(struct fl_buf *out, const struct fl_verdict_facts *f,
@@ -703,10 +693,8 @@ void fl_verdict_json(struct fl_buf *out, const struct fl_verdict_facts *f,
         fl_buf_printf(out, ":%ld", ms);
     }
     fl_buf_putc(out, '}');
-    if (f->dmarc != NULL)
-        json_module(out, "dmarc", f->dmarc, dmarc_fill);
-    if (f->arc != NULL)
-        json_module(out, "arc", f->arc, arc_fill);
+    for (size_t i = 0; i < f->nparts; i++)
+        json_part(out, &f->parts[i]);
     json_key(out, false, "work_ms");
     fl_buf_printf(out, "%ld", f->work_ms);
     fl_buf_putc(out, '}');

@@ -15,8 +15,16 @@
 #include "lib/core/buf.h"
 #include "lib/core/result.h"
 
-struct fl_dmarc_report;
-struct fl_arc;
+/* A check's own part of the verdict record: fill writes the members of a
+   jansson object (void * keeps jansson out of this header) stored under
+   key, and returns false when it has nothing to say. */
+struct fl_record_part {
+    const char *key;
+    const void *data;
+    bool (*fill)(const void *data, void *json_object);
+};
+
+#define FL_VERDICT_MAX_PARTS 8
 
 /* The verdict record's format version, its member "v".  Readers skip
    (and report) records of a newer version; records without "v" are 1. */
@@ -58,10 +66,9 @@ struct fl_verdict_facts {
     struct fl_stage_time stages[FL_VERDICT_MAX_STAGES];
     size_t nstages;
     long work_ms; /* time spent inside faultline for this message */
-    /* DMARC's aggregate-report data (RFC 9990), or NULL */
-    const struct fl_dmarc_report *dmarc;
-    /* the verified ARC chain (lib/arc/arc.h), or NULL */
-    const struct fl_arc *arc;
+    /* the checks' own parts (DMARC's report row, the ARC chain) */
+    struct fl_record_part parts[FL_VERDICT_MAX_PARTS];
+    size_t nparts;
 };
 
 /* Decides from results.  internal_error (NULL if none) is the reason code
@@ -70,6 +77,12 @@ struct fl_verdict_facts {
 void fl_verdict_decide(struct fl_verdict *v, const struct fl_result *results, size_t n,
                        const char *internal_error, bool on_error_tempfail);
 void fl_verdict_clear(struct fl_verdict *v);
+/* Appends the text of the SMTP reply a refusal for reason_code gets: the
+   attribution table's sentence, the sanitised detail, "(fault=...)".
+   What fl_verdict_decide writes, for a check that states the reply it
+   would give (observe mode). */
+void fl_verdict_reply_text(struct fl_buf *out, const char *reason_code, const char *detail,
+                           enum fl_fault fault);
 
 /* "spf:fail,dkim:pass" or "none". */
 void fl_verdict_checks_list(struct fl_buf *out, const struct fl_result *results, size_t n,

@@ -134,4 +134,14 @@ void fl_dkim_memory(const struct fl_dkim_verifier *v, size_t *now_r, size_t *pea
 /* Cancels pending lookups and frees.  Accepts NULL; sets *v NULL. */
 void fl_dkim_free(struct fl_dkim_verifier **v);
 
+/* As a check (lib/core/check.h): started at MAIL FROM, fed as the message
+   streams in. */
+struct fl_check;
+struct fl_checks;
+extern const struct fl_check fl_check_dkim;
+/* After end of message: the signatures (fl_dkim_signatures), 0 when DKIM
+   did not run. */
+size_t fl_dkim_check_signatures(const struct fl_checks *cs,
+                                const struct fl_dkim_signature **sigs_r);
+
 #endif

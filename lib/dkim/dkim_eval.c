@@ -307,12 +307,10 @@ static bool dns_error(struct fl_dkim_verifier *v, struct verdict *vd,
         struct fl_buf why;
         fl_buf_init(&why);
         fl_dns_describe(a, &why);
-        /* Whose DNS failed: theirs if our resolver answers a probe.  With
-           the message deadline gone there is no time to ask: our budget
-           ran out, so it counts as ours (a probe that cannot run would
-           also be cached as "resolver down"). */
-        bool late = v->deadline_ms > 0 && fl_monotonic_ms() >= v->deadline_ms;
-        bool theirs = !late && fl_dns_probe(v->ctx->dns, v->deadline_ms) == 1;
+        /* Whose DNS failed (lib/dns decides): a lookup our message
+           deadline cut short is ours, else the resolver probe tells. */
+        bool late = a->status == FL_DNS_TIMEOUT && a->deadline_cut;
+        bool theirs = fl_dns_fault(v->ctx->dns, a) == FL_FAULT_SENDER;
         set(vd, "dkim.key_dns_error", NULL);
         vd->fault = theirs ? FL_FAULT_SENDER : FL_FAULT_RECEIVER;
         snprintf(vd->detail, sizeof(vd->detail), "the DKIM key lookup failed: %s (%s)",

@@ -21,8 +21,6 @@
 /* A From value longer than this is not parsed: no MUA writes one. */
 #define MAX_FROM_LEN (64 * 1024)
 #define MAX_HINTS 8
-/* The resolver probe needs a little time even past the deadline. */
-#define PROBE_MIN_MS 500
 
 struct fl_dmarc {
     struct fl_dns *dns;
@@ -200,12 +198,10 @@ static void permerror(struct fl_dmarc *d)
 
 static void temperror(struct fl_dmarc *d, const char *qname, enum fl_dns_status st)
 {
-    long long now = fl_monotonic_ms();
-    long long pd = d->deadline_ms > now + PROBE_MIN_MS ? d->deadline_ms : now + PROBE_MIN_MS;
     char reason[400], detail[1100];
     snprintf(reason, sizeof(reason), "DNS error for _dmarc.%s (%s)", qname,
              fl_dns_status_name(st));
-    if (fl_dns_probe(d->dns, pd)) {
+    if (fl_dns_fault(d->dns, NULL) == FL_FAULT_SENDER) {
         snprintf(detail, sizeof(detail),
                  "the DMARC policy of %s could not be looked up: %s (the name servers of "
                  "_dmarc.%s must answer; a retry may succeed)",

@@ -226,4 +226,9 @@ bool fl_dmarc_wanted(const struct fl_config *cfg, bool trusted_client, bool auth
 /* Cancels pending queries and frees.  Accepts NULL; sets *d NULL. */
 void fl_dmarc_free(struct fl_dmarc **d);
 
+/* As a check (lib/core/check.h): started at MAIL FROM, evaluated at end
+   of message after SPF, DKIM and ARC. */
+struct fl_check;
+extern const struct fl_check fl_check_dmarc;
+
 #endif

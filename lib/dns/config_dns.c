@@ -63,6 +63,12 @@ const struct fl_setting fl_dns_settings[FL_DNS_SETTINGS_COUNT] = {
      "When queries fail, faultline asks for a random name under this domain to learn "
      "whether its own resolver works: if it does, the failure is the sender's (their name "
      "servers); if not, it is ours. Empty: the root zone.", NULL},
+    {"dns_probe_timeout", FL_SET_DURATION, "1s", 100, 60 * SEC, NULL, OFF(dns_probe_timeout),
+     0,
+     "Longest wait for the resolver probe's answer, whatever time the message has left: a "
+     "probe is never cut short by a message's deadline, and one that gets no answer in "
+     "this time finds our resolver down (then every DNS failure is ours, fault=receiver, "
+     "never the sender's).", NULL},
     {"dns_probe_cache", FL_SET_DURATION, "30s", 0, 3600 * SEC, NULL, OFF(dns_probe_cache), 0,
      "How long the result of the resolver probe is reused. While the probe finds our "
      "resolver down, no query is sent: DNS results are temperror with fault=receiver at "

@@ -39,6 +39,7 @@ struct fl_dns {
     pthread_mutex_t probe_lock; /* one probe at a time */
     char *probe_domain;
     long long probe_cache_ms;
+    long long probe_timeout_ms; /* the probe's own budget */
     long long probe_until; /* atomic: the verdict holds until then */
     int probe_ok;          /* atomic; 1 before the first probe */
     bool reprobing;        /* atomic: a background probe is out */
@@ -270,6 +271,7 @@ int fl_dns_create(const struct fl_config *cfg, struct fl_dns **dns_r, const char
     dns->timeout_ms = cfg->dns_timeout;
     dns->probe_domain = fl_strdup(cfg->dns_probe_domain);
     dns->probe_cache_ms = cfg->dns_probe_cache;
+    dns->probe_timeout_ms = cfg->dns_probe_timeout;
     if (cfg->dns_forwarders.count > 0)
         dns->diag_forwarder = fl_strdup(cfg->dns_forwarders.items[0]);
     dns->probe_ok = 1;
@@ -374,8 +376,10 @@ static struct fl_dns_query *query_new(struct fl_dns *dns, const char *name, uint
     q->refs = 1;
     q->start_ms = fl_monotonic_ms();
     q->deadline_ms = q->start_ms + dns->timeout_ms;
-    if (deadline_ms > 0 && deadline_ms < q->deadline_ms)
+    if (deadline_ms > 0 && deadline_ms < q->deadline_ms) {
         q->deadline_ms = deadline_ms;
+        q->ans.deadline_cut = true; /* read only when it ends as a TIMEOUT */
+    }
     q->ans.qname = fl_strdup(name);
     q->ans.qtype = qtype;
     q->ans.rcode = -1;
@@ -587,11 +591,11 @@ static bool resolver_known_down(struct fl_dns *dns)
     return !__atomic_load_n(&dns->probe_ok, __ATOMIC_ACQUIRE);
 }
 
-int fl_dns_probe(struct fl_dns *dns, long long deadline_ms)
+int fl_dns_probe(struct fl_dns *dns)
 {
     if (cache_only) {
         cache_only_misses++;
-        return 1;
+        return -1;
     }
     long long now = fl_monotonic_ms();
     if (now < __atomic_load_n(&dns->probe_until, __ATOMIC_ACQUIRE))
@@ -607,12 +611,10 @@ int fl_dns_probe(struct fl_dns *dns, long long deadline_ms)
     }
     char name[300];
     probe_name(dns, now, name, sizeof(name));
-    /* not through the front cache or the down check: ask libunbound */
-    struct fl_dns_query *q = query_new(dns, name, FL_DNS_A, deadline_ms);
-    if (q->deadline_ms <= q->start_ms)
-        finish_locally(q, FL_DNS_TIMEOUT, "no time left before the deadline");
-    else
-        query_send(q);
+    /* not through the front cache or the down check: ask libunbound, with
+       the probe's own budget */
+    struct fl_dns_query *q = query_new(dns, name, FL_DNS_A, now + dns->probe_timeout_ms);
+    query_send(q);
     const struct fl_dns_answer *a = fl_dns_wait(q);
     int ok = a->status == FL_DNS_OK || a->status == FL_DNS_NODATA ||
              a->status == FL_DNS_NXDOMAIN;
@@ -620,6 +622,13 @@ int fl_dns_probe(struct fl_dns *dns, long long deadline_ms)
     set_probe(dns, ok);
     pthread_mutex_unlock(&dns->probe_lock);
     return ok;
+}
+
+enum fl_fault fl_dns_fault(struct fl_dns *dns, const struct fl_dns_answer *seen)
+{
+    if (seen != NULL && seen->status == FL_DNS_TIMEOUT && seen->deadline_cut)
+        return FL_FAULT_RECEIVER; /* our message budget ran out first */
+    return dns != NULL && fl_dns_probe(dns) == 1 ? FL_FAULT_SENDER : FL_FAULT_RECEIVER;
 }
 
 void fl_dns_stats(struct fl_dns *dns, struct fl_dns_stats *out)

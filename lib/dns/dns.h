@@ -19,6 +19,7 @@
 
 #include "lib/core/buf.h"
 #include "lib/core/config.h"
+#include "lib/core/result.h"
 
 /* Record types faultline asks for. */
 #define FL_DNS_A     1
@@ -70,6 +71,7 @@ struct fl_dns_answer {
     uint32_t ttl;           /* smallest TTL of the answer */
     enum fl_dnssec dnssec;
     long elapsed_ms;
+    bool deadline_cut;      /* TIMEOUT by the caller's deadline, before dns_timeout */
     int ede_code;           /* RFC 8914 info-code, or -1 */
     char *ede_text;         /* its EXTRA-TEXT, or NULL */
     const char *why;        /* static explanation for non-OK statuses */
@@ -108,17 +110,27 @@ void fl_dns_query_free(struct fl_dns_query **q);
 /* Cache-only mode for the calling thread, to run a synchronous evaluation
    (libspf2) from cached answers: between begin and end, a query the front
    cache cannot answer ends at once as LOCAL without being sent, and
-   fl_dns_probe returns 1 without asking; both count as misses.  end
-   returns the number of misses (0: every answer came from the cache). */
+   fl_dns_fault cannot ask the probe; both count as misses.  end returns
+   the number of misses (0: every answer came from the cache). */
 void fl_dns_cache_only_begin(void);
 unsigned int fl_dns_cache_only_end(void);
 
-/* Is our own resolver working?  Asks for a random name under
-   dns_probe_domain, which the cache cannot answer: any real answer
-   (NXDOMAIN included) means yes.  The verdict is cached for
-   dns_probe_cache.  Returns 1 (working), 0 (not working).  Used for
-   attribution: their name servers failed (sender) or ours (receiver). */
-int fl_dns_probe(struct fl_dns *dns, long long deadline_ms);
+/* Whose side failed when a lookup in DNS the sender controls got no
+   usable answer -- the one place every check asks (DESIGN.md "Attribution").
+   seen: the failed answer, or NULL when the check has no single one (a
+   libspf2 evaluation).  A TIMEOUT the caller's own deadline caused
+   (deadline_cut) is ours: our budget ran out, nothing is asked.  Otherwise
+   the resolver probe decides: a random name under dns_probe_domain, which
+   no cache can answer, within dns_probe_timeout (never the message's
+   remaining time); any real answer (NXDOMAIN included) means our resolver
+   works and the sender's name servers failed (FL_FAULT_SENDER), no answer
+   means ours did (FL_FAULT_RECEIVER).  That finding is cached for
+   dns_probe_cache.  A probe that cannot run (cache-only mode) is unknown:
+   FL_FAULT_RECEIVER for this lookup, nothing cached. */
+enum fl_fault fl_dns_fault(struct fl_dns *dns, const struct fl_dns_answer *seen);
+/* The probe alone: 1 our resolver works, 0 it does not, -1 unknown (could
+   not ask).  Cached as fl_dns_fault says. */
+int fl_dns_probe(struct fl_dns *dns);
 
 /* Appends a one-line account of a failed answer for verdict details:
    "SERVFAIL for x.example/TXT (EDE 22: no reachable authority)", with the

@@ -279,4 +279,8 @@ void fl_greylist_normalize_sender(const char *sender, char *out, size_t outlen);
 /* Lower-cases the recipient (no other change). */
 void fl_greylist_normalize_rcpt(const char *rcpt, char *out, size_t outlen);
 
+/* As a check (lib/core/check.h): decided per recipient. */
+struct fl_check;
+extern const struct fl_check fl_check_greylist;
+
 #endif

@@ -136,8 +136,7 @@ void fl_iprev_finish(struct fl_iprev *ip, long long deadline_ms, struct fl_resul
             fl_buf_free(&why);
             bool temp = is_transient(ptr->status);
             /* Whose DNS failed: theirs if our resolver answers a probe. */
-            enum fl_fault fault = fl_dns_probe(ip->dns, ip->deadline_ms) ? FL_FAULT_SENDER
-                                                                         : FL_FAULT_RECEIVER;
+            enum fl_fault fault = fl_dns_fault(ip->dns, ptr);
             conclude(ip, temp ? FL_RES_TEMPERROR : FL_RES_PERMERROR,
                      temp ? "iprev.temperror" : "iprev.permerror", "PTR lookup failed", detail,
                      fault, temp);
@@ -163,8 +162,7 @@ void fl_iprev_finish(struct fl_iprev *ip, long long deadline_ms, struct fl_resul
                          "the forward lookups of %s's PTR names failed", ip->ip);
                 conclude(ip, FL_RES_TEMPERROR, "iprev.temperror", "forward lookup failed",
                          detail,
-                         fl_dns_probe(ip->dns, ip->deadline_ms) ? FL_FAULT_SENDER
-                                                                : FL_FAULT_RECEIVER,
+                         fl_dns_fault(ip->dns, NULL),
                          true);
             } else {
                 snprintf(detail, sizeof(detail),

@@ -29,4 +29,11 @@ void fl_iprev_finish(struct fl_iprev *ip, long long deadline_ms, struct fl_resul
 const char *fl_iprev_name(const struct fl_iprev *ip);
 void fl_iprev_free(struct fl_iprev **ip);
 
+/* As a check (lib/core/check.h): started at connect. */
+struct fl_check;
+struct fl_checks;
+extern const struct fl_check fl_check_iprev;
+/* The client's confirmed name so far (fl_iprev_name), or NULL. */
+const char *fl_iprev_client_name(const struct fl_checks *cs);
+
 #endif

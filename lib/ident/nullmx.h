@@ -19,4 +19,8 @@ struct fl_nullmx *fl_nullmx_start(struct fl_dns *dns, const char *domain, long l
 int fl_nullmx_finish(struct fl_nullmx *n, const struct fl_config *cfg, struct fl_result *out);
 void fl_nullmx_free(struct fl_nullmx **n);
 
+/* As a check (lib/core/check.h): started at MAIL FROM, decided at RCPT. */
+struct fl_check;
+extern const struct fl_check fl_check_nullmx;
+
 #endif

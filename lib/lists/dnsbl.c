@@ -446,16 +446,10 @@ const struct fl_dnsbl_outcome *fl_dnsbl_finish(struct fl_dnsbl *bl, long long de
     bl->out.checks = bl->checks;
     bl->out.nchecks = n;
     /* Whose fault is a list that did not answer: the list's, or our
-       resolver's?  Asked only then, and cached by lib/dns. */
+       resolver's?  Asked only then (lib/dns decides, and caches). */
     int probe_ok = -1;
-    if (failed) {
-        long long until = 0, now = fl_monotonic_ms();
-        if (deadline_ms > 0)
-            until = deadline_ms > now + FL_DNSBL_PROBE_GRACE_MS
-                        ? deadline_ms
-                        : now + FL_DNSBL_PROBE_GRACE_MS;
-        probe_ok = fl_dns_probe(bl->dns, until);
-    }
+    if (failed)
+        probe_ok = fl_dns_fault(bl->dns, NULL) == FL_FAULT_SENDER;
     fl_dnsbl_build_outcome(bl, probe_ok);
     bl->have_outcome = true;
     return &bl->out;

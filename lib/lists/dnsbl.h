@@ -155,15 +155,14 @@ void fl_dnsbl_new_message(struct fl_dnsbl *bl);
 
 /* Waits for the answers started so far, until deadline_ms at most (0: the
    queries' own deadline), and computes the outcome.  A list still
-   unanswered then is UNAVAILABLE (timeout).  When a list failed, up to
-   FL_DNSBL_PROBE_GRACE_MS more may be spent asking fl_dns_probe whether
-   our own resolver works (its answer is cached).  May be called again
+   unanswered then is UNAVAILABLE (timeout).  When a list failed,
+   fl_dns_fault tells whose side failed (the resolver probe, with its own
+   budget, dns_probe_timeout, cached).  May be called again
    after more checks were started (e.g. at RCPT, then at EOM once From is
    known): the outcome is recomputed and the previous one is invalid.
    The outcome belongs to bl. */
 const struct fl_dnsbl_outcome *fl_dnsbl_finish(struct fl_dnsbl *bl,
                                                long long deadline_ms);
-#define FL_DNSBL_PROBE_GRACE_MS 250
 
 /* Appends the per-list breakdown for a log line:
    "score=3 threshold=1 allow=-1 zen.example=127.0.0.2*3 wl.example=nxdomain*0". */
@@ -171,6 +170,19 @@ void fl_dnsbl_describe(const struct fl_dnsbl_outcome *o, struct fl_buf *out);
 
 /* Accepts NULL; sets *bl NULL. */
 void fl_dnsbl_free(struct fl_dnsbl **bl);
+
+/* As a check (lib/core/check.h): started at connect. */
+struct fl_check;
+struct fl_checks;
+extern const struct fl_check fl_check_lists;
+/* The lists' outcome for the current transaction (waits until the
+   message deadline at most), or NULL when no list is asked. */
+const struct fl_dnsbl_outcome *fl_lists_outcome(const struct fl_checks *cs);
+/* Writes the lists' rows (dnsbl, and dnswl when a list allow-lists the
+   client) into the transaction's results, replacing earlier ones.  at_eom:
+   the end of message, where a listing with dnsbl_reject_stage = eom is
+   enforced. */
+void fl_lists_record(struct fl_checks *cs, const struct fl_dnsbl_outcome *o, bool at_eom);
 
 /* "not_listed", "listed", "error_code", "unavailable", "disabled". */
 const char *fl_dnsbl_status_name(enum fl_dnsbl_status status);

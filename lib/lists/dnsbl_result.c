@@ -4,9 +4,8 @@
    the log breakdown.  Attribution: a listing is the sender's to fix
    (fault=sender); an error code, a timeout or a SERVFAIL of a list is
    ours (fault=receiver), and never scores. */
-#include "lib/core/attribution.h"
 #include "lib/lists/dnsbl_impl.h"
-#include "lib/core/sanitize.h"
+#include "lib/core/verdict.h"
 #include "lib/core/xalloc.h"
 
 #include <ctype.h>
@@ -14,10 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The verdict cuts a detail at this length in its reply; so do we, so the
-   RCPT reply and the verdict record say the same. */
-#define REPLY_DETAIL_MAX 200
 
 void fl_dnsbl_clear_outcome(struct fl_dnsbl *bl)
 {
@@ -377,13 +372,10 @@ void fl_dnsbl_build_outcome(struct fl_dnsbl *bl, int probe_ok)
     fl_result_add_prop(r, "policy", "score", score);
     lists_json(r, o);
     if (o->listed || o->would_list) {
-        /* The reply the verdict would write for this result. */
-        const struct fl_attribution *a = fl_attribution_find(r->reason_code);
+        /* The reply the verdict writes for this result. */
         struct fl_buf reply;
         fl_buf_init(&reply);
-        fl_buf_printf(&reply, "%s: ", a->what);
-        fl_sanitize_ascii(&reply, r->detail, REPLY_DETAIL_MAX);
-        fl_buf_puts(&reply, " (fault=sender)");
+        fl_verdict_reply_text(&reply, r->reason_code, r->detail, FL_FAULT_SENDER);
         bl->reply_text = fl_buf_steal(&reply);
         fl_buf_free(&reply);
         if (o->listed) {

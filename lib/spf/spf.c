@@ -27,10 +27,6 @@
 #include <arpa/nameser.h>
 #include <spf2/spf.h>
 
-/* A temperror's probe of our own resolver gets at least this long, even
-   when the evaluation used up the deadline: a probe that cannot run would
-   blame our resolver for the sender's slow name servers. */
-#define PROBE_MIN_MS 500
 
 static pthread_once_t libspf2_once = PTHREAD_ONCE_INIT;
 
@@ -281,7 +277,7 @@ static enum fl_action mark_or_reject(int setting)
 
 /* Reason code, texts, fault and action for the result. */
 static void conclude(struct fl_dns *dns, const struct fl_config *cfg,
-                     long long deadline_ms, const struct fl_spf_info *info,
+                     const struct fl_spf_info *info,
                      const struct outcome *o, bool malformed, struct fl_result *out)
 {
     const char *ip = info->client_ip, *dom = info->domain;
@@ -352,14 +348,11 @@ static void conclude(struct fl_dns *dns, const struct fl_config *cfg,
         }
         break;
     case FL_RES_TEMPERROR: {
-        long long now = fl_monotonic_ms();
-        long long probe_deadline =
-            deadline_ms > now + PROBE_MIN_MS ? deadline_ms : now + PROBE_MIN_MS;
         transient = true;
         reason = "DNS lookup failed";
         action = cfg->spf_temperror_action == FL_ON_ERROR_TEMPFAIL ? FL_ACTION_TEMPFAIL
                                                                    : FL_ACTION_ACCEPT;
-        if (fl_dns_probe(dns, probe_deadline)) {
+        if (fl_dns_fault(dns, NULL) == FL_FAULT_SENDER) {
             code = "spf.dns_sender";
             fault = FL_FAULT_SENDER;
             put(detail, sizeof(detail),
@@ -443,7 +436,7 @@ int fl_spf_check(struct fl_dns *dns, const struct fl_config *cfg,
     info.result = o.res;
     info.elapsed_ms = (long)(fl_monotonic_ms() - t0);
 
-    conclude(dns, cfg, deadline_ms, &info, &o, malformed, out);
+    conclude(dns, cfg, &info, &o, malformed, out);
     if (rc < 0)
         fl_result_set_reason(out, NULL, "no client address",
                              "the client's address is unknown, so SPF cannot be checked");

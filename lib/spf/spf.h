@@ -89,4 +89,17 @@ bool fl_spf_wanted(const struct fl_config *cfg, bool trusted_client, bool authen
    printable ASCII; quoted-strings escape '"' and '\'. */
 void fl_spf_received_header(struct fl_buf *out, const struct fl_spf_info *info);
 
+/* As a check (lib/core/check.h): started at MAIL FROM on the worker pool. */
+struct fl_check;
+struct fl_checks;
+extern const struct fl_check fl_check_spf;
+/* After end of message: the MAIL FROM result, or NULL when SPF did not run. */
+const struct fl_result *fl_spf_mailfrom_result(const struct fl_checks *cs);
+/* After end of message: the domain SPF checked for MAIL FROM (the HELO
+   name's for the null sender, RFC 7208 2.4), or NULL. */
+const char *fl_spf_mailfrom_domain(const struct fl_checks *cs);
+/* The MAIL FROM result as soon as it is known (waits until the message
+   deadline at most), or NULL. */
+const struct fl_result *fl_spf_mailfrom_peek(const struct fl_checks *cs);
+
 #endif

@@ -597,6 +597,7 @@ static const struct good_row good_rows[] = {
       {"dns_cache_size", "32M"},
       {"dns_probe_domain", "example.net"},
       {"dns_probe_cache", "1m"},
+      {"dns_probe_timeout", "2s"},
       {"iprev_enable", "no"},
       {"iprev_action", "reject"},
       {"iprev_max_names", "5"},

@@ -346,15 +346,45 @@ END_TEST
 
 START_TEST(probe_tells_whether_our_resolver_works)
 {
-    ck_assert_int_eq(fl_dns_probe(dns, 0), 1);
+    ck_assert_int_eq(fl_dns_probe(dns), 1);
     int first = fl_dnsd_count(&dnsd, NULL, NULL);
-    ck_assert_int_eq(fl_dns_probe(dns, 0), 1); /* cached for dns_probe_cache */
+    ck_assert_int_eq(fl_dns_probe(dns), 1); /* cached for dns_probe_cache */
     ck_assert_int_eq(fl_dnsd_count(&dnsd, NULL, NULL), first);
     struct fl_dns *nocache = make_resolver("dns_probe_cache = 0s\ndns_timeout = 500ms\n");
-    ck_assert_int_eq(fl_dns_probe(nocache, 0), 1);
+    ck_assert_int_eq(fl_dns_probe(nocache), 1);
     fl_dnsd_set_faults(&dnsd, "*.dns.example ANY drop\n");
-    ck_assert_int_eq(fl_dns_probe(nocache, 0), 0);
+    ck_assert_int_eq(fl_dns_probe(nocache), 0);
     fl_dns_destroy(&nocache);
+}
+END_TEST
+
+/* Issue 13: a probe asked after the message deadline once ran out of time
+   at once and was cached as "our resolver is down" for dns_probe_cache,
+   blaming us for other messages' failures.  The probe has its own budget
+   now, and a lookup our deadline cut short is ours without asking. */
+START_TEST(attribution_is_not_bound_to_the_message_deadline)
+{
+    struct fl_dns *r = make_resolver("dns_probe_cache = 0s\ndns_timeout = 2s\n");
+    fl_dnsd_set_faults(&dnsd, "slowkey.dns.example TXT delay 1500\n");
+    /* the message has 100 ms left: the lookup ends as a TIMEOUT it caused */
+    struct fl_dns_query *q =
+        fl_dns_start(r, "slowkey.dns.example", FL_DNS_TXT, fl_monotonic_ms() + 100);
+    const struct fl_dns_answer *a = fl_dns_wait(q);
+    ck_assert_int_eq(a->status, FL_DNS_TIMEOUT);
+    ck_assert(a->deadline_cut);
+    int asked = fl_dnsd_count(&dnsd, NULL, NULL);
+    ck_assert_int_eq(fl_dns_fault(r, a), FL_FAULT_RECEIVER);
+    ck_assert_int_eq(fl_dnsd_count(&dnsd, NULL, NULL), asked); /* no probe */
+    fl_dns_query_free(&q);
+    /* past any message deadline, the probe still runs on its own budget
+       and finds our resolver working: the failure is the sender's */
+    ck_assert_int_eq(fl_dns_fault(r, NULL), FL_FAULT_SENDER);
+    ck_assert_int_gt(fl_dnsd_count(&dnsd, NULL, NULL), asked);
+    /* a resolver that really does not answer within dns_probe_timeout */
+    fl_dnsd_set_faults(&dnsd, "*.dns.example ANY drop\n");
+    ck_assert_int_eq(fl_dns_fault(r, NULL), FL_FAULT_RECEIVER);
+    fl_dnsd_set_faults(&dnsd, "");
+    fl_dns_destroy(&r);
 }
 END_TEST
 
@@ -527,6 +557,7 @@ static Suite *dns_suite(void)
     tcase_add_test(tc, queries_run_concurrently_not_one_after_another);
     tcase_add_test(tc, freeing_a_pending_query_is_safe);
     tcase_add_test(tc, probe_tells_whether_our_resolver_works);
+    tcase_add_test(tc, attribution_is_not_bound_to_the_message_deadline);
     tcase_add_test(tc, malformed_packets_give_malformed_not_a_crash);
     tcase_add_test(tc, a_broken_chain_of_trust_is_bogus);
     tcase_add_test(tc, extended_dns_errors_are_kept_with_the_answer);

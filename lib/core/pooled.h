@@ -3,8 +3,8 @@
    the stage that needs its result, bounded by the message deadline.  If the
    pool is saturated the work runs in the caller when it is joined, so a
    burst never loses a check.  A handle belongs to one session thread. */
-#ifndef FL_MILTER_POOLED_H
-#define FL_MILTER_POOLED_H
+#ifndef FL_LIB_CORE_POOLED_H
+#define FL_LIB_CORE_POOLED_H
 
 #include "lib/core/pool.h"
 #include "lib/core/result.h"

@@ -1,7 +1,7 @@
 /* pooled: see pooled.h.  The job's state is shared by the session thread
    and a worker; a reference count (2 while queued) lets either let go
    first, and the result is moved out only once. */
-#include "milter/pooled.h"
+#include "lib/core/pooled.h"
 #include "lib/core/xalloc.h"
 
 #include <pthread.h>
