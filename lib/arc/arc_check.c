@@ -45,12 +45,13 @@ static void arc_finish(void *st, struct fl_checks *cs)
     struct arc_check *a = st;
     struct fl_result r;
     fl_arc_eom(a->arc, cs->ip, &r);
-    /* an unsealed message: nothing to report (no arc=none item) */
     a->verified = r.result != FL_RES_NONE;
-    if (a->verified)
-        fl_checks_add_result(cs, &r);
-    else
+    if (!a->verified) {
+        /* an unsealed message: a plain arc=none (no ARC sets), no chain part */
         fl_result_clear(&r);
+        fl_result_init(&r, "arc", FL_RES_NONE);
+    }
+    fl_checks_add_result(cs, &r);
 }
 
 static bool arc_record(const void *st, void *obj)

@@ -50,7 +50,7 @@ static int run_flags(const char *args, char *out, size_t outlen)
 #define AR_PASS(id)                                                                         \
     id ";\n\tiprev=pass policy.iprev=192.0.2.2;\n"                                            \
        "\tspf=pass smtp.mailfrom=sender@txt.dns.example;\n"                                      \
-       "\tspf=none reason=\"no SPF record\" smtp.helo=host.dns.example;\n\tdkim=none;\n"     \
+       "\tspf=none reason=\"no SPF record\" smtp.helo=host.dns.example;\n\tdkim=none;\n\tarc=none;\n"     \
        "\tdmarc=none reason=\"no DMARC record for dns.example\"\n\theader.from=dns.example"
 
 static const char *ar_value(struct fl_daemon *d, struct fl_mc_session *s)

@@ -88,7 +88,7 @@ START_TEST(ar_header_inserted_first_with_our_id)
     ck_assert_str_eq(ins->value, "mx.faultline.example;\n\tiprev=fail reason=\"no PTR record\" "
                                  "policy.iprev=192.0.2.7;\n"
                                  "\tspf=pass smtp.mailfrom=sender@txt.dns.example;\n"
-                                 "\tspf=none reason=\"no SPF record\" smtp.helo=host.dns.example;\n\tdkim=none;\n"
+                                 "\tspf=none reason=\"no SPF record\" smtp.helo=host.dns.example;\n\tdkim=none;\n\tarc=none;\n"
                                  "\tdmarc=none reason=\"no DMARC record for dns.example\"\n"
                                  "\theader.from=dns.example");
     ck_assert_uint_eq(fl_test_count_mods(eom, 'm', NULL), 0);
@@ -106,7 +106,7 @@ START_TEST(verdict_line_and_record_written)
     ck_assert_msg(fl_daemon_wait_log(&shared,
                                      "4QVERDICT1: verdict action=accept fault=none "
                                      "client=[192.0.2.7] from=<alice@txt.dns.example> "
-                                     "checks=iprev:fail,spf:pass,spf:none,dkim:none,dmarc:none",
+                                     "checks=iprev:fail,spf:pass,spf:none,dkim:none,arc:none,dmarc:none",
                                      3000),
                   "no verdict line in the log");
     json_t *v = verdict_for(&shared, "4QVERDICT1");
@@ -279,10 +279,10 @@ START_TEST(two_messages_on_one_connection_get_their_own_verdicts)
     fl_mc_destroy(&mc);
     ck_assert(fl_daemon_wait_log(&shared, "4QTWO0: verdict action=accept fault=none "
                                           "client=[192.0.2.10] from=<first@txt.dns.example> "
-                                          "checks=iprev:pass,spf:pass,dkim:none,dmarc:none", 3000));
+                                          "checks=iprev:pass,spf:pass,dkim:none,arc:none,dmarc:none", 3000));
     ck_assert(fl_daemon_wait_log(&shared, "4QTWO1: verdict action=accept fault=none "
                                           "client=[192.0.2.10] from=<second@txt.dns.example> "
-                                          "checks=iprev:pass,spf:pass,dkim:none,dmarc:none", 3000));
+                                          "checks=iprev:pass,spf:pass,dkim:none,arc:none,dmarc:none", 3000));
 }
 END_TEST
 
