@@ -4,7 +4,6 @@
 #include "lib/arc/arc.h"
 #include "lib/core/check.h"
 #include "lib/core/xalloc.h"
-#include "lib/dmarc/dmarc.h"
 
 #include <stdlib.h>
 
@@ -15,8 +14,9 @@ struct arc_check {
 
 static void *arc_start(struct fl_checks *cs)
 {
+    /* for the messages DMARC is evaluated for (dmarc_enable, no skip) */
     if (cs->skip != FL_SKIP_NONE || cs->svc.dns == NULL || !cs->cfg->arc_enable ||
-        !fl_dmarc_wanted(cs->cfg, false, false))
+        !cs->cfg->dmarc_enable)
         return NULL;
     struct arc_check *a = fl_calloc(1, sizeof(*a));
     a->arc = fl_arc_new(cs->svc.dns, cs->deadline, cs->mem_limit);
