@@ -3,6 +3,7 @@
    3.4, 3.7 (through lib/dkim/dkim_canon.c); RFC 8301 (rsa-sha256, keys of
    1024 bits at least); RFC 8463 (ed25519-sha256). */
 #include "lib/arc/arc.h"
+#include "lib/arc/arc_keys.h"
 #include "lib/core/buf.h"
 #include "lib/dkim/dkim_canon.h"
 #include "lib/dkim/dkim_taglist.h"
@@ -14,11 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/param_build.h>
-#include <openssl/x509.h>
 
 enum { F_AAR, F_AMS, F_AS, F_N };
 static const char *const field_names[F_N] = {
@@ -95,12 +92,12 @@ struct fl_arc *fl_arc_new(struct fl_dns *dns, long long deadline_ms, size_t mem_
     a->deadline_ms = deadline_ms;
     fl_buf_init(&a->field);
     fl_buf_init(&a->headers.data);
+    /* why[] and canon[] stay unallocated until fl_arc_eoh knows N: most
+       mail has no ARC set, sealed mail a few */
     for (size_t i = 0; i <= FL_ARC_MAX_SETS; i++)
         for (int k = 0; k < F_N; k++) {
             a->sets[i].hdr[k] = -1;
             a->sets[i].key[k] = -1;
-            fl_buf_init(&a->sets[i].why[k]);
-            fl_buf_init(&a->sets[i].canon[k]);
         }
     return a;
 }
@@ -410,6 +407,10 @@ int fl_arc_eoh(struct fl_arc *a)
         struct arc_set *s = &a->sets[i];
         s->rep.instance = i;
         s->body = -1;
+        for (int k = 0; k < F_N; k++) {
+            fl_buf_init(&s->why[k]);
+            fl_buf_init(&s->canon[k]);
+        }
         if (s->hdr[F_AAR] < 0 && s->hdr[F_AMS] < 0 && s->hdr[F_AS] < 0) {
             set_broken(a, "no ARC set with i=%d (the instances have a gap)", i);
             continue;
@@ -521,96 +522,6 @@ static const struct fl_dkim_keyrec *get_key(struct fl_arc *a, int ki, enum fl_re
     return &k->rec;
 }
 
-/* One DER element of type tag at *p (before end): its content and
-   length, *p moved past it; NULL if it is not one. */
-static const unsigned char *der_next(const unsigned char **p, const unsigned char *end,
-                                     unsigned char tag, size_t *len_r)
-{
-    const unsigned char *q = *p;
-    if (end - q < 2 || *q++ != tag)
-        return NULL;
-    size_t n = *q++;
-    if (n & 0x80) {
-        int k = (int)(n & 0x7f);
-        if (k == 0 || k > 3 || end - q < k)
-            return NULL;
-        for (n = 0; k-- > 0;)
-            n = n << 8 | *q++;
-    }
-    if ((size_t)(end - q) < n)
-        return NULL;
-    *p = q + n;
-    *len_r = n;
-    return q;
-}
-
-/* An RSA public key from its modulus and exponent (big-endian). */
-static EVP_PKEY *rsa_from(const unsigned char *n, size_t nlen, const unsigned char *e,
-                          size_t elen)
-{
-    BIGNUM *bn = BN_bin2bn(n, (int)nlen, NULL), *be = BN_bin2bn(e, (int)elen, NULL);
-    OSSL_PARAM_BLD *b = OSSL_PARAM_BLD_new();
-    OSSL_PARAM *ps = NULL;
-    EVP_PKEY *k = NULL;
-    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
-    if (bn != NULL && be != NULL && b != NULL && c != NULL &&
-        OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_N, bn) == 1 &&
-        OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_E, be) == 1 &&
-        (ps = OSSL_PARAM_BLD_to_param(b)) != NULL && EVP_PKEY_fromdata_init(c) == 1 &&
-        EVP_PKEY_fromdata(c, &k, EVP_PKEY_PUBLIC_KEY, ps) != 1)
-        k = NULL;
-    EVP_PKEY_CTX_free(c);
-    OSSL_PARAM_free(ps);
-    OSSL_PARAM_BLD_free(b);
-    BN_free(bn);
-    BN_free(be);
-    return k;
-}
-
-/* p= of an RSA key: a SubjectPublicKeyInfo (RFC 6376 3.6.1), or a bare
-   RSAPublicKey as some publish.  Read here rather than by d2i_PUBKEY,
-   whose OpenSSL 3 decoder search costs ~75 us a key against ~4 us (it
-   remains the fallback). */
-static EVP_PKEY *rsa_key(const unsigned char *der, size_t len)
-{
-    static const unsigned char rsa_oid[] = {0x2a, 0x86, 0x48, 0x86, 0xf7,
-                                            0x0d, 0x01, 0x01, 0x01};
-    const unsigned char *p = der, *end = der + len, *seq, *n = NULL, *e = NULL;
-    size_t l, nlen = 0, elen = 0;
-    if ((seq = der_next(&p, end, 0x30, &l)) != NULL && p == end) {
-        const unsigned char *q = seq, *qe = seq + l, *alg, *oid, *bits;
-        if (q < qe && *q == 0x30 && (alg = der_next(&q, qe, 0x30, &l)) != NULL) {
-            const unsigned char *a = alg;
-            if ((oid = der_next(&a, alg + l, 0x06, &l)) != NULL && l == sizeof(rsa_oid) &&
-                memcmp(oid, rsa_oid, l) == 0 &&
-                (bits = der_next(&q, qe, 0x03, &l)) != NULL && l > 1 && bits[0] == 0) {
-                const unsigned char *r = bits + 1;
-                seq = der_next(&r, bits + l, 0x30, &l);
-                q = seq;
-                qe = seq ? seq + l : NULL;
-            } else {
-                q = NULL;
-            }
-        }
-        if (q != NULL && (n = der_next(&q, qe, 0x02, &nlen)) != NULL)
-            e = der_next(&q, qe, 0x02, &elen);
-    }
-    EVP_PKEY *k = n != NULL && e != NULL ? rsa_from(n, nlen, e, elen) : NULL;
-    if (k == NULL) {
-        p = der;
-        k = d2i_PUBKEY(NULL, &p, (long)len);
-        if (k == NULL) {
-            p = der;
-            k = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, (long)len);
-        }
-    }
-    if (k != NULL && EVP_PKEY_get_base_id(k) != EVP_PKEY_RSA) {
-        EVP_PKEY_free(k);
-        k = NULL;
-    }
-    return k;
-}
-
 /* Verifies b= over input with key.  Returns FL_RES_PASS or FAIL (why). */
 static enum fl_res crypto_verify(struct fl_arc *a, const struct arc_set *s, int kind,
                                  const struct fl_dkim_keyrec *key, const struct fl_buf *input,
@@ -625,13 +536,7 @@ static enum fl_res crypto_verify(struct fl_arc *a, const struct arc_set *s, int 
     struct arc_key *k = &a->keys[s->key[kind]];
     if (!k->decoded) {
         k->decoded = true;
-        size_t derlen = 0;
-        unsigned char *der = fl_dkim_unbase64(key->p, strlen(key->p), &derlen);
-        if (der != NULL && s->ed[kind] && derlen == 32)
-            k->pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, der, 32);
-        else if (der != NULL && !s->ed[kind])
-            k->pkey = rsa_key(der, derlen);
-        free(der);
+        k->pkey = fl_arc_key_get(key->p, s->ed[kind]);
     }
     size_t siglen = 0;
     unsigned char *sig = fl_dkim_unbase64(bt->value, bt->value_len, &siglen);
@@ -885,7 +790,7 @@ void fl_arc_free(struct fl_arc **ap)
         return;
     struct fl_arc *a = *ap;
     *ap = NULL;
-    for (size_t i = 0; i <= FL_ARC_MAX_SETS; i++) {
+    for (size_t i = 1; i <= a->nsets; i++) { /* fl_arc_eoh uses no other */
         struct arc_set *s = &a->sets[i];
         for (int k = 0; k < F_N; k++) {
             fl_dkim_taglist_free(&s->tl[k]);

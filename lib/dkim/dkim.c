@@ -412,10 +412,19 @@ static void count_singleton(struct fl_dkim_verifier *v, const char *name, size_t
    which the header canonicalisations hash). */
 static void append_crlf(struct fl_buf *b, const char *s, size_t len)
 {
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r'))
+    /* line by line, not byte by byte: every header field passes here */
+    const char *start = s, *end = s + len;
+    while (s < end) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        if (nl == NULL) {
+            fl_buf_append(b, s, (size_t)(end - s));
+            break;
+        }
+        fl_buf_append(b, s, (size_t)(nl - s));
+        if (nl == start || nl[-1] != '\r')
             fl_buf_putc(b, '\r');
-        fl_buf_putc(b, s[i]);
+        fl_buf_putc(b, '\n');
+        s = nl + 1;
     }
 }
 

@@ -610,14 +610,13 @@ static int key_value(const struct fl_dkim_tag *t, size_t index, struct fl_dkim_k
         const char *err = base64_error(t->value, t->value_len, &bad);
         if (err != NULL)
             return base64_fail(why, t, err, bad);
-        struct fl_buf b;
-        fl_buf_init(&b);
+        size_t n = 0;
+        k->p = fl_malloc(t->value_len + 1);
         for (size_t i = 0; i < t->value_len; i++)
             if (!is_wsp(t->value[i]) && t->value[i] != '\r' && t->value[i] != '\n')
-                fl_buf_putc(&b, t->value[i]);
-        k->revoked = b.len == 0;
-        k->p = fl_buf_steal(&b);
-        fl_buf_free(&b);
+                k->p[n++] = t->value[i];
+        k->p[n] = '\0';
+        k->revoked = n == 0;
         return 0;
     }
     return 0; /* n= (notes) and unknown tags */
