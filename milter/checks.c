@@ -24,6 +24,7 @@ void fl_conn_checks_start(struct fl_conn *conn, enum fl_skip skip)
     struct fl_check_services svc = {
         .dns = fl_srv.dns,
         .dkim = fl_srv.dkim,
+        .arc_keys = fl_srv.arc_keys,
         .pool = fl_srv.pool,
         .metrics = fl_srv.metrics,
         .lists = conn->lists,

@@ -367,6 +367,7 @@ int main(int argc, char **argv)
         fl_error("DKIM: %s", why);
         goto failed;
     }
+    fl_srv.arc_keys = fl_arc_keys_new();
     struct fl_dnsbl_lists *lists;
     if (fl_server_build_lists(cfg, &lists) < 0)
         goto failed;

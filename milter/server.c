@@ -278,6 +278,7 @@ void fl_server_teardown(void)
     fl_pool_destroy(&fl_srv.pool);
     fl_greylist_close(&fl_srv.greylist);
     fl_dkim_ctx_destroy(&fl_srv.dkim);
+    fl_arc_keys_free(&fl_srv.arc_keys);
     fl_dns_destroy(&fl_srv.dns);
     pthread_mutex_lock(&writer_lock);
     verdict_log_close(publish_swap(&verdict_log, NULL));

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 
+#include "lib/arc/arc_keys.h"
 #include "lib/core/config.h"
 #include "lib/dns/dns.h"
 #include "lib/dkim/dkim.h"
@@ -23,6 +24,7 @@ struct fl_server {
     struct fl_pool *pool;
     struct fl_dns *dns;
     struct fl_dkim_ctx *dkim;
+    struct fl_arc_keys *arc_keys; /* decoded ARC sealer keys, shared */
     struct fl_greylist *greylist; /* NULL: greylisting off or its store failed */
     struct fl_metrics *metrics;   /* NULL: metrics_listen empty (nothing counted) */
     struct fl_metrics_http *metrics_http; /* the endpoint serving them, or NULL */

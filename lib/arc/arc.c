@@ -59,6 +59,7 @@ struct arc_set {
 
 struct fl_arc {
     struct fl_dns *dns;
+    struct fl_arc_keys *key_cache; /* the daemon's, or NULL */
     long long deadline_ms;
     struct fl_dkim_headers headers;
     struct fl_buf field;
@@ -84,11 +85,13 @@ struct fl_arc {
     struct fl_result result;
 };
 
-struct fl_arc *fl_arc_new(struct fl_dns *dns, long long deadline_ms, size_t mem_limit)
+struct fl_arc *fl_arc_new(struct fl_dns *dns, struct fl_arc_keys *keys, long long deadline_ms,
+                          size_t mem_limit)
 {
     struct fl_arc *a = fl_calloc(1, sizeof(*a));
     a->mem_limit = mem_limit;
     a->dns = dns;
+    a->key_cache = keys;
     a->deadline_ms = deadline_ms;
     fl_buf_init(&a->field);
     fl_buf_init(&a->headers.data);
@@ -536,7 +539,7 @@ static enum fl_res crypto_verify(struct fl_arc *a, const struct arc_set *s, int 
     struct arc_key *k = &a->keys[s->key[kind]];
     if (!k->decoded) {
         k->decoded = true;
-        k->pkey = fl_arc_key_get(key->p, s->ed[kind]);
+        k->pkey = fl_arc_key_get(a->key_cache, key->p, s->ed[kind]);
     }
     size_t siglen = 0;
     unsigned char *sig = fl_dkim_unbase64(bt->value, bt->value_len, &siglen);

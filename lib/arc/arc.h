@@ -57,7 +57,11 @@ struct fl_arc_set_report {
    (bytes, 0: none; message_memory_limit) bounds the copy of the header
    fields -- past it the chain is not verified (arc=temperror, reason code
    internal.over_budget, fault=receiver).  Never fails. */
-struct fl_arc *fl_arc_new(struct fl_dns *dns, long long deadline_ms, size_t mem_limit);
+struct fl_arc_keys;
+/* keys: the daemon's cache of decoded sealer keys (lib/arc/arc_keys.h),
+   or NULL to decode them for this message only. */
+struct fl_arc *fl_arc_new(struct fl_dns *dns, struct fl_arc_keys *keys, long long deadline_ms,
+                          size_t mem_limit);
 /* One header field as libmilter passes it (name without the colon,
    value without the leading space; folds as "\n" or "\r\n" plus WSP). */
 void fl_arc_header(struct fl_arc *a, const char *name, const char *value);

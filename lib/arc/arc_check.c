@@ -19,7 +19,7 @@ static void *arc_start(struct fl_checks *cs)
         !cs->cfg->dmarc_enable)
         return NULL;
     struct arc_check *a = fl_calloc(1, sizeof(*a));
-    a->arc = fl_arc_new(cs->svc.dns, cs->deadline, cs->mem_limit);
+    a->arc = fl_arc_new(cs->svc.dns, cs->svc.arc_keys, cs->deadline, cs->mem_limit);
     return a;
 }
 

@@ -30,11 +30,17 @@ struct shard {
     struct entry e[PER_SHARD]; /* most recently used first */
 };
 
-static struct shard shards[SHARDS] = {
-#define S {PTHREAD_MUTEX_INITIALIZER, 0, {{0}}}
-    S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, S,
-#undef S
+struct fl_arc_keys {
+    struct shard shards[SHARDS];
 };
+
+struct fl_arc_keys *fl_arc_keys_new(void)
+{
+    struct fl_arc_keys *keys = fl_calloc(1, sizeof(*keys));
+    for (size_t i = 0; i < SHARDS; i++)
+        pthread_mutex_init(&keys->shards[i].lock, NULL);
+    return keys;
+}
 
 /* One DER element of type tag at *p (before end): its content and
    length, *p moved past it; NULL if it is not one. */
@@ -164,10 +170,12 @@ static struct entry *find(struct shard *s, uint64_t h, const char *p, bool ed255
     return NULL;
 }
 
-EVP_PKEY *fl_arc_key_get(const char *p, bool ed25519)
+EVP_PKEY *fl_arc_key_get(struct fl_arc_keys *keys, const char *p, bool ed25519)
 {
+    if (keys == NULL)
+        return decode(p, ed25519);
     uint64_t h = key_hash(p, ed25519);
-    struct shard *s = &shards[h % SHARDS];
+    struct shard *s = &keys->shards[h % SHARDS];
     pthread_mutex_lock(&s->lock);
     struct entry *e = find(s, h, p, ed25519);
     if (e != NULL) {
@@ -196,16 +204,19 @@ EVP_PKEY *fl_arc_key_get(const char *p, bool ed25519)
     return k;
 }
 
-void fl_arc_keys_clear(void)
+void fl_arc_keys_free(struct fl_arc_keys **keysp)
 {
+    struct fl_arc_keys *keys = *keysp;
+    if (keys == NULL)
+        return;
+    *keysp = NULL;
     for (size_t i = 0; i < SHARDS; i++) {
-        struct shard *s = &shards[i];
-        pthread_mutex_lock(&s->lock);
+        struct shard *s = &keys->shards[i];
         for (size_t j = 0; j < s->n; j++) {
             EVP_PKEY_free(s->e[j].pkey);
             free(s->e[j].p);
         }
-        s->n = 0;
-        pthread_mutex_unlock(&s->lock);
+        pthread_mutex_destroy(&s->lock);
     }
+    free(keys);
 }

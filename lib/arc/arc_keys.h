@@ -10,11 +10,10 @@
    keys, least recently used first out; a key that does not decode is
    not kept.
 
-   The cache is process-wide state (ARC has no per-process context of
-   its own yet; it moves into the check's context when ARC becomes a
-   module of the check interface).  Thread-safety: every function may be
-   called from any thread; a lookup locks one shard, never the whole
-   cache; the returned EVP_PKEY is the caller's reference. */
+   One cache per daemon: the server creates it and hands it to the ARC
+   check as a service (lib/core/check.h).  Thread-safety: every function
+   may be called from any thread; a lookup locks one shard, never the
+   whole cache; the returned EVP_PKEY is the caller's reference. */
 #ifndef FL_LIB_ARC_KEYS_H
 #define FL_LIB_ARC_KEYS_H
 
@@ -23,13 +22,17 @@
 
 #include <openssl/evp.h>
 
+struct fl_arc_keys;
+
 /* The public key of p= (base64 as in the key record, NUL-terminated):
    32 raw bytes for Ed25519, a SubjectPublicKeyInfo or bare RSAPublicKey
    for RSA.  Returns a new reference (EVP_PKEY_free it), or NULL when p=
-   is not such a key. */
-EVP_PKEY *fl_arc_key_get(const char *p, bool ed25519);
+   is not such a key.
+   keys NULL: decoded every time, nothing kept. */
+EVP_PKEY *fl_arc_key_get(struct fl_arc_keys *keys, const char *p, bool ed25519);
 
-/* Drops every cached key (tests; the daemon never needs it). */
-void fl_arc_keys_clear(void);
+struct fl_arc_keys *fl_arc_keys_new(void);
+/* Frees the cache and every key in it.  Accepts NULL; sets *keys NULL. */
+void fl_arc_keys_free(struct fl_arc_keys **keys);
 
 #endif

@@ -37,6 +37,7 @@ struct fl_pool;
 struct fl_greylist;
 struct fl_metrics;
 struct fl_dnsbl_lists;
+struct fl_arc_keys;
 
 /* The daemon's shared services a check may use (any may be NULL: a check
    whose service is missing does not start). */
@@ -47,6 +48,7 @@ struct fl_check_services {
     struct fl_greylist *greylist;
     struct fl_metrics *metrics;
     struct fl_dnsbl_lists *lists; /* held by the caller for the connection */
+    struct fl_arc_keys *arc_keys; /* decoded ARC sealer keys */
 };
 
 struct fl_checks;

@@ -77,7 +77,7 @@ static struct fl_arc *verify(struct env *e, const char *name, size_t chunk,
     size_t len;
     char *m = fl_dkim_corpus_read(vectors, name, &len);
     ck_assert_msg(m != NULL, "no vector %s", name);
-    struct fl_arc *a = fl_arc_new(e->dns, fl_monotonic_ms() + 5000, e->mem_limit);
+    struct fl_arc *a = fl_arc_new(e->dns, NULL, fl_monotonic_ms() + 5000, e->mem_limit);
     size_t body = feed_headers(a, m, len);
     if (fl_arc_eoh(a) == 1)
         for (size_t off = body; off < len; off += chunk)
@@ -317,7 +317,7 @@ START_TEST(test_lookups_overlap_body)
     struct env e = env_open(slow.addr);
     size_t len;
     char *m = fl_dkim_corpus_read(vectors, "three_hop", &len);
-    struct fl_arc *a = fl_arc_new(e.dns, fl_monotonic_ms() + 5000, 0);
+    struct fl_arc *a = fl_arc_new(e.dns, NULL, fl_monotonic_ms() + 5000, 0);
     size_t body = feed_headers(a, m, len);
     ck_assert_int_eq(fl_arc_eoh(a), 1);
     usleep(400 * 1000);

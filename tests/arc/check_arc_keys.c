@@ -42,13 +42,32 @@ static char *ed_p(unsigned int seed)
     return b64(raw, 32);
 }
 
+static struct fl_arc_keys *keys;
+
+static void setup(void)
+{
+    keys = fl_arc_keys_new();
+}
+
+static void teardown(void)
+{
+    fl_arc_keys_free(&keys);
+    ck_assert_ptr_null(keys);
+}
+
 START_TEST(test_decoded_once)
 {
     char *p = rsa_p(1024);
-    EVP_PKEY *a = fl_arc_key_get(p, false), *b = fl_arc_key_get(p, false);
+    EVP_PKEY *a = fl_arc_key_get(keys, p, false), *b = fl_arc_key_get(keys, p, false);
     ck_assert_msg(a != NULL, "an RSA key: got NULL, want a key");
     ck_assert_msg(a == b, "the same p= twice: got two objects, want one shared key");
     ck_assert_int_eq(EVP_PKEY_get_bits(a), 1024);
+    EVP_PKEY_free(a);
+    EVP_PKEY_free(b);
+    /* without a cache: decoded for the caller alone each time */
+    a = fl_arc_key_get(NULL, p, false);
+    b = fl_arc_key_get(NULL, p, false);
+    ck_assert_msg(a != NULL && b != NULL && a != b, "no cache: want two separate keys");
     EVP_PKEY_free(a);
     EVP_PKEY_free(b);
     free(p);
@@ -58,10 +77,10 @@ END_TEST
 START_TEST(test_type_is_part_of_the_key)
 {
     char *p = ed_p(1);
-    EVP_PKEY *ed = fl_arc_key_get(p, true);
+    EVP_PKEY *ed = fl_arc_key_get(keys, p, true);
     ck_assert_msg(ed != NULL && EVP_PKEY_get_base_id(ed) == EVP_PKEY_ED25519,
                   "32 bytes asked as Ed25519: want an Ed25519 key");
-    ck_assert_msg(fl_arc_key_get(p, false) == NULL,
+    ck_assert_msg(fl_arc_key_get(keys, p, false) == NULL,
                   "the same 32 bytes asked as RSA: got a key, want NULL");
     EVP_PKEY_free(ed);
     free(p);
@@ -72,8 +91,8 @@ START_TEST(test_refused)
 {
     static const char *const bad[] = {"", "!!not base64!!", "AAAA", "MTIz"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        ck_assert_msg(fl_arc_key_get(bad[i], false) == NULL, "RSA p=%s: got a key", bad[i]);
-        ck_assert_msg(fl_arc_key_get(bad[i], true) == NULL, "Ed25519 p=%s: got a key",
+        ck_assert_msg(fl_arc_key_get(keys, bad[i], false) == NULL, "RSA p=%s: got a key", bad[i]);
+        ck_assert_msg(fl_arc_key_get(keys, bad[i], true) == NULL, "Ed25519 p=%s: got a key",
                       bad[i]);
     }
 }
@@ -84,22 +103,21 @@ START_TEST(test_more_than_it_holds)
     /* 16 shards of 8: 400 keys evict, each still decodes and stays usable */
     EVP_PKEY *first = NULL;
     char *p0 = ed_p(1000);
-    first = fl_arc_key_get(p0, true);
+    first = fl_arc_key_get(keys, p0, true);
     for (unsigned int i = 1; i < 400; i++) {
         char *p = ed_p(1000 + i);
-        EVP_PKEY *k = fl_arc_key_get(p, true);
+        EVP_PKEY *k = fl_arc_key_get(keys, p, true);
         ck_assert_msg(k != NULL, "key %u: got NULL", i);
         EVP_PKEY_free(k);
         free(p);
     }
     ck_assert_msg(EVP_PKEY_get_base_id(first) == EVP_PKEY_ED25519,
                   "a key handed out before it was evicted stays valid");
-    EVP_PKEY *again = fl_arc_key_get(p0, true);
+    EVP_PKEY *again = fl_arc_key_get(keys, p0, true);
     ck_assert_msg(again != NULL, "an evicted key is decoded again");
     EVP_PKEY_free(again);
     EVP_PKEY_free(first);
     free(p0);
-    fl_arc_keys_clear();
 }
 END_TEST
 
@@ -107,6 +125,7 @@ int main(void)
 {
     Suite *s = suite_create("arc_keys");
     TCase *tc = tcase_create("cache");
+    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_decoded_once);
     tcase_add_test(tc, test_type_is_part_of_the_key);
     tcase_add_test(tc, test_refused);
@@ -116,6 +135,5 @@ int main(void)
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
-    fl_arc_keys_clear();
     return failed == 0 ? 0 : 1;
 }

@@ -13,6 +13,7 @@
    fl_arc_eom) per message.  Not a test: it prints figures.
    Run from the build tree: top_srcdir=SRC tests/bench/bench_arc [N] */
 #include "lib/arc/arc.h"
+#include "lib/arc/arc_keys.h"
 #include "lib/core/clock.h"
 #include "lib/core/config.h"
 #include "lib/dns/dns.h"
@@ -191,6 +192,7 @@ int main(int argc, char **argv)
     if (fl_config_load(path, &cfg, &errors) != 0 || fl_dns_create(cfg, &dns, &why) != 0)
         return 1;
     unlink(path);
+    struct fl_arc_keys *keys = fl_arc_keys_new(); /* the daemon's, one per process */
     long long t0 = 0;
     int iters = 0;
     struct timespec c0, c1;
@@ -199,7 +201,7 @@ int main(int argc, char **argv)
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
         iters = 0;
         do {
-            struct fl_arc *a = fl_arc_new(dns, 0, 0);
+            struct fl_arc *a = fl_arc_new(dns, keys, 0, 0);
             size_t body = fl_test_headers(msg, len, header_cb, a);
             fl_arc_eoh(a);
             fl_arc_body(a, (const unsigned char *)msg + body, len - body);
@@ -222,6 +224,7 @@ int main(int argc, char **argv)
            "%.0f us wall, %.0f us CPU (all threads) per message (%d messages)\n",
            len, lib_us, cpu_us, iters);
     fl_dns_destroy(&dns);
+    fl_arc_keys_free(&keys);
     fl_config_unref(&cfg);
 
     if (n <= 0) { /* bench_arc 0: the library figure only */

@@ -1002,7 +1002,7 @@ static void eq_dmarc(struct fl_dmarc_report *d)
 
 static struct fl_arc *eq_arc(void)
 {
-    struct fl_arc *a = fl_arc_new(NULL, 0, 0);
+    struct fl_arc *a = fl_arc_new(NULL, NULL, 0, 0);
     fl_arc_header(a, "ARC-Seal", "i=1; a=rsa-sha256; cv=none; d=hop1.example; s=sel; b=AAAA");
     fl_arc_header(a, "ARC-Message-Signature",
                   "i=1; a=rsa-sha256; c=relaxed/relaxed; d=hop1.example; s=sel; "

@@ -13,7 +13,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *s = fuzz_cstr(data, size);
-    struct fl_arc *a = fl_arc_new(NULL, 0, 1 << 20);
+    struct fl_arc *a = fl_arc_new(NULL, NULL, 0, 1 << 20);
     char *p = s, *body = NULL;
     while (*p != '\0') {
         if (*p == '\n') {
