@@ -70,14 +70,16 @@ static void flush(struct fl_dkim_libcanon *c)
 
 static void emit(struct fl_dkim_libcanon *c, const void *p, size_t n)
 {
-    if (c->lib_held + n > LIB_HASHBUF) {
-        c->written += (long long)c->lib_held;
-        c->lib_held = 0;
+    if (!c->relaxed) {
+        if (c->lib_held + n > LIB_HASHBUF) {
+            c->written += (long long)c->lib_held;
+            c->lib_held = 0;
+        }
+        if (n >= LIB_HASHBUF)
+            c->written += (long long)n;
+        else
+            c->lib_held += n;
     }
-    if (n >= LIB_HASHBUF)
-        c->written += (long long)n;
-    else
-        c->lib_held += n;
     if (c->nout + n > sizeof(c->out))
         flush(c);
     if (n >= sizeof(c->out)) {
@@ -174,13 +176,34 @@ static bool wsp(unsigned char ch)
     return ch == ' ' || ch == '\t';
 }
 
+/* Inside a word (relaxed): anything but whitespace and CR (an LF there
+   is content: libopendkim's reading; its repair leaves none). */
+static bool content(unsigned char ch)
+{
+    return ch != ' ' && ch != '\t' && ch != '\r';
+}
+
+/* The end of a word (whitespace or line end): a held word goes out.
+   (libopendkim's hash buffer matters to simple only: not counted here.) */
 static void emit_word(struct fl_dkim_libcanon *c)
 {
     if (c->word.len > 0)
         emit(c, c->word.data, c->word.len);
-    else
-        lib_flush(c);
     fl_buf_reset(&c->word);
+    c->in_word = false;
+}
+
+/* Content of a word.  libopendkim holds every word until the whitespace
+   or line end after it; only the first word after held empty lines must
+   be held (the lines go out before it, or are dropped if the body ends
+   there first): any other goes out at once, in the same order. */
+static void word_add(struct fl_dkim_libcanon *c, const unsigned char *p, size_t n)
+{
+    c->in_word = true;
+    if (c->word.len > 0 || c->blanks > 0)
+        fl_buf_append(&c->word, p, n);
+    else
+        emit(c, p, n);
 }
 
 /* RFC 6376 3.4.4 as libopendkim does it: a word is held until the
@@ -241,12 +264,21 @@ static void feed_relaxed(struct fl_dkim_libcanon *c, const unsigned char *p, siz
                 c->state = 1;
             } else if (ch == '\r') {
                 c->state = 2;
-            } else {
+            } else if (c->word.len > 0 || c->blanks > 0) {
                 size_t j = i + 1;
-                while (j < n && !wsp(p[j]) && p[j] != '\r')
+                while (j < n && content(p[j]))
                     j++;
-                fl_buf_append(&c->word, p + i, j - i);
-                c->last = p[j - 1];
+                word_add(c, p + i, j - i);
+                i = j;
+                continue;
+            } else {
+                /* Words with one SP between them come out as they are:
+                   the run goes out whole. */
+                size_t j = i + 1;
+                while (j < n && (content(p[j]) ||
+                                 (p[j] == ' ' && j + 1 < n && content(p[j + 1]))))
+                    j += content(p[j]) ? 1 : 2;
+                word_add(c, p + i, j - i);
                 i = j;
                 continue;
             }
@@ -255,7 +287,6 @@ static void feed_relaxed(struct fl_dkim_libcanon *c, const unsigned char *p, siz
         c->last = ch;
         i++;
     }
-    lib_flush(c);
 }
 
 void fl_dkim_libcanon_feed(struct fl_dkim_libcanon *c, const unsigned char *p, size_t len)
@@ -273,7 +304,7 @@ void fl_dkim_libcanon_finish(struct fl_dkim_libcanon *c)
     if (c->finished)
         return;
     c->finished = true;
-    if (c->relaxed && c->word.len > 0) {
+    if (c->relaxed && c->in_word) {
         emit_word(c);
         emit(c, "\r\n", 2);
     }

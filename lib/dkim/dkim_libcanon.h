@@ -54,9 +54,10 @@ struct fl_dkim_libcanon {
     int state;            /* relaxed: 0 line start, 1 after WSP, 2 after CR, 3 in a word */
     unsigned char last;   /* the last byte seen */
     long long blanks;     /* empty lines held back */
-    size_t lib_held;      /* bytes libopendkim would hold in its hash buffer */
-    long long written;    /* bytes it would have written past that buffer */
-    struct fl_buf word;   /* relaxed: content held until whitespace or line end */
+    size_t lib_held;      /* simple: bytes libopendkim would hold in its hash buffer */
+    long long written;    /* simple: bytes it would have written past that buffer */
+    bool in_word;         /* relaxed: content since the last whitespace */
+    struct fl_buf word;   /* relaxed: the first word after held empty lines */
     EVP_MD_CTX *md;
     unsigned char digest[EVP_MAX_MD_SIZE]; /* once finished */
     unsigned int digest_len;               /* 0: the hash failed (our fault) */
