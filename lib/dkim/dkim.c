@@ -294,6 +294,7 @@ static DKIM_CBSTAT prescreen(DKIM *dkim, DKIM_SIGINFO **sis, int n)
         struct fl_dkim_sig *s = &v->sigs[i];
         s->si = sis[i];
         s->key = -1;
+        s->libcanon = -1;
         if ((long long)i >= v->cfg->dkim_max_signatures) {
             s->ignored = true;
             dkim_sig_ignore(s->si);
@@ -555,6 +556,27 @@ int fl_dkim_header_field(struct fl_dkim_verifier *v, const char *field, size_t l
     return feed_field(v, is_signature_field(field, (size_t)(colon - field)));
 }
 
+/* The body hash of signature s, computed by lib/dkim/dkim_libcanon.c:
+   shared with every other signature of the same canonicalisation and
+   hash, as libopendkim shares them. */
+static void use_libcanon(struct fl_dkim_verifier *v, struct fl_dkim_sig *s)
+{
+    dkim_canon_t hc = DKIM_CANON_SIMPLE, bc = DKIM_CANON_SIMPLE;
+    dkim_sig_getcanons(s->si, &hc, &bc);
+    dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
+    dkim_sig_getsignalg(s->si, &alg);
+    bool relaxed = bc == DKIM_CANON_RELAXED;
+    const EVP_MD *md = alg == DKIM_SIGN_RSASHA1 ? EVP_sha1() : EVP_sha256();
+    for (size_t j = 0; j < v->nlibcanon; j++)
+        if (v->libcanon[j].relaxed == relaxed && v->libcanon[j].alg == md) {
+            s->libcanon = (int)j;
+            return;
+        }
+    v->libcanon = fl_realloc(v->libcanon, (v->nlibcanon + 1) * sizeof(*v->libcanon));
+    fl_dkim_libcanon_init(&v->libcanon[v->nlibcanon], relaxed, md);
+    s->libcanon = (int)v->nlibcanon++;
+}
+
 int fl_dkim_eoh(struct fl_dkim_verifier *v)
 {
     if (!v->eoh_done) {
@@ -565,18 +587,51 @@ int fl_dkim_eoh(struct fl_dkim_verifier *v)
             if (st != DKIM_STAT_OK && st != DKIM_STAT_NOSIG)
                 v->broken = true;
         }
+        for (size_t i = 0; i < v->nsigs && !v->broken; i++)
+            if (v->sigs[i].key >= 0 &&
+                dkim_sig_gettagvalue(v->sigs[i].si, 0, (u_char *)"l") != NULL)
+                v->count_body = true;
+        /* l= is left to libopendkim: it tells a body shorter than l=
+           (DKIM_SIGERROR_TOOLARGE_L) from what it hashed. */
+        v->own_body = !v->broken && !v->count_body;
+        if (v->own_body) {
+            fl_dkim_libchunks_init(&v->chunks);
+            for (size_t i = 0; i < v->nsigs; i++)
+                if (v->sigs[i].key >= 0)
+                    use_libcanon(v, &v->sigs[i]);
+        }
     }
     if (v->broken)
         return -1;
-    int wanted = 0;
-    for (size_t i = 0; i < v->nsigs; i++) {
-        if (v->sigs[i].key < 0)
-            continue;
-        wanted = 1;
-        if (dkim_sig_gettagvalue(v->sigs[i].si, 0, (u_char *)"l") != NULL)
-            v->count_body = true;
+    for (size_t i = 0; i < v->nsigs; i++)
+        if (v->sigs[i].key >= 0)
+            return 1;
+    return 0;
+}
+
+/* Feeds a chunk to the hashes of lib/dkim/dkim_libcanon.c; their held
+   words count against the message's memory limit like libopendkim's
+   buffers.  Returns 0, or -1 over the limit. */
+static int feed_libcanon(struct fl_dkim_verifier *v, const unsigned char *chunk, size_t len)
+{
+    if (v->nlibcanon == 0)
+        return 0;
+    size_t flen;
+    const unsigned char *f = fl_dkim_libchunks_fix(&v->chunks, chunk, len, &flen);
+    size_t mem = v->chunks.fixed.cap;
+    for (size_t i = 0; i < v->nlibcanon; i++) {
+        fl_dkim_libcanon_feed(&v->libcanon[i], f, flen);
+        mem += v->libcanon[i].word.cap;
     }
-    return wanted;
+    v->mem_now = v->mem_now - v->libcanon_mem + mem;
+    v->libcanon_mem = mem;
+    if (v->mem_now > v->mem_peak)
+        v->mem_peak = v->mem_now;
+    if (v->mem_limit > 0 && v->mem_now > v->mem_limit) {
+        v->over_budget = v->broken = true;
+        return -1;
+    }
+    return 0;
 }
 
 int fl_dkim_body(struct fl_dkim_verifier *v, const unsigned char *chunk, size_t len)
@@ -593,6 +648,8 @@ int fl_dkim_body(struct fl_dkim_verifier *v, const unsigned char *chunk, size_t 
     }
     start_own_hashes(v);
     feed_own_hashes(v, chunk, len);
+    if (v->own_body)
+        return feed_libcanon(v, chunk, len);
     DKIM_STAT st = dkim_body(v->dkim, (u_char *)chunk, len);
     if (st != DKIM_STAT_OK) {
         v->broken = true;
@@ -621,6 +678,8 @@ int fl_dkim_eom(struct fl_dkim_verifier *v, const struct fl_result **results_r,
         }
         if (!v->broken)
             start_own_hashes(v); /* an empty body */
+        for (size_t i = 0; i < v->nlibcanon; i++)
+            fl_dkim_libcanon_finish(&v->libcanon[i]);
         fl_dkim_body_finish(&v->simple);
         fl_dkim_body_finish(&v->relaxed);
         for (size_t i = 0; i < v->nsigs; i++)
@@ -666,6 +725,10 @@ void fl_dkim_free(struct fl_dkim_verifier **vp)
         drop_own_hash(&v->sigs[i]);
     }
     free(v->sigs);
+    for (size_t i = 0; i < v->nlibcanon; i++)
+        fl_dkim_libcanon_clear(&v->libcanon[i]);
+    free(v->libcanon);
+    fl_dkim_libchunks_clear(&v->chunks);
     for (size_t i = 0; i < v->nsigfields; i++)
         free(v->sigfields[i].why);
     free(v->sigfields);

@@ -497,7 +497,13 @@ static void crypto(struct fl_dkim_verifier *v, struct fl_dkim_sig *s,
         unsigned int flags = dkim_sig_getflags(s->si);
         c->processed = (flags & DKIM_SIGFLAG_PROCESSED) != 0;
         c->signature_ok = (flags & DKIM_SIGFLAG_PASSED) != 0;
-        c->body_hash_ok = dkim_sig_getbh(s->si) == DKIM_SIGBH_MATCH;
+        /* libopendkim compares bh= only when the header hash verified;
+           so does judge() below, which asks for signature_ok first. */
+        c->body_hash_ok =
+            s->libcanon >= 0
+                ? fl_dkim_libcanon_matches(&v->libcanon[s->libcanon],
+                                           tag(s->si, "bh"))
+                : dkim_sig_getbh(s->si) == DKIM_SIGBH_MATCH;
         if (dkim_sig_getkeysize(s->si, &c->bits) != DKIM_STAT_OK)
             c->bits = 0;
         return;

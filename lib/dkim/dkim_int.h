@@ -12,6 +12,7 @@
 #include "lib/core/buf.h"
 #include "lib/dkim/dkim.h"
 #include "lib/dkim/dkim_canon.h"
+#include "lib/dkim/dkim_libcanon.h"
 #include "lib/dkim/dkim_taglist.h"
 #include "lib/dns/dns.h"
 
@@ -49,6 +50,9 @@ struct fl_dkim_sig {
     /* Our own body hash (RSA), kept while the key may be too long for
        libopendkim (lib/dkim/dkim_canon.h); NULL otherwise. */
     struct fl_dkim_body *own;
+    /* Its body hash when lib/dkim/dkim_libcanon.c computes it instead of
+       libopendkim (index into the verifier's libcanon), -1 otherwise. */
+    int libcanon;
 };
 
 /* A DKIM-Signature field as fl_dkim_signature_check saw it. */
@@ -87,6 +91,15 @@ struct fl_dkim_verifier {
     struct fl_dkim_body simple, relaxed;
     struct fl_dkim_headers headers; /* every field, for lib/dkim/dkim_canon.c */
     bool own_started;               /* start_own_hashes ran */
+    /* No signature has l=: the body hashes are computed by
+       lib/dkim/dkim_libcanon.c, one per distinct canonicalisation and
+       hash, and libopendkim gets no body (it still verifies the header
+       hashes; lib/dkim/dkim_eval.c compares bh=). */
+    bool own_body;
+    struct fl_dkim_libchunks chunks;
+    struct fl_dkim_libcanon *libcanon;
+    size_t nlibcanon;
+    size_t libcanon_mem; /* their held words, counted in mem_now */
     unsigned int hcount[FL_DKIM_NSINGLETONS];
     struct fl_dkim_sigfield *sigfields; /* per DKIM-Signature field, in order */
     size_t nsigfields;

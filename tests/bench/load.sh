@@ -32,6 +32,9 @@
 #   EXTRA_CONF=TEXT     lines appended to faultline.conf
 #   VERDICTS=FILE       copy the verdict log here
 #   PERF_RECORD=FILE    perf record -g the daemon during the run
+#   PERF_CALLGRAPH=dwarf  perf record --call-graph=dwarf instead (callers
+#                       of libc and library functions built without frame
+#                       pointers; heavier: use a smaller N)
 #   DNS_LOG=FILE        the DNS server's query log
 #   STATS_FILE=FILE     the daemon's stats_file (written every second)
 #   KEEP=1              keep the work directory
@@ -93,7 +96,7 @@ if command -v perf >/dev/null 2>&1; then
 	perf_pid=$!
 fi
 if [ -n "${PERF_RECORD:-}" ]; then
-	perf record -g -o "$PERF_RECORD" -p "$fl_pid" 2>/dev/null >/dev/null &
+	perf record --call-graph="${PERF_CALLGRAPH:-fp}" -o "$PERF_RECORD" -p "$fl_pid" 2>/dev/null >/dev/null &
 	rec_pid=$!
 fi
 sleep 0.3
