@@ -11,8 +11,10 @@
    table, so "_dmarc.example.com" is asked once per message.
    Thread-safety: see dmarc_int.h. */
 #include "lib/dmarc/dmarc_int.h"
+#include "lib/core/xalloc.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 size_t fl_dmarc_labels(const char *domain)
@@ -72,8 +74,8 @@ unsigned int fl_dmarc_walk_step(const char *domain, const char *name)
 static struct fl_dmarc_name *lookup(struct fl_dmarc_walk *w, const char *domain)
 {
     for (size_t i = 0; i < w->n; i++)
-        if (strcmp(w->names[i].domain, domain) == 0)
-            return &w->names[i];
+        if (strcmp(w->names[i]->domain, domain) == 0)
+            return w->names[i];
     return NULL;
 }
 
@@ -82,8 +84,8 @@ static struct fl_dmarc_name *start_one(struct fl_dmarc_walk *w, const char *doma
     struct fl_dmarc_name *nm = lookup(w, domain);
     if (nm != NULL || w->n >= FL_DMARC_MAX_NAMES)
         return nm;
-    nm = &w->names[w->n++];
-    memset(nm, 0, sizeof(*nm));
+    nm = fl_calloc(1, sizeof(*nm));
+    w->names[w->n++] = nm;
     snprintf(nm->domain, sizeof(nm->domain), "%s", domain);
     if (strlen(domain) + 7 > 253) {
         /* "_dmarc." + domain is no valid name: nothing can be published. */
@@ -193,7 +195,9 @@ int fl_dmarc_walk_org(struct fl_dmarc_walk *w, const char *domain, char *org,
 
 void fl_dmarc_walk_free(struct fl_dmarc_walk *w)
 {
-    for (size_t i = 0; i < w->n; i++)
-        fl_dns_query_free(&w->names[i].q);
+    for (size_t i = 0; i < w->n; i++) {
+        fl_dns_query_free(&w->names[i]->q);
+        free(w->names[i]);
+    }
     w->n = 0;
 }
