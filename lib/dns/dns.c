@@ -9,6 +9,7 @@
    it working again. */
 #include "lib/dns/dns.h"
 #include "lib/core/clock.h"
+#include "lib/core/domain.h"
 #include "lib/dns/dns_cache.h"
 #include "lib/dns/dns_diag.h"
 #include "lib/dns/dns_parse.h"
@@ -323,21 +324,18 @@ static const char *invalid_name(const char *name)
     size_t n = strlen(name);
     if (n > 0 && name[n - 1] == '.')
         n--;
-    if (n == 0)
+    switch (fl_domain_check(name, n, FL_DOMAIN_EMPTY_LAST)) {
+    case FL_DOMAIN_OK:
+        return NULL;
+    case FL_DOMAIN_EMPTY:
         return "empty domain name";
-    if (n > 253)
+    case FL_DOMAIN_TOO_LONG:
         return "domain name longer than 253 characters";
-    size_t label = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (name[i] == '.') {
-            if (label == 0)
-                return "empty label in domain name";
-            label = 0;
-        } else if (++label > 63) {
-            return "label longer than 63 characters";
-        }
+    case FL_DOMAIN_EMPTY_LABEL:
+        return "empty label in domain name";
+    default: /* FL_DOMAIN_LONG_LABEL: the only other one without flags */
+        return "label longer than 63 characters";
     }
-    return NULL;
 }
 
 static void finish_locally(struct fl_dns_query *q, enum fl_dns_status status, const char *why)

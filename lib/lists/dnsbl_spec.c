@@ -5,6 +5,7 @@
    query; dnswl.org 127.0.0.255; URIBL 127.0.0.1 query refused). */
 #include "lib/lists/dnsbl_spec.h"
 #include "lib/lists/dnsbl.h"
+#include "lib/core/domain.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -226,34 +227,23 @@ static int parse_zone(const char *p, size_t n, struct fl_dnsbl_spec *spec,
         *error_r = "zone name too long (at most 189 characters, so IPv6 queries fit)";
         return -1;
     }
-    size_t label = 0, labels = 1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c == '.') {
-            if (label == 0) {
-                *error_r = "bad zone name: empty label (two dots, or a leading dot)";
-                return -1;
-            }
-            label = 0;
-            labels++;
-            spec->zone[i] = '.';
-            continue;
-        }
-        if (!isalnum(c) && c != '-' && c != '_') {
-            *error_r = "bad zone name: only letters, digits, \"-\", \"_\" and dots";
-            return -1;
-        }
-        if (++label > 63) {
-            *error_r = "bad zone name: a label is longer than 63 characters";
-            return -1;
-        }
-        spec->zone[i] = (char)tolower(c);
-    }
-    spec->zone[n] = '\0';
-    if (labels < 2) {
-        *error_r = "bad zone name: a list zone has at least two labels (zen.example)";
+    static const char *const problem[] = {
+        [FL_DOMAIN_EMPTY_LABEL] = "bad zone name: empty label (two dots, or a leading dot)",
+        [FL_DOMAIN_LONG_LABEL] = "bad zone name: a label is longer than 63 characters",
+        [FL_DOMAIN_NON_ASCII] = "bad zone name: only letters, digits, \"-\", \"_\" and dots",
+        [FL_DOMAIN_BAD_CHAR] = "bad zone name: only letters, digits, \"-\", \"_\" and dots",
+        [FL_DOMAIN_ONE_LABEL] = "bad zone name: a list zone has at least two labels (zen.example)",
+    };
+    /* Empty and too long are answered above (189 < 253). */
+    enum fl_domain_problem pr = fl_domain_check(
+        p, n, FL_DOMAIN_HOSTCHARS | FL_DOMAIN_TWO_LABELS | FL_DOMAIN_EMPTY_LAST);
+    if (pr != FL_DOMAIN_OK) {
+        *error_r = problem[pr];
         return -1;
     }
+    for (size_t i = 0; i < n; i++)
+        spec->zone[i] = (char)tolower((unsigned char)p[i]);
+    spec->zone[n] = '\0';
     return 0;
 }
 
@@ -488,46 +478,27 @@ int fl_dnsbl_domain_normalise(const char *in, char *out, size_t outlen,
         *why_r = "an address literal";
         return -1;
     }
-    if (n >= outlen || n > 253) {
+    if (n >= outlen) {
         *why_r = "name too long";
         return -1;
     }
-    size_t label = 0, labels = 1;
-    bool all_digits = true;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c == '.') {
-            if (label == 0) {
-                *why_r = "empty label";
-                return -1;
-            }
-            label = 0;
-            labels++;
-        } else if (isalnum(c) || c == '-' || c == '_') {
-            if (++label > 63) {
-                *why_r = "label longer than 63 characters";
-                return -1;
-            }
-            if (!isdigit(c))
-                all_digits = false;
-        } else {
-            *why_r = "not a host name (characters other than letters, digits, - and _)";
-            return -1;
-        }
-        out[i] = (char)tolower(c);
+    static const char *const problem[] = {
+        [FL_DOMAIN_TOO_LONG] = "name too long",
+        [FL_DOMAIN_EMPTY_LABEL] = "empty label",
+        [FL_DOMAIN_LONG_LABEL] = "label longer than 63 characters",
+        [FL_DOMAIN_NON_ASCII] = "not a host name (characters other than letters, digits, - and _)",
+        [FL_DOMAIN_BAD_CHAR] = "not a host name (characters other than letters, digits, - and _)",
+        [FL_DOMAIN_ONE_LABEL] = "a single label",
+        [FL_DOMAIN_NUMERIC] = "an IP address",
+    };
+    enum fl_domain_problem pr = fl_domain_check(
+        p, n, FL_DOMAIN_HOSTCHARS | FL_DOMAIN_TWO_LABELS | FL_DOMAIN_NOT_NUMERIC);
+    if (pr != FL_DOMAIN_OK) { /* not FL_DOMAIN_EMPTY: answered above */
+        *why_r = problem[pr];
+        return -1;
     }
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)tolower((unsigned char)p[i]);
     out[n] = '\0';
-    if (label == 0) {
-        *why_r = "empty label";
-        return -1;
-    }
-    if (labels < 2) {
-        *why_r = "a single label";
-        return -1;
-    }
-    if (all_digits) {
-        *why_r = "an IP address";
-        return -1;
-    }
     return 0;
 }

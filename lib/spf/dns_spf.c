@@ -13,6 +13,7 @@
    Records come through get_spf: the first is the evaluated domain's own,
    every later one an include or redirect (a term). */
 #include "lib/spf/dns_spf.h"
+#include "lib/core/domain.h"
 #include "lib/spf/spf_record.h"
 #include "lib/core/xalloc.h"
 
@@ -145,19 +146,7 @@ static bool prepare_name(const char *in, char out[MAX_NAME + 2], bool *any)
     }
     memcpy(out, p, n);
     out[n] = '\0';
-    if (n == 0)
-        return false;
-    size_t label = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (out[i] == '.') {
-            if (label == 0)
-                return false;
-            label = 0;
-        } else if (++label > 63) {
-            return false;
-        }
-    }
-    return true;
+    return fl_domain_check(out, n, FL_DOMAIN_EMPTY_LAST) == FL_DOMAIN_OK;
 }
 
 /* Copies the answer's records into rr.  Returns 0 or -1 (no memory). */
