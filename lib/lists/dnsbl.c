@@ -7,6 +7,7 @@
 #include "lib/core/clock.h"
 #include "lib/lists/dnsbl_impl.h"
 #include "lib/core/log.h"
+#include "lib/core/sanitize.h"
 #include "lib/core/xalloc.h"
 
 #include <stdarg.h>
@@ -242,19 +243,6 @@ void fl_dnsbl_new_message(struct fl_dnsbl *bl)
 
 /* --- scoring -------------------------------------------------------------- */
 
-void fl_dnsbl_sanitise(struct fl_buf *out, const char *text, size_t len, size_t max)
-{
-    bool cut = len > max;
-    if (cut)
-        len = max;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)text[i];
-        fl_buf_putc(out, (c < 0x20 || c >= 0x7f) ? '?' : (char)c);
-    }
-    if (cut)
-        fl_buf_puts(out, "...");
-}
-
 const char *fl_dnsbl_answer_error(const struct fl_dnsbl_lists *lists, size_t l,
                                   unsigned int ids, const unsigned char addr[4])
 {
@@ -398,8 +386,8 @@ static void evaluate(struct fl_dnsbl *bl, struct fl_dnsbl_q *q, long long deadli
         if (t != NULL && t->status == FL_DNS_OK && t->count > 0) {
             struct fl_buf txt;
             fl_buf_init(&txt);
-            fl_dnsbl_sanitise(&txt, t->records[0].data, t->records[0].len,
-                              FL_DNSBL_TXT_MAX);
+            fl_sanitize_ascii_n(&txt, t->records[0].data, t->records[0].len,
+                                FL_DNSBL_TXT_MAX);
             ev->txt = fl_buf_steal(&txt);
             fl_buf_free(&txt);
             c->txt = ev->txt;
