@@ -5,6 +5,7 @@
    while the daemon runs.  See greylist.h.  Thread-safe. */
 #include "lib/greylist/greylist.h"
 #include "lib/greylist/greylist_store.h"
+#include "lib/core/xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -273,15 +274,9 @@ static int collect_key(const char *key, const struct fl_greylist_record *rec, vo
     (void)rec;
     if (kl->n == kl->cap) {
         kl->cap = kl->cap ? kl->cap * 2 : 16;
-        char **keys = realloc(kl->keys, kl->cap * sizeof(*keys));
-        if (keys == NULL)
-            abort();
-        kl->keys = keys;
+        kl->keys = fl_realloc(kl->keys, kl->cap * sizeof(*kl->keys));
     }
-    size_t n = strlen(key) + 1;
-    if ((kl->keys[kl->n] = malloc(n)) == NULL)
-        abort();
-    memcpy(kl->keys[kl->n++], key, n);
+    kl->keys[kl->n++] = fl_strdup(key);
     return 0;
 }
 

@@ -22,6 +22,7 @@
    while the map size is adopted.  Open the store once per process (a
    second open of the same directory fails), after fork(). */
 #include "lib/greylist/greylist_store.h"
+#include "lib/core/xalloc.h"
 
 #include <errno.h>
 #include <lmdb.h>
@@ -88,8 +89,8 @@ static int register_env(dev_t dev, ino_t ino)
     for (struct open_env *e = open_envs; e != NULL && rc == 0; e = e->next)
         if (e->dev == dev && e->ino == ino && e->pid == me)
             rc = -1;
-    struct open_env *e = rc == 0 ? malloc(sizeof(*e)) : NULL;
-    if (e != NULL) {
+    if (rc == 0) {
+        struct open_env *e = fl_malloc(sizeof(*e));
         *e = (struct open_env){dev, ino, me, open_envs};
         open_envs = e;
     }
@@ -141,12 +142,7 @@ static int lmdb_open(const struct fl_config *cfg, unsigned int flags, void **be_
         snprintf(err, errlen, "%s is already open in this process", dir);
         return -1;
     }
-    struct lmdb_be *b = calloc(1, sizeof(*b));
-    if (b == NULL) {
-        unregister_env(st.st_dev, st.st_ino);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
+    struct lmdb_be *b = fl_calloc(1, sizeof(*b));
     b->dev = st.st_dev;
     b->ino = st.st_ino;
     snprintf(b->dir, sizeof(b->dir), "%s", dir);

@@ -22,6 +22,7 @@
 
    Thread-safety: any thread; the pool has its own mutex. */
 #include "lib/greylist/greylist_store.h"
+#include "lib/core/xalloc.h"
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -56,17 +57,6 @@ struct redis_be {
     long long next_try_ms; /* no connect attempt before this (backoff) */
     long long backoff_ms;
 };
-
-static char *dup_or_null(const char *s)
-{
-    if (s == NULL)
-        return NULL;
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (p != NULL)
-        memcpy(p, s, n);
-    return p;
-}
 
 /* "unix:/path", "[v6]:port", "host:port" or "host". */
 static int parse_server(struct redis_be *b, const char *v, char *err, size_t errlen)
@@ -113,34 +103,22 @@ static int redis_open(const struct fl_config *cfg, unsigned int flags, void **be
                       char *err, size_t errlen)
 {
     (void)flags;
-    struct redis_be *b = calloc(1, sizeof(*b));
-    if (b == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
+    struct redis_be *b = fl_calloc(1, sizeof(*b));
     if (parse_server(b, cfg->greylist_redis_server ? cfg->greylist_redis_server : "", err,
                      errlen) < 0) {
         free(b);
         return -1;
     }
     if (cfg->greylist_redis_password != NULL && cfg->greylist_redis_password[0] != '\0')
-        b->password = dup_or_null(cfg->greylist_redis_password);
+        b->password = fl_strdup(cfg->greylist_redis_password);
     b->db = cfg->greylist_redis_db;
-    b->prefix = dup_or_null(cfg->greylist_redis_prefix ? cfg->greylist_redis_prefix : "");
-    b->prefix_len = b->prefix ? strlen(b->prefix) : 0;
+    b->prefix = fl_strdup(cfg->greylist_redis_prefix ? cfg->greylist_redis_prefix : "");
+    b->prefix_len = strlen(b->prefix);
     b->timeout_ms = cfg->greylist_redis_timeout;
     b->tv.tv_sec = (time_t)(b->timeout_ms / 1000);
     b->tv.tv_usec = (suseconds_t)((b->timeout_ms % 1000) * 1000);
     b->max = (size_t)cfg->greylist_redis_pool_size;
-    b->idle = calloc(b->max, sizeof(*b->idle));
-    if (b->prefix == NULL || b->idle == NULL) {
-        free(b->prefix);
-        free(b->password);
-        free(b->idle);
-        free(b);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
+    b->idle = fl_calloc(b->max, sizeof(*b->idle));
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -501,16 +479,8 @@ static int redis_scan(void *be, const char *prefix,
                  r->element[0]->str ? r->element[0]->str : "0");
         redisReply *keys = r->element[1];
         if (keys->elements > 0) {
-            const char **argv = calloc(keys->elements + 1, sizeof(*argv));
-            size_t *lens = calloc(keys->elements + 1, sizeof(*lens));
-            if (argv == NULL || lens == NULL) {
-                free(argv);
-                free(lens);
-                freeReplyObject(r);
-                snprintf(err, errlen, "out of memory");
-                rc = -1;
-                break;
-            }
+            const char **argv = fl_calloc(keys->elements + 1, sizeof(*argv));
+            size_t *lens = fl_calloc(keys->elements + 1, sizeof(*lens));
             argv[0] = "MGET";
             lens[0] = 4;
             for (size_t i = 0; i < keys->elements; i++) {
@@ -550,7 +520,6 @@ struct expired_keys {
     char **keys;
     size_t n, cap;
     time_t cutoff;
-    bool oom;
 };
 
 static int collect_expired(const char *key, const struct fl_greylist_record *rec,
@@ -561,19 +530,10 @@ static int collect_expired(const char *key, const struct fl_greylist_record *rec
         return 0;
     if (ek->n == ek->cap) {
         size_t cap = ek->cap ? ek->cap * 2 : 64;
-        char **keys = realloc(ek->keys, cap * sizeof(*keys));
-        if (keys == NULL) {
-            ek->oom = true;
-            return 1;
-        }
-        ek->keys = keys;
+        ek->keys = fl_realloc(ek->keys, cap * sizeof(*ek->keys));
         ek->cap = cap;
     }
-    if ((ek->keys[ek->n] = dup_or_null(key)) == NULL) {
-        ek->oom = true;
-        return 1;
-    }
-    ek->n++;
+    ek->keys[ek->n++] = fl_strdup(key);
     return 0;
 }
 
@@ -599,10 +559,6 @@ static int redis_sweep(void *be, time_t cutoff, bool background, size_t *removed
         return 0; /* TTLs expire the keys */
     struct expired_keys ek = {.cutoff = cutoff};
     int rc = redis_scan(be, "", collect_expired, &ek, err, errlen);
-    if (rc == 0 && ek.oom) {
-        snprintf(err, errlen, "out of memory");
-        rc = -1;
-    }
     for (size_t i = 0; rc == 0 && i < ek.n; i++) {
         struct fl_greylist_txn t;
         memset(&t, 0, sizeof(t));

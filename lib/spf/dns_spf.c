@@ -477,10 +477,7 @@ static SPF_errcode_t get_exp(SPF_server_t *srv, const char *domain, char **bufp,
     char mark[16];
     int n = snprintf(mark, sizeof(mark), "%c%u", EXP_MARK, h->exp_gen);
     if (*bufp == NULL || *lenp < (size_t)n + 1) {
-        char *p = realloc(*bufp, (size_t)n + 1);
-        if (p == NULL)
-            return SPF_E_NO_MEMORY;
-        *bufp = p;
+        *bufp = fl_realloc(*bufp, (size_t)n + 1); /* libspf2 frees it with free() */
         *lenp = (size_t)n + 1;
     }
     memcpy(*bufp, mark, (size_t)n + 1);
