@@ -36,12 +36,14 @@ static int add_entries(struct fl_dnsbl_lists *lists, const struct fl_strlist *it
                        struct fl_buf *errors)
 {
     int rc = 0;
+    struct fl_buf why;
+    fl_buf_init(&why);
     for (size_t i = 0; i < items->count; i++) {
         struct fl_dnsbl_spec spec;
-        const char *why;
+        fl_buf_reset(&why);
         if (fl_dnsbl_spec_parse(items->items[i], kind, &spec, &why) < 0) {
             fl_buf_printf(errors, "error: %s: \"%s\": %s\n", setting, items->items[i],
-                          why);
+                          why.data);
             rc = -1;
             continue;
         }
@@ -59,6 +61,7 @@ static int add_entries(struct fl_dnsbl_lists *lists, const struct fl_strlist *it
         lists->entries[lists->nentries].list = l;
         lists->nentries++;
     }
+    fl_buf_free(&why);
     return rc;
 }
 

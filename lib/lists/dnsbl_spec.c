@@ -122,14 +122,14 @@ static const char bad_filter[] =
     "127.0.0.[2..11] or 127.0.0.[2;4;9]";
 
 int fl_dnsbl_filter_parse(const char *text, size_t len, struct fl_dnsbl_filter *f_r,
-                          const char **error_r)
+                          struct fl_buf *err)
 {
     const char *p = text, *end = text + len;
     memset(f_r, 0, sizeof(*f_r));
     for (int o = 0; o < 4; o++) {
         if (o > 0) {
             if (p >= end || *p != '.') {
-                *error_r = bad_filter;
+                fl_buf_puts(err, bad_filter);
                 return -1;
             }
             p++;
@@ -139,20 +139,18 @@ int fl_dnsbl_filter_parse(const char *text, size_t len, struct fl_dnsbl_filter *
             for (;;) {
                 int lo = octet_number(&p, end), hi = lo;
                 if (lo < 0) {
-                    *error_r =
-                        "bad filter: a value inside [...] is not a number from 0 to 255";
+                    fl_buf_puts(err, "bad filter: a value inside [...] is not a number from 0 to 255");
                     return -1;
                 }
                 if (end - p >= 2 && p[0] == '.' && p[1] == '.') {
                     p += 2;
                     hi = octet_number(&p, end);
                     if (hi < 0) {
-                        *error_r =
-                            "bad filter: a range N..M needs M, a number from 0 to 255";
+                        fl_buf_puts(err, "bad filter: a range N..M needs M, a number from 0 to 255");
                         return -1;
                     }
                     if (hi < lo) {
-                        *error_r = "bad filter: in a range N..M, N must not be above M";
+                        fl_buf_puts(err, "bad filter: in a range N..M, N must not be above M");
                         return -1;
                     }
                 }
@@ -166,28 +164,26 @@ int fl_dnsbl_filter_parse(const char *text, size_t len, struct fl_dnsbl_filter *
                     p++;
                     break;
                 }
-                *error_r =
-                    "bad filter: expected \";\" or \"]\" after a value inside [...]";
+                fl_buf_puts(err, "bad filter: expected \";\" or \"]\" after a value inside [...]");
                 return -1;
             }
         } else {
             int v = octet_number(&p, end);
             if (v < 0) {
-                *error_r = bad_filter;
+                fl_buf_puts(err, bad_filter);
                 return -1;
             }
             bit_set(f_r->octet[o], (unsigned int)v);
         }
     }
     if (p != end) {
-        *error_r = bad_filter;
+        fl_buf_puts(err, bad_filter);
         return -1;
     }
     /* Answers outside 127.0.0.0/8 are errors, never listings. */
     for (unsigned int v = 0; v < 256; v++) {
         if (v != 127 && bit_get(f_r->octet[0], v)) {
-            *error_r =
-                "bad filter: must lie inside 127.0.0.0/8 (other answers are errors)";
+            fl_buf_puts(err, "bad filter: must lie inside 127.0.0.0/8 (other answers are errors)");
             return -1;
         }
     }
@@ -214,17 +210,17 @@ static bool octet_is_only(const uint8_t *bits, unsigned int v)
 /* --- entries ------------------------------------------------------------ */
 
 static int parse_zone(const char *p, size_t n, struct fl_dnsbl_spec *spec,
-                      const char **error_r)
+                      struct fl_buf *err)
 {
     if (n > 0 && p[n - 1] == '.')
         n--;
     if (n == 0) {
-        *error_r = "empty zone name: expected zone[=filter][*weight], such as "
-                   "zen.example=127.0.0.[2..11]*2";
+        fl_buf_puts(err, "empty zone name: expected zone[=filter][*weight], such as "
+                   "zen.example=127.0.0.[2..11]*2");
         return -1;
     }
     if (n > FL_DNSBL_ZONE_MAX) {
-        *error_r = "zone name too long (at most 189 characters, so IPv6 queries fit)";
+        fl_buf_puts(err, "zone name too long (at most 189 characters, so IPv6 queries fit)");
         return -1;
     }
     static const char *const problem[] = {
@@ -238,7 +234,7 @@ static int parse_zone(const char *p, size_t n, struct fl_dnsbl_spec *spec,
     enum fl_domain_problem pr = fl_domain_check(
         p, n, FL_DOMAIN_HOSTCHARS | FL_DOMAIN_TWO_LABELS | FL_DOMAIN_EMPTY_LAST);
     if (pr != FL_DOMAIN_OK) {
-        *error_r = problem[pr];
+        fl_buf_puts(err, problem[pr]);
         return -1;
     }
     for (size_t i = 0; i < n; i++)
@@ -247,7 +243,7 @@ static int parse_zone(const char *p, size_t n, struct fl_dnsbl_spec *spec,
     return 0;
 }
 
-static int parse_weight(const char *p, size_t n, int *weight_r, const char **error_r)
+static int parse_weight(const char *p, size_t n, int *weight_r, struct fl_buf *err)
 {
     static const char bad[] =
         "bad weight: expected *N with N a whole number from -1000 to 1000 (*2, *-5)";
@@ -258,19 +254,19 @@ static int parse_weight(const char *p, size_t n, int *weight_r, const char **err
         i++;
     }
     if (i == n) {
-        *error_r = bad;
+        fl_buf_puts(err, bad);
         return -1;
     }
     long v = 0;
     for (; i < n; i++) {
         if (!isdigit((unsigned char)p[i]) || v > WEIGHT_MAX) {
-            *error_r = bad;
+            fl_buf_puts(err, bad);
             return -1;
         }
         v = v * 10 + (p[i] - '0');
     }
     if (v > WEIGHT_MAX) {
-        *error_r = bad;
+        fl_buf_puts(err, bad);
         return -1;
     }
     *weight_r = neg ? -(int)v : (int)v;
@@ -278,7 +274,7 @@ static int parse_weight(const char *p, size_t n, int *weight_r, const char **err
 }
 
 static int parse_identities(const char *p, size_t n, unsigned int *ids_r,
-                            const char **error_r)
+                            struct fl_buf *err)
 {
     static const struct {
         const char *name;
@@ -300,9 +296,8 @@ static int parse_identities(const char *p, size_t n, unsigned int *ids_r,
             }
         }
         if (!known) {
-            *error_r =
-                "unknown identity: expected mailfrom, from, helo or ptr, joined by + "
-                "(:mailfrom+helo)";
+            fl_buf_puts(err, "unknown identity: expected mailfrom, from, helo or ptr, joined by + "
+                "(:mailfrom+helo)");
             return -1;
         }
         if (plus == NULL)
@@ -314,7 +309,7 @@ static int parse_identities(const char *p, size_t n, unsigned int *ids_r,
 }
 
 int fl_dnsbl_spec_parse(const char *text, enum fl_dnsbl_spec_kind kind,
-                        struct fl_dnsbl_spec *spec_r, const char **error_r)
+                        struct fl_dnsbl_spec *spec_r, struct fl_buf *err)
 {
     memset(spec_r, 0, sizeof(*spec_r));
     spec_r->weight = 1;
@@ -324,18 +319,17 @@ int fl_dnsbl_spec_parse(const char *text, enum fl_dnsbl_spec_kind kind,
             : FL_DNSBL_ID_CLIENT;
     size_t len = strlen(text);
     size_t zone_end = strcspn(text, "=*:/");
-    if (parse_zone(text, zone_end, spec_r, error_r) < 0)
+    if (parse_zone(text, zone_end, spec_r, err) < 0)
         return -1;
     const char *p = text + zone_end, *end = text + len;
     if (p < end && *p == '=') {
         p++;
         size_t n = strcspn(p, "*:/");
         if (n == 0) {
-            *error_r =
-                "empty filter after \"=\": expected e.g. 127.0.0.2 or 127.0.0.[2..11]";
+            fl_buf_puts(err, "empty filter after \"=\": expected e.g. 127.0.0.2 or 127.0.0.[2..11]");
             return -1;
         }
-        if (fl_dnsbl_filter_parse(p, n, &spec_r->filter, error_r) < 0)
+        if (fl_dnsbl_filter_parse(p, n, &spec_r->filter, err) < 0)
             return -1;
         spec_r->has_filter = true;
         const struct fl_dnsbl_filter *f = &spec_r->filter;
@@ -352,66 +346,65 @@ int fl_dnsbl_spec_parse(const char *text, enum fl_dnsbl_spec_kind kind,
     }
     if (p < end && *p == '*') {
         if (kind == FL_DNSBL_SPEC_ERROR) {
-            *error_r = "an error code takes no weight: expected zone=filter "
-                       "(zen.example=127.255.255.254)";
+            fl_buf_puts(err, "an error code takes no weight: expected zone=filter "
+                       "(zen.example=127.255.255.254)");
             return -1;
         }
         p++;
         size_t n = strcspn(p, ":/");
-        if (parse_weight(p, n, &spec_r->weight, error_r) < 0)
+        if (parse_weight(p, n, &spec_r->weight, err) < 0)
             return -1;
         p += n;
     }
     if (p < end && *p == ':') {
         if (kind != FL_DNSBL_SPEC_DOMAIN) {
-            *error_r =
-                "identities (:mailfrom+helo) are for domain lists (rhsbl_sites) only";
+            fl_buf_puts(err, "identities (:mailfrom+helo) are for domain lists (rhsbl_sites) only");
             return -1;
         }
         p++;
         size_t n = strcspn(p, "/");
-        if (parse_identities(p, n, &spec_r->identities, error_r) < 0)
+        if (parse_identities(p, n, &spec_r->identities, err) < 0)
             return -1;
         p += n;
     }
     if (p < end && *p == '/') {
         if (kind == FL_DNSBL_SPEC_ERROR || strcmp(p, "/observe") != 0) {
-            *error_r = kind == FL_DNSBL_SPEC_ERROR
+            fl_buf_puts(err, kind == FL_DNSBL_SPEC_ERROR
                            ? "an error code cannot be observed: expected zone=filter"
-                           : "unknown flag after \"/\": expected /observe";
+                           : "unknown flag after \"/\": expected /observe");
             return -1;
         }
         spec_r->observe = true;
         p = end;
     }
     if (p != end) {
-        *error_r = "expected zone[=filter][*weight][/observe], in that order";
+        fl_buf_puts(err, "expected zone[=filter][*weight][/observe], in that order");
         return -1;
     }
     if (kind == FL_DNSBL_SPEC_ERROR && !spec_r->has_filter) {
-        *error_r = "an error code needs its answers: expected zone=filter "
-                   "(zen.example=127.255.255.254)";
+        fl_buf_puts(err, "an error code needs its answers: expected zone=filter "
+                   "(zen.example=127.255.255.254)");
         return -1;
     }
     return 0;
 }
 
-int fl_dnsbl_check_ip_spec(const char *value, const char **error_r)
+int fl_dnsbl_check_ip_spec(const char *value, struct fl_buf *err)
 {
     struct fl_dnsbl_spec spec;
-    return fl_dnsbl_spec_parse(value, FL_DNSBL_SPEC_IP, &spec, error_r);
+    return fl_dnsbl_spec_parse(value, FL_DNSBL_SPEC_IP, &spec, err);
 }
 
-int fl_dnsbl_check_domain_spec(const char *value, const char **error_r)
+int fl_dnsbl_check_domain_spec(const char *value, struct fl_buf *err)
 {
     struct fl_dnsbl_spec spec;
-    return fl_dnsbl_spec_parse(value, FL_DNSBL_SPEC_DOMAIN, &spec, error_r);
+    return fl_dnsbl_spec_parse(value, FL_DNSBL_SPEC_DOMAIN, &spec, err);
 }
 
-int fl_dnsbl_check_error_spec(const char *value, const char **error_r)
+int fl_dnsbl_check_error_spec(const char *value, struct fl_buf *err)
 {
     struct fl_dnsbl_spec spec;
-    return fl_dnsbl_spec_parse(value, FL_DNSBL_SPEC_ERROR, &spec, error_r);
+    return fl_dnsbl_spec_parse(value, FL_DNSBL_SPEC_ERROR, &spec, err);
 }
 
 /* --- query names --------------------------------------------------------- */

@@ -431,14 +431,15 @@ static SPF_errcode_t get_spf(SPF_server_t *srv, SPF_request_t *req, SPF_response
         } else {
             struct fl_buf text;
             fl_buf_init(&text);
-            char why[200];
+            struct fl_buf why;
+            fl_buf_init(&why);
             struct fl_spf_macro_vars vars = h->vars;
             vars.domain = req->cur_dom;
             struct fl_spf_record_ctx ctx = {.family = h->family, .vars = &vars};
             if (fl_spf_record_normalise(a->records[idx].data, a->records[idx].len, &ctx,
-                                        &text, why, sizeof(why)) < 0) {
-                snprintf(problem, sizeof(problem), "the SPF record of %s is invalid: %s",
-                         req->cur_dom, why);
+                                        &text, &why) < 0) {
+                snprintf(problem, sizeof(problem), "the SPF record of %s is invalid: %.199s",
+                         req->cur_dom, why.data);
                 err = record_error(h, top, FL_SPF_TOP_PERMERROR, resp, SPF_E_SYNTAX,
                                    problem);
             } else {
@@ -456,6 +457,7 @@ static SPF_errcode_t get_spf(SPF_server_t *srv, SPF_request_t *req, SPF_response
                 }
             }
             fl_buf_free(&text);
+            fl_buf_free(&why);
         }
     }
     fl_dns_query_free(&q);
@@ -505,7 +507,8 @@ int fl_spf_dns_explanation(struct SPF_dns_server_struct *layer, const char *mark
     const struct fl_dns_answer *a = fl_dns_wait(q);
     count(h, FL_DNS_TXT, a, false); /* not a term, never void (6.2, 4.6.4) */
     int rc = 0;
-    const char *why;
+    struct fl_buf why; /* unused: an invalid explanation is just not given */
+    fl_buf_init(&why);
     if (a->status == FL_DNS_OK && a->count == 1 && a->records[0].len <= MAX_EXPLANATION &&
         fl_spf_macro_check(a->records[0].data, a->records[0].len, FL_SPF_MACRO_EXP,
                            &why) == 0) {
@@ -516,6 +519,7 @@ int fl_spf_dns_explanation(struct SPF_dns_server_struct *layer, const char *mark
         fl_spf_macro_expand(a->records[0].data, a->records[0].len, &vars, out);
         rc = 1;
     }
+    fl_buf_free(&why);
     fl_dns_query_free(&q);
     return rc;
 }

@@ -187,9 +187,11 @@ int main(int argc, char **argv)
     struct fl_buf errors;
     fl_buf_init(&errors);
     struct fl_dns *dns;
-    const char *why;
+    struct fl_buf why;
+    fl_buf_init(&why);
     if (fl_config_load(path, &cfg, &errors) != 0 || fl_dns_create(cfg, &dns, &why) != 0)
         return 1;
+    fl_buf_free(&why);
     unlink(path);
     long long t0 = 0;
     int iters = 0;

@@ -101,15 +101,18 @@ START_TEST(entries_parse_or_say_what_is_wrong)
 {
     const struct spec_row *row = &spec_rows[_i];
     struct fl_dnsbl_spec spec;
-    const char *why = NULL;
+    struct fl_buf why;
+    fl_buf_init(&why);
     int rc = fl_dnsbl_spec_parse(row->text, row->kind, &spec, &why);
     if (row->want_error != NULL) {
         ck_assert_msg(rc == -1, "%s: \"%s\" parsed", row->label, row->text);
-        ck_assert_msg(strstr(why, row->want_error) != NULL, "%s: got \"%s\", want \"%s\"",
-                      row->label, why, row->want_error);
+        ck_assert_msg(strstr(why.data, row->want_error) != NULL, "%s: got \"%s\", want \"%s\"",
+                      row->label, why.data, row->want_error);
+        fl_buf_free(&why);
         return;
     }
-    ck_assert_msg(rc == 0, "%s: %s", row->label, why);
+    ck_assert_msg(rc == 0, "%s: %s", row->label, why.data);
+    fl_buf_free(&why);
     ck_assert_msg(strcmp(spec.zone, row->want_zone) == 0, "%s: zone %s", row->label,
                   spec.zone);
     ck_assert_msg(spec.weight == row->want_weight, "%s: weight got %d, want %d",
@@ -146,9 +149,11 @@ START_TEST(filters_match_like_postscreen)
 {
     const struct filter_row *row = &filter_rows[_i];
     struct fl_dnsbl_filter f;
-    const char *why;
+    struct fl_buf why;
+    fl_buf_init(&why);
     ck_assert_msg(fl_dnsbl_filter_parse(row->filter, strlen(row->filter), &f, &why) == 0,
-                  "%s", why);
+                  "%s", why.data);
+    fl_buf_free(&why);
     ck_assert_msg(fl_dnsbl_filter_match(&f, row->addr) == row->want, "%s: got %d",
                   row->label, !row->want);
 }
@@ -224,8 +229,10 @@ void dnsbl_env_open(struct dnsbl_env *e, const char *conf)
     ck_assert_msg(fl_dnsbl_lists_create(e->cfg, &e->lists, &errors) == 0, "%s",
                   errors.data);
     fl_buf_free(&errors);
-    const char *why;
-    ck_assert_msg(fl_dns_create(e->cfg, &e->dns, &why) == 0, "%s", why);
+    struct fl_buf why;
+    fl_buf_init(&why);
+    ck_assert_msg(fl_dns_create(e->cfg, &e->dns, &why) == 0, "%s", why.data);
+    fl_buf_free(&why);
 }
 
 void dnsbl_env_close(struct dnsbl_env *e)
