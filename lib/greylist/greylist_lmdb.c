@@ -52,16 +52,14 @@ struct lmdb_be {
     bool nosync;
 };
 
-static void set_err(char *err, size_t errlen, const char *what, int rc)
+static void set_err(struct fl_buf *err, const char *what, int rc)
 {
-    snprintf(err, errlen, "%s: %s", what, mdb_strerror(rc));
+    fl_buf_printf(err, "%s: %s", what, mdb_strerror(rc));
 }
 
-static void full_err(const struct lmdb_be *b, char *err, size_t errlen)
+static void full_err(const struct lmdb_be *b, struct fl_buf *err)
 {
-    snprintf(
-        err, errlen,
-        "LMDB store %s is full (greylist_lmdb_map_size = %lldk): raise "
+    fl_buf_printf(err, "LMDB store %s is full (greylist_lmdb_map_size = %lldk): raise "
         "greylist_lmdb_map_size (faultlinectl run with the new value grows the store at "
         "once) or run faultlinectl greylist expire",
         b->dir, b->map_size / 1024);
@@ -114,11 +112,11 @@ static void unregister_env(dev_t dev, ino_t ino)
 }
 
 static int lmdb_open(const struct fl_config *cfg, unsigned int flags, void **be_r,
-                     char *err, size_t errlen)
+                     struct fl_buf *err)
 {
     const char *dir = cfg->greylist_lmdb_dir;
     if (dir == NULL || dir[0] == '\0') {
-        snprintf(err, errlen, "greylist_lmdb_dir is empty");
+        fl_buf_printf(err, "greylist_lmdb_dir is empty");
         return -1;
     }
     struct stat st;
@@ -126,20 +124,20 @@ static int lmdb_open(const struct fl_config *cfg, unsigned int flags, void **be_
         char data[PATH_MAX + 16];
         snprintf(data, sizeof(data), "%s/data.mdb", dir);
         if (stat(data, &st) != 0) {
-            snprintf(err, errlen, "no store at %s: %s (the daemon creates it)", data,
+            fl_buf_printf(err, "no store at %s: %s (the daemon creates it)", data,
                      strerror(errno));
             return -1;
         }
     } else if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+        fl_buf_printf(err, "cannot create %s: %s", dir, strerror(errno));
         return -1;
     }
     if (stat(dir, &st) != 0) {
-        snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+        fl_buf_printf(err, "%s: %s", dir, strerror(errno));
         return -1;
     }
     if (register_env(st.st_dev, st.st_ino) < 0) {
-        snprintf(err, errlen, "%s is already open in this process", dir);
+        fl_buf_printf(err, "%s is already open in this process", dir);
         return -1;
     }
     struct lmdb_be *b = fl_calloc(1, sizeof(*b));
@@ -155,18 +153,18 @@ static int lmdb_open(const struct fl_config *cfg, unsigned int flags, void **be_
     b->nosync = cfg->greylist_lmdb_sync == FL_GREYLIST_SYNC_NONE;
     int rc = mdb_env_create(&b->env);
     if (rc != 0) {
-        set_err(err, errlen, "mdb_env_create", rc);
+        set_err(err, "mdb_env_create", rc);
         free(b);
         return -1;
     }
     MDB_txn *txn = NULL;
     if ((rc = mdb_env_set_mapsize(b->env, (size_t)b->map_size)) != 0 ||
         (rc = mdb_env_set_maxreaders(b->env, 512)) != 0) {
-        set_err(err, errlen, "LMDB settings", rc);
+        set_err(err, "LMDB settings", rc);
         goto fail;
     }
     if ((rc = mdb_env_open(b->env, dir, envflags, 0640)) != 0) {
-        snprintf(err, errlen, "cannot open LMDB store in %s: %s", dir, mdb_strerror(rc));
+        fl_buf_printf(err, "cannot open LMDB store in %s: %s", dir, mdb_strerror(rc));
         goto fail;
     }
     int dead = 0;
@@ -176,7 +174,7 @@ static int lmdb_open(const struct fl_config *cfg, unsigned int flags, void **be_
         (rc = mdb_txn_commit(txn)) != 0) {
         if (txn != NULL && rc != 0)
             mdb_txn_abort(txn);
-        snprintf(err, errlen, "cannot open the database in %s: %s", dir,
+        fl_buf_printf(err, "cannot open the database in %s: %s", dir,
                  mdb_strerror(rc));
         goto fail;
     }
@@ -239,13 +237,13 @@ static void end(struct lmdb_be *b)
    (MDB_MAP_FULL: the caller may grow the map and retry), or -1 with err. */
 static int update_once(struct lmdb_be *b, struct fl_greylist_txn *t,
                        void (*apply)(struct fl_greylist_txn *t, void *ctx), void *ctx,
-                       char *err, size_t errlen)
+                       struct fl_buf *err)
 {
     MDB_txn *txn;
     int rc = begin(b, 0, &txn);
     if (rc != 0) {
         end(b);
-        set_err(err, errlen, "cannot begin a write transaction", rc);
+        set_err(err, "cannot begin a write transaction", rc);
         return -1;
     }
     for (size_t i = 0; i < t->n; i++) {
@@ -257,7 +255,7 @@ static int update_once(struct lmdb_be *b, struct fl_greylist_txn *t,
         } else if (rc != 0) {
             mdb_txn_abort(txn);
             end(b);
-            set_err(err, errlen, "read", rc);
+            set_err(err, "read", rc);
             return -1;
         } else {
             t->found[i] = fl_greylist_record_parse(v.mv_data, v.mv_size, &t->rec[i]) == 0;
@@ -309,19 +307,19 @@ static bool adopt_larger_map(struct lmdb_be *b)
 
 static int lmdb_update(void *be, struct fl_greylist_txn *t,
                        void (*apply)(struct fl_greylist_txn *t, void *ctx), void *ctx,
-                       time_t now, char *err, size_t errlen)
+                       time_t now, struct fl_buf *err)
 {
     struct lmdb_be *b = be;
     (void)now;
-    int rc = update_once(b, t, apply, ctx, err, errlen);
+    int rc = update_once(b, t, apply, ctx, err);
     if (rc == MDB_MAP_FULL && adopt_larger_map(b))
-        rc = update_once(b, t, apply, ctx, err, errlen);
+        rc = update_once(b, t, apply, ctx, err);
     if (rc == MDB_MAP_FULL) {
-        full_err(b, err, errlen);
+        full_err(b, err);
         return -1;
     }
     if (rc > 0 || rc < -1) {
-        set_err(err, errlen, "write", rc);
+        set_err(err, "write", rc);
         return -1;
     }
     return rc;
@@ -330,7 +328,7 @@ static int lmdb_update(void *be, struct fl_greylist_txn *t,
 static int lmdb_scan(void *be, const char *prefix,
                      int (*cb)(const char *key, const struct fl_greylist_record *rec,
                                void *ctx),
-                     void *ctx, char *err, size_t errlen)
+                     void *ctx, struct fl_buf *err)
 {
     struct lmdb_be *b = be;
     MDB_txn *txn;
@@ -338,13 +336,13 @@ static int lmdb_scan(void *be, const char *prefix,
     int rc = begin(b, MDB_RDONLY, &txn);
     if (rc != 0) {
         end(b);
-        set_err(err, errlen, "cannot begin a read transaction", rc);
+        set_err(err, "cannot begin a read transaction", rc);
         return -1;
     }
     if ((rc = mdb_cursor_open(txn, b->dbi, &cur)) != 0) {
         mdb_txn_abort(txn);
         end(b);
-        set_err(err, errlen, "cursor", rc);
+        set_err(err, "cursor", rc);
         return -1;
     }
     size_t plen = strlen(prefix);
@@ -367,7 +365,7 @@ static int lmdb_scan(void *be, const char *prefix,
     mdb_txn_abort(txn);
     end(b);
     if (rc != 0 && rc != MDB_NOTFOUND) {
-        set_err(err, errlen, "scan", rc);
+        set_err(err, "scan", rc);
         return -1;
     }
     return 0;
@@ -378,20 +376,20 @@ static int lmdb_scan(void *be, const char *prefix,
    batch committed.  Returns 1 when the end was reached, 0 when there is
    more, -2 when the map is too full for the batch, -1 on other errors. */
 static int sweep_batch(struct lmdb_be *b, time_t cutoff, char *resume, size_t max_delete,
-                       size_t *removed_r, char *err, size_t errlen)
+                       size_t *removed_r, struct fl_buf *err)
 {
     MDB_txn *txn;
     MDB_cursor *cur;
     int rc = begin(b, 0, &txn);
     if (rc != 0) {
         end(b);
-        set_err(err, errlen, "cannot begin a write transaction", rc);
+        set_err(err, "cannot begin a write transaction", rc);
         return -1;
     }
     if ((rc = mdb_cursor_open(txn, b->dbi, &cur)) != 0) {
         mdb_txn_abort(txn);
         end(b);
-        set_err(err, errlen, "cursor", rc);
+        set_err(err, "cursor", rc);
         return -1;
     }
     char next[FL_GREYLIST_KEY_MAX] = "";
@@ -426,7 +424,7 @@ static int sweep_batch(struct lmdb_be *b, time_t cutoff, char *resume, size_t ma
     if (rc == MDB_MAP_FULL)
         return -2;
     if (rc != 0) {
-        set_err(err, errlen, "sweep", rc);
+        set_err(err, "sweep", rc);
         return -1;
     }
     *removed_r += deleted;
@@ -437,7 +435,7 @@ static int sweep_batch(struct lmdb_be *b, time_t cutoff, char *resume, size_t ma
 }
 
 static int lmdb_sweep(void *be, time_t cutoff, bool background, size_t *removed_r,
-                      char *err, size_t errlen)
+                      struct fl_buf *err)
 {
     struct lmdb_be *b = be;
     (void)background;
@@ -447,7 +445,7 @@ static int lmdb_sweep(void *be, time_t cutoff, bool background, size_t *removed_
     *removed_r = 0;
     mdb_reader_check(b->env, &dead);
     for (;;) {
-        rc = sweep_batch(b, cutoff, resume, max_delete, removed_r, err, errlen);
+        rc = sweep_batch(b, cutoff, resume, max_delete, removed_r, err);
         if (rc == -2 && adopt_larger_map(b))
             continue;
         if (rc == -2 && max_delete > 1) {
@@ -460,7 +458,7 @@ static int lmdb_sweep(void *be, time_t cutoff, bool background, size_t *removed_
             break;
     }
     if (rc == -2)
-        full_err(b, err, errlen);
+        full_err(b, err);
     if (b->nosync)
         mdb_env_sync(b->env, 1);
     return rc < 0 ? -1 : 0;

@@ -59,7 +59,7 @@ struct redis_be {
 };
 
 /* "unix:/path", "[v6]:port", "host:port" or "host". */
-static int parse_server(struct redis_be *b, const char *v, char *err, size_t errlen)
+static int parse_server(struct redis_be *b, const char *v, struct fl_buf *err)
 {
     b->port = 6379;
     if (strncmp(v, "unix:", 5) == 0) {
@@ -95,17 +95,17 @@ static int parse_server(struct redis_be *b, const char *v, char *err, size_t err
     }
     return 0;
 bad:
-    snprintf(err, errlen, "bad greylist_redis_server");
+    fl_buf_printf(err, "bad greylist_redis_server");
     return -1;
 }
 
 static int redis_open(const struct fl_config *cfg, unsigned int flags, void **be_r,
-                      char *err, size_t errlen)
+                      struct fl_buf *err)
 {
     (void)flags;
     struct redis_be *b = fl_calloc(1, sizeof(*b));
-    if (parse_server(b, cfg->greylist_redis_server ? cfg->greylist_redis_server : "", err,
-                     errlen) < 0) {
+    if (parse_server(b, cfg->greylist_redis_server ? cfg->greylist_redis_server : "", err) <
+        0) {
         free(b);
         return -1;
     }
@@ -146,44 +146,44 @@ static void redis_close(void *be)
 
 /* One command; returns the reply (freeReplyObject it) or NULL with err. */
 static redisReply *command(redisContext *c, int argc, const char **argv,
-                           const size_t *lens, char *err, size_t errlen)
+                           const size_t *lens, struct fl_buf *err)
 {
     redisReply *r = redisCommandArgv(c, argc, argv, lens);
     if (r == NULL) {
-        snprintf(err, errlen, "%s", c->errstr[0] ? c->errstr : "no reply");
+        fl_buf_printf(err, "%s", c->errstr[0] ? c->errstr : "no reply");
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        snprintf(err, errlen, "%s: %s", argv[0], r->str);
+        fl_buf_printf(err, "%s: %s", argv[0], r->str);
         freeReplyObject(r);
         return NULL;
     }
     return r;
 }
 
-static redisContext *connect_one(struct redis_be *b, char *err, size_t errlen)
+static redisContext *connect_one(struct redis_be *b, struct fl_buf *err)
 {
     redisContext *c = b->unix_socket ? redisConnectUnixWithTimeout(b->host, b->tv)
                                      : redisConnectWithTimeout(b->host, b->port, b->tv);
     if (c == NULL || c->err) {
         const char *why = c ? c->errstr : "out of memory";
         if (b->unix_socket)
-            snprintf(err, errlen, "cannot connect to unix:%s: %s", b->host, why);
+            fl_buf_printf(err, "cannot connect to unix:%s: %s", b->host, why);
         else
-            snprintf(err, errlen, "cannot connect to %s port %d: %s", b->host, b->port,
+            fl_buf_printf(err, "cannot connect to %s port %d: %s", b->host, b->port,
                      why);
         redisFree(c);
         return NULL;
     }
     if (redisSetTimeout(c, b->tv) != REDIS_OK) {
-        snprintf(err, errlen, "cannot set the Redis timeout: %s", c->errstr);
+        fl_buf_printf(err, "cannot set the Redis timeout: %s", c->errstr);
         redisFree(c);
         return NULL;
     }
     redisReply *r;
     if (b->password != NULL) {
         const char *argv[] = {"AUTH", b->password};
-        if ((r = command(c, 2, argv, NULL, err, errlen)) == NULL) {
+        if ((r = command(c, 2, argv, NULL, err)) == NULL) {
             redisFree(c);
             return NULL;
         }
@@ -193,7 +193,7 @@ static redisContext *connect_one(struct redis_be *b, char *err, size_t errlen)
         char db[24];
         snprintf(db, sizeof(db), "%lld", b->db);
         const char *argv[] = {"SELECT", db};
-        if ((r = command(c, 2, argv, NULL, err, errlen)) == NULL) {
+        if ((r = command(c, 2, argv, NULL, err)) == NULL) {
             redisFree(c);
             return NULL;
         }
@@ -204,7 +204,7 @@ static redisContext *connect_one(struct redis_be *b, char *err, size_t errlen)
 
 /* Takes an idle connection, or opens one (outside the lock).  *fresh_r
    tells which. */
-static redisContext *get_conn(struct redis_be *b, bool *fresh_r, char *err, size_t errlen)
+static redisContext *get_conn(struct redis_be *b, bool *fresh_r, struct fl_buf *err)
 {
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
@@ -219,7 +219,7 @@ static redisContext *get_conn(struct redis_be *b, bool *fresh_r, char *err, size
         if (pthread_cond_timedwait(&b->cond, &b->lock, &deadline) == ETIMEDOUT &&
             b->nidle == 0 && b->total >= b->max) {
             pthread_mutex_unlock(&b->lock);
-            snprintf(err, errlen, "all %zu Redis connections busy", b->max);
+            fl_buf_printf(err, "all %zu Redis connections busy", b->max);
             return NULL;
         }
     }
@@ -233,12 +233,12 @@ static redisContext *get_conn(struct redis_be *b, bool *fresh_r, char *err, size
     if (now < b->next_try_ms) {
         long long wait = b->next_try_ms - now;
         pthread_mutex_unlock(&b->lock);
-        snprintf(err, errlen, "Redis unreachable, next connect attempt in %lld ms", wait);
+        fl_buf_printf(err, "Redis unreachable, next connect attempt in %lld ms", wait);
         return NULL;
     }
     b->total++;
     pthread_mutex_unlock(&b->lock);
-    redisContext *c = connect_one(b, err, errlen);
+    redisContext *c = connect_one(b, err);
     pthread_mutex_lock(&b->lock);
     if (c == NULL) {
         b->total--;
@@ -285,16 +285,16 @@ static void drop_idle(struct redis_be *b)
 }
 
 /* Reads one pipelined reply; NULL with err on I/O error or an error reply. */
-static redisReply *next_reply(redisContext *c, const char *what, char *err, size_t errlen)
+static redisReply *next_reply(redisContext *c, const char *what, struct fl_buf *err)
 {
     void *p = NULL;
     if (redisGetReply(c, &p) != REDIS_OK || p == NULL) {
-        snprintf(err, errlen, "%s: %s", what, c->errstr[0] ? c->errstr : "no reply");
+        fl_buf_printf(err, "%s: %s", what, c->errstr[0] ? c->errstr : "no reply");
         return NULL;
     }
     redisReply *r = p;
     if (r->type == REDIS_REPLY_ERROR) {
-        snprintf(err, errlen, "%s: %s", what, r->str);
+        fl_buf_printf(err, "%s: %s", what, r->str);
         freeReplyObject(r);
         return NULL;
     }
@@ -311,7 +311,7 @@ static void full_key(const struct redis_be *b, const char *key, char *out, size_
    error. */
 static int try_update(struct redis_be *b, redisContext *c, struct fl_greylist_txn *t,
                       void (*apply)(struct fl_greylist_txn *t, void *ctx), void *ctx,
-                      time_t now, char *err, size_t errlen)
+                      time_t now, struct fl_buf *err)
 {
     char keys[FL_GREYLIST_TXN_MAX][FL_GREYLIST_KEY_MAX + 128];
     const char *argv[FL_GREYLIST_TXN_MAX + 1];
@@ -323,15 +323,15 @@ static int try_update(struct redis_be *b, redisContext *c, struct fl_greylist_tx
     redisAppendCommandArgv(c, (int)t->n + 1, argv, NULL);
     argv[0] = "MGET";
     redisAppendCommandArgv(c, (int)t->n + 1, argv, NULL);
-    redisReply *r = next_reply(c, "WATCH", err, errlen);
+    redisReply *r = next_reply(c, "WATCH", err);
     if (r == NULL)
         return -1;
     freeReplyObject(r);
-    if ((r = next_reply(c, "MGET", err, errlen)) == NULL)
+    if ((r = next_reply(c, "MGET", err)) == NULL)
         return -1;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != t->n) {
         freeReplyObject(r);
-        snprintf(err, errlen, "MGET: unexpected reply");
+        fl_buf_printf(err, "MGET: unexpected reply");
         return -1;
     }
     for (size_t i = 0; i < t->n; i++) {
@@ -349,7 +349,7 @@ static int try_update(struct redis_be *b, redisContext *c, struct fl_greylist_tx
         changes += t->write[i] || t->del[i];
     if (changes == 0) {
         const char *unwatch[] = {"UNWATCH"};
-        if ((r = command(c, 1, unwatch, NULL, err, errlen)) == NULL)
+        if ((r = command(c, 1, unwatch, NULL, err)) == NULL)
             return -1;
         freeReplyObject(r);
         return 0;
@@ -374,24 +374,24 @@ static int try_update(struct redis_be *b, redisContext *c, struct fl_greylist_tx
     /* +OK, one +QUEUED per change, then EXEC's answer. */
     int rc = 0;
     for (size_t i = 0; i < changes + 1; i++) {
-        if ((r = next_reply(c, i == 0 ? "MULTI" : "queue", err, errlen)) == NULL)
+        if ((r = next_reply(c, i == 0 ? "MULTI" : "queue", err)) == NULL)
             rc = -1; /* keep reading: EXEC still answers */
         else
             freeReplyObject(r);
         if (c->err)
             return -1;
     }
-    if ((r = next_reply(c, "EXEC", err, errlen)) == NULL)
+    if ((r = next_reply(c, "EXEC", err)) == NULL)
         return -1;
     if (rc == 0 && r->type == REDIS_REPLY_NIL)
         rc = 1; /* a watched key changed: redo */
     else if (rc == 0 && r->type != REDIS_REPLY_ARRAY) {
-        snprintf(err, errlen, "EXEC: unexpected reply");
+        fl_buf_printf(err, "EXEC: unexpected reply");
         rc = -1;
     }
     for (size_t i = 0; rc == 0 && i < r->elements; i++) {
         if (r->element[i]->type == REDIS_REPLY_ERROR) {
-            snprintf(err, errlen, "EXEC: %s", r->element[i]->str);
+            fl_buf_printf(err, "EXEC: %s", r->element[i]->str);
             rc = -1;
         }
     }
@@ -401,17 +401,19 @@ static int try_update(struct redis_be *b, redisContext *c, struct fl_greylist_tx
 
 static int redis_update(void *be, struct fl_greylist_txn *t,
                         void (*apply)(struct fl_greylist_txn *t, void *ctx), void *ctx,
-                        time_t now, char *err, size_t errlen)
+                        time_t now, struct fl_buf *err)
 {
     struct redis_be *b = be;
     int conflicts = 0;
     bool replaced = false;
+    size_t mark = err->len; /* a retry forgets the error of the attempt before */
     for (;;) {
+        fl_buf_truncate(err, mark);
         bool fresh;
-        redisContext *c = get_conn(b, &fresh, err, errlen);
+        redisContext *c = get_conn(b, &fresh, err);
         if (c == NULL)
             return -1;
-        int rc = try_update(b, c, t, apply, ctx, now, err, errlen);
+        int rc = try_update(b, c, t, apply, ctx, now, err);
         bool io_error = c->err != 0;
         put_conn(b, c, rc < 0);
         if (rc == 0)
@@ -419,7 +421,7 @@ static int redis_update(void *be, struct fl_greylist_txn *t,
         if (rc == 1) {
             if (++conflicts < MAX_CONFLICTS)
                 continue;
-            snprintf(err, errlen, "gave up after %d conflicting concurrent updates",
+            fl_buf_printf(err, "gave up after %d conflicting concurrent updates",
                      conflicts);
             return -1;
         }
@@ -450,11 +452,11 @@ static void glob_escape(const char *in, char *out, size_t outlen)
 static int redis_scan(void *be, const char *prefix,
                       int (*cb)(const char *key, const struct fl_greylist_record *rec,
                                 void *ctx),
-                      void *ctx, char *err, size_t errlen)
+                      void *ctx, struct fl_buf *err)
 {
     struct redis_be *b = be;
     bool fresh;
-    redisContext *c = get_conn(b, &fresh, err, errlen);
+    redisContext *c = get_conn(b, &fresh, err);
     if (c == NULL)
         return -1;
     char full[FL_GREYLIST_KEY_MAX + 128], pattern[2 * sizeof(full) + 2];
@@ -467,10 +469,10 @@ static int redis_scan(void *be, const char *prefix,
     int rc = 0, stop = 0;
     do {
         const char *scan[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", SCAN_COUNT};
-        redisReply *r = command(c, 6, scan, NULL, err, errlen);
+        redisReply *r = command(c, 6, scan, NULL, err);
         if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
             if (r != NULL)
-                snprintf(err, errlen, "SCAN: unexpected reply");
+                fl_buf_printf(err, "SCAN: unexpected reply");
             freeReplyObject(r);
             rc = -1;
             break;
@@ -487,7 +489,7 @@ static int redis_scan(void *be, const char *prefix,
                 argv[i + 1] = keys->element[i]->str;
                 lens[i + 1] = keys->element[i]->len;
             }
-            redisReply *v = command(c, (int)keys->elements + 1, argv, lens, err, errlen);
+            redisReply *v = command(c, (int)keys->elements + 1, argv, lens, err);
             free(argv);
             free(lens);
             if (v == NULL || v->type != REDIS_REPLY_ARRAY ||
@@ -552,20 +554,20 @@ static void apply_expire(struct fl_greylist_txn *t, void *arg)
 }
 
 static int redis_sweep(void *be, time_t cutoff, bool background, size_t *removed_r,
-                       char *err, size_t errlen)
+                       struct fl_buf *err)
 {
     *removed_r = 0;
     if (background)
         return 0; /* TTLs expire the keys */
     struct expired_keys ek = {.cutoff = cutoff};
-    int rc = redis_scan(be, "", collect_expired, &ek, err, errlen);
+    int rc = redis_scan(be, "", collect_expired, &ek, err);
     for (size_t i = 0; rc == 0 && i < ek.n; i++) {
         struct fl_greylist_txn t;
         memset(&t, 0, sizeof(t));
         t.n = 1;
         snprintf(t.keys[0], sizeof(t.keys[0]), "%s", ek.keys[i]);
         struct expire_one e = {cutoff, false};
-        rc = redis_update(be, &t, apply_expire, &e, cutoff, err, errlen);
+        rc = redis_update(be, &t, apply_expire, &e, cutoff, err);
         if (rc == 0 && e.removed)
             (*removed_r)++;
     }

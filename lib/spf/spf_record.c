@@ -408,8 +408,7 @@ int fl_spf_record_normalise(const char *txt, size_t len,
         size_t nlen = modifier_name(t, tlen);
         int rc = nlen > 0 ? modifier(&p, t, tlen, nlen) : directive(&p, t, tlen);
         if (rc < 0) {
-            out->len = start;
-            out->data[start] = '\0';
+            fl_buf_truncate(out, start);
             return -1;
         }
     }
