@@ -189,14 +189,17 @@ int fl_dnsbl_check_domain(struct fl_dnsbl *bl, enum fl_dnsbl_identity id,
                           const char *name, long long deadline_ms)
 {
     char domain[256];
-    const char *why;
     if (id == FL_DNSBL_ID_CLIENT || fl_dnsbl_identity_name(id) == NULL)
         return 0;
-    if (fl_dnsbl_domain_normalise(name, domain, sizeof(domain), &why) < 0) {
+    struct fl_buf why;
+    fl_buf_init(&why);
+    int rc = fl_dnsbl_domain_normalise(name, domain, sizeof(domain), &why);
+    if (rc < 0)
         fl_debug("dnsbl identity=%s name not checked: %s", fl_dnsbl_identity_name(id),
-                 why);
+                 why.data);
+    fl_buf_free(&why);
+    if (rc < 0)
         return 0;
-    }
     int started = 0;
     for (size_t i = 0; i < bl->lists->nlists; i++) {
         const struct fl_dnsbl_list *l = &bl->lists->lists[i];

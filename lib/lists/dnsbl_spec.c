@@ -448,7 +448,7 @@ int fl_dnsbl_reverse_name(const char *ip, const char *zone, char *out, size_t ou
 }
 
 int fl_dnsbl_domain_normalise(const char *in, char *out, size_t outlen,
-                              const char **why_r)
+                              struct fl_buf *err)
 {
     const char *at = in ? strrchr(in, '@') : NULL;
     const char *p = at ? at + 1 : in;
@@ -464,15 +464,15 @@ int fl_dnsbl_domain_normalise(const char *in, char *out, size_t outlen,
     if (n > 0 && p[n - 1] == '.')
         n--;
     if (n == 0) {
-        *why_r = "empty name";
+        fl_buf_puts(err, "empty name");
         return -1;
     }
     if (p[0] == '[' || memchr(p, ':', n) != NULL) {
-        *why_r = "an address literal";
+        fl_buf_puts(err, "an address literal");
         return -1;
     }
     if (n >= outlen) {
-        *why_r = "name too long";
+        fl_buf_puts(err, "name too long");
         return -1;
     }
     static const char *const problem[] = {
@@ -487,7 +487,7 @@ int fl_dnsbl_domain_normalise(const char *in, char *out, size_t outlen,
     enum fl_domain_problem pr = fl_domain_check(
         p, n, FL_DOMAIN_HOSTCHARS | FL_DOMAIN_TWO_LABELS | FL_DOMAIN_NOT_NUMERIC);
     if (pr != FL_DOMAIN_OK) { /* not FL_DOMAIN_EMPTY: answered above */
-        *why_r = problem[pr];
+        fl_buf_puts(err, problem[pr]);
         return -1;
     }
     for (size_t i = 0; i < n; i++)

@@ -90,10 +90,11 @@ int fl_dnsbl_reverse_name(const char *ip, const char *zone, char *out, size_t ou
 
 /* Normalises an identity to the domain a list is asked about: the part
    after the last "@" of an address, without <> and a trailing dot, lower
-   case.  Returns 0, or -1 (with *why_r) for a name no list can hold: empty,
+   case.  Returns 0, or -1 (the reason appended to err) for a name no list
+   can hold: empty,
    an address literal or IP address, a single label, a label that is empty,
    over 63 characters or not letters, digits, "-" and "_". */
 int fl_dnsbl_domain_normalise(const char *in, char *out, size_t outlen,
-                              const char **why_r);
+                              struct fl_buf *err);
 
 #endif

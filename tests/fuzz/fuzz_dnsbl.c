@@ -26,10 +26,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     struct fl_dnsbl_filter f;
     (void)fl_dnsbl_filter_parse(s, size, &f, &err);
-    fl_buf_free(&err);
     char out[300];
-    const char *why = NULL;
-    if (fl_dnsbl_domain_normalise(s, out, sizeof(out), &why) == 0) {
+    fl_buf_reset(&err);
+    if (fl_dnsbl_domain_normalise(s, out, sizeof(out), &err) == 0) {
         FUZZ_ASSERT(memchr(out, '\0', sizeof(out)) != NULL, "domain not terminated");
         for (const char *p = out; *p; p++)
             FUZZ_ASSERT(!isupper((unsigned char)*p) && *p != '@' && *p != '<' && *p != '>',
@@ -38,6 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char qname[600];
     if (fl_dnsbl_reverse_name(s, "zen.example", qname, sizeof(qname)) != 0)
         FUZZ_ASSERT(memchr(qname, '\0', sizeof(qname)) != NULL, "query name not terminated");
+    fl_buf_free(&err);
     free(s);
     return 0;
 }

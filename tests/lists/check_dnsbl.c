@@ -162,7 +162,8 @@ END_TEST
 START_TEST(query_names_and_identities)
 {
     char name[512], d[256];
-    const char *why;
+    struct fl_buf why;
+    fl_buf_init(&why);
     ck_assert_int_eq(
         fl_dnsbl_reverse_name("192.0.2.7", "zen.example", name, sizeof(name)), 4);
     ck_assert_str_eq(name, "7.2.0.192.zen.example");
@@ -179,12 +180,30 @@ START_TEST(query_names_and_identities)
     ck_assert_int_eq(
         fl_dnsbl_domain_normalise("<User@Spam.Example.>", d, sizeof(d), &why), 0);
     ck_assert_str_eq(d, "spam.example");
-    static const char *const refused[] = {
-        "",          "<>",         "[192.0.2.7]",      "localhost",
-        "192.0.2.7", "a..example", "bad name.example", "IPv6:2001:db8::1"};
-    for (size_t i = 0; i < NELEMS(refused); i++)
-        ck_assert_msg(fl_dnsbl_domain_normalise(refused[i], d, sizeof(d), &why) == -1,
-                      "\"%s\" would be asked of a domain list", refused[i]);
+    static const struct {
+        const char *name, *why;
+    } refused[] = {
+        {"", "empty name"},
+        {"<>", "empty name"},
+        {"[192.0.2.7]", "an address literal"},
+        {"IPv6:2001:db8::1", "an address literal"},
+        {"localhost", "a single label"},
+        {"192.0.2.7", "an IP address"},
+        {"a..example", "empty label"},
+        {"example.org..", "empty label"},
+        {"bad name.example", "not a host name (characters other than letters, digits, - and _)"},
+        {"b\xc3\xbc" "cher.example", "not a host name (characters other than letters, digits, - and _)"},
+        {"a.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.example",
+         "label longer than 63 characters"},
+    };
+    for (size_t i = 0; i < NELEMS(refused); i++) {
+        fl_buf_reset(&why);
+        ck_assert_msg(fl_dnsbl_domain_normalise(refused[i].name, d, sizeof(d), &why) == -1,
+                      "\"%s\" would be asked of a domain list", refused[i].name);
+        ck_assert_msg(strcmp(why.data, refused[i].why) == 0, "\"%s\": got \"%s\", want \"%s\"",
+                      refused[i].name, why.data, refused[i].why);
+    }
+    fl_buf_free(&why);
     unsigned char a[4] = {127, 255, 255, 254};
     ck_assert_ptr_nonnull(fl_dnsbl_builtin_error("zen.spamhaus.org", a));
     ck_assert_ptr_nonnull(fl_dnsbl_builtin_error("KEY.zen.dq.spamhaus.net", a));
