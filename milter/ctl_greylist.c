@@ -212,9 +212,10 @@ static int cmd_list(struct fl_greylist *gl, const struct fl_config *cfg,
         char net[FL_GREYLIST_NET_MAX];
         struct fl_buf why; /* unused: the message below says it all */
         fl_buf_init(&why);
-        int bad = fl_greylist_network(o->client, (int)cfg->greylist_ipv4_prefix,
-                                      (int)cfg->greylist_ipv6_prefix, net, sizeof(net)) < 0 ||
-                  fl_cidr_parse(net, &f.net, &why) < 0;
+        int bad =
+            fl_greylist_network(o->client, (int)cfg->greylist_ipv4_prefix,
+                                (int)cfg->greylist_ipv6_prefix, net, sizeof(net)) < 0 ||
+            fl_cidr_parse(net, &f.net, &why) < 0;
         fl_buf_free(&why);
         if (bad) {
             fprintf(stderr, "faultlinectl: --client %s: not an IP address or network\n",

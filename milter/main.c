@@ -298,7 +298,8 @@ int main(int argc, char **argv)
     int switch_user = fl_privs_lookup(cfg, &uid, &gid, &err);
     if (switch_user < 0) {
         fprintf(stderr, "%s: error: user = %s, group = %s: %s\n",
-                cfg->path ? cfg->path : "(built-in default)", cfg->user, cfg->group, err.data);
+                cfg->path ? cfg->path : "(built-in default)", cfg->user, cfg->group,
+                err.data);
         fl_buf_free(&err);
         fl_config_unref(&cfg);
         return 2;

@@ -18,8 +18,9 @@ int fl_privs_lookup(const struct fl_config *cfg, uid_t *uid_r, gid_t *gid_r,
         return 0;
     struct passwd *pw = getpwnam(cfg->user);
     if (pw == NULL) {
-        fl_buf_puts(err, "unknown user (create it, e.g. adduser --system --group faultline, "
-                   "or set user to an existing one)");
+        fl_buf_puts(err,
+                    "unknown user (create it, e.g. adduser --system --group faultline, "
+                    "or set user to an existing one)");
         return -1;
     }
     *uid_r = pw->pw_uid;

@@ -55,7 +55,7 @@ int fl_cidr_parse(const char *text, struct fl_cidr *cidr_r, struct fl_buf *err)
         long p = strtol(slash + 1, &end, 10);
         if (slash[1] == '\0' || *end != '\0' || errno != 0 || p < 0 || (unsigned long)p > maxbits) {
             fl_buf_puts(err, cidr_r->family == AF_INET ? "prefix length must be 0..32"
-                                                 : "prefix length must be 0..128");
+                                                       : "prefix length must be 0..128");
             return -1;
         }
         cidr_r->prefix = (unsigned int)p;

@@ -367,7 +367,8 @@ static void item_error(struct parse_ctx *pc, const struct fl_setting *s, const c
                        const char *where, const char *why)
 {
     if (where[0]) {
-        fl_buf_printf(pc->errors, "%s: error: %s: \"%s\": %s\n", where, s->name, item, why);
+        fl_buf_printf(pc->errors, "%s: error: %s: \"%s\": %s\n", where, s->name, item,
+                      why);
         pc->nerrors++;
     } else {
         perr(pc, "%s: \"%s\": %s", s->name, item, why);

@@ -4,7 +4,7 @@
 #include <stdbool.h>
 
 #define FL_DOMAIN_MAX 253
-#define FL_LABEL_MAX 63
+#define FL_LABEL_MAX  63
 
 /* Letters, digits, '-' and '_' (ASCII only, whatever the locale). */
 static bool host_char(unsigned char c)

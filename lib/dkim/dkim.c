@@ -337,7 +337,8 @@ struct fl_dkim_ctx *fl_dkim_ctx_create(struct fl_dns *dns, struct fl_buf *err)
     if (!dkim_libfeature(lib, DKIM_FEATURE_SHA256) ||
         !dkim_libfeature(lib, DKIM_FEATURE_ED25519)) {
         dkim_close(lib);
-        fl_buf_puts(err, "libopendkim lacks rsa-sha256 or ed25519-sha256 (RFC 8463) support");
+        fl_buf_puts(err,
+                    "libopendkim lacks rsa-sha256 or ed25519-sha256 (RFC 8463) support");
         return NULL;
     }
     unsigned int flags =

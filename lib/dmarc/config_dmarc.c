@@ -26,7 +26,7 @@ static int check_override(const char *v, struct fl_buf *err)
     size_t dlen = colon ? (size_t)(colon - v) : strlen(v);
     if (dlen == 0 || dlen > 253) {
         fl_buf_puts(err, "expected a domain, optionally :local_policy, :mailing_list, "
-                   ":trusted_forwarder, :forwarded or :other");
+                         ":trusted_forwarder, :forwarded or :other");
         return -1;
     }
     for (size_t i = 0; i < dlen; i++) {
@@ -40,8 +40,9 @@ static int check_override(const char *v, struct fl_buf *err)
         for (size_t i = 0; fl_dmarc_override_types[i] != NULL; i++)
             if (strcmp(colon + 1, fl_dmarc_override_types[i]) == 0)
                 return 0;
-        fl_buf_puts(err, "unknown override type (local_policy, mailing_list, trusted_forwarder, "
-                   "forwarded, other)");
+        fl_buf_puts(
+            err, "unknown override type (local_policy, mailing_list, trusted_forwarder, "
+                 "forwarded, other)");
         return -1;
     }
     return 0;
@@ -61,7 +62,8 @@ static int check_header(const char *v, struct fl_buf *err)
 {
     for (const char *p = v; *p; p++) {
         if (*p <= ' ' || *p >= 0x7f || *p == ':') {
-            fl_buf_puts(err, "must be a header field name (printable ASCII, no spaces or colon)");
+            fl_buf_puts(
+                err, "must be a header field name (printable ASCII, no spaces or colon)");
             return -1;
         }
     }

@@ -17,12 +17,14 @@
 static int check_name(const char *v, struct fl_buf *err)
 {
     if (*v == '\0' || strchr(v, '@') != NULL) {
-        fl_buf_puts(err, "expected a host or domain name (mail.example.com, .example.com)");
+        fl_buf_puts(err,
+                    "expected a host or domain name (mail.example.com, .example.com)");
         return -1;
     }
     for (const char *p = v; *p; p++) {
         if (*p <= ' ' || *p >= 0x7f || *p == '/' || *p == ',') {
-            fl_buf_puts(err, "expected a host or domain name (mail.example.com, .example.com)");
+            fl_buf_puts(
+                err, "expected a host or domain name (mail.example.com, .example.com)");
             return -1;
         }
     }
@@ -39,7 +41,8 @@ static int check_recipient(const char *v, struct fl_buf *err)
     }
     for (const char *p = v; *p; p++) {
         if (*p <= ' ' || *p >= 0x7f) {
-            fl_buf_puts(err, "expected local@domain, local@ (any domain), @domain or domain");
+            fl_buf_puts(err,
+                        "expected local@domain, local@ (any domain), @domain or domain");
             return -1;
         }
     }
@@ -51,7 +54,8 @@ static int check_redis_server(const char *v, struct fl_buf *err)
 {
     if (strncmp(v, "unix:", 5) == 0) {
         if (v[5] != '/') {
-            fl_buf_puts(err, "a unix socket needs an absolute path (unix:/run/redis.sock)");
+            fl_buf_puts(err,
+                        "a unix socket needs an absolute path (unix:/run/redis.sock)");
             return -1;
         }
         return 0;

@@ -597,8 +597,8 @@ int fl_greylist_sweep(struct fl_greylist *gl, size_t *removed_r, struct fl_buf *
     return rc < 0 ? -1 : 0;
 }
 
-void fl_greylist_store_error(struct fl_buf *error, const struct fl_greylist_ops *ops, int rc,
-                             struct fl_buf *err, const char *what)
+void fl_greylist_store_error(struct fl_buf *error, const struct fl_greylist_ops *ops,
+                             int rc, struct fl_buf *err, const char *what)
 {
     if (rc < 0 && error != NULL)
         fl_buf_printf(error, "greylist store %s: %s%s", ops->name, what, err->data);

@@ -59,7 +59,9 @@ static void set_err(struct fl_buf *err, const char *what, int rc)
 
 static void full_err(const struct lmdb_be *b, struct fl_buf *err)
 {
-    fl_buf_printf(err, "LMDB store %s is full (greylist_lmdb_map_size = %lldk): raise "
+    fl_buf_printf(
+        err,
+        "LMDB store %s is full (greylist_lmdb_map_size = %lldk): raise "
         "greylist_lmdb_map_size (faultlinectl run with the new value grows the store at "
         "once) or run faultlinectl greylist expire",
         b->dir, b->map_size / 1024);
@@ -125,7 +127,7 @@ static int lmdb_open(const struct fl_config *cfg, unsigned int flags, void **be_
         snprintf(data, sizeof(data), "%s/data.mdb", dir);
         if (stat(data, &st) != 0) {
             fl_buf_printf(err, "no store at %s: %s (the daemon creates it)", data,
-                     strerror(errno));
+                          strerror(errno));
             return -1;
         }
     } else if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
@@ -174,8 +176,7 @@ static int lmdb_open(const struct fl_config *cfg, unsigned int flags, void **be_
         (rc = mdb_txn_commit(txn)) != 0) {
         if (txn != NULL && rc != 0)
             mdb_txn_abort(txn);
-        fl_buf_printf(err, "cannot open the database in %s: %s", dir,
-                 mdb_strerror(rc));
+        fl_buf_printf(err, "cannot open the database in %s: %s", dir, mdb_strerror(rc));
         goto fail;
     }
     /* A marker record, written with this process's map size: LMDB keeps

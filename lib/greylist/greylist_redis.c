@@ -104,8 +104,8 @@ static int redis_open(const struct fl_config *cfg, unsigned int flags, void **be
 {
     (void)flags;
     struct redis_be *b = fl_calloc(1, sizeof(*b));
-    if (parse_server(b, cfg->greylist_redis_server ? cfg->greylist_redis_server : "", err) <
-        0) {
+    if (parse_server(b, cfg->greylist_redis_server ? cfg->greylist_redis_server : "",
+                     err) < 0) {
         free(b);
         return -1;
     }
@@ -170,8 +170,7 @@ static redisContext *connect_one(struct redis_be *b, struct fl_buf *err)
         if (b->unix_socket)
             fl_buf_printf(err, "cannot connect to unix:%s: %s", b->host, why);
         else
-            fl_buf_printf(err, "cannot connect to %s port %d: %s", b->host, b->port,
-                     why);
+            fl_buf_printf(err, "cannot connect to %s port %d: %s", b->host, b->port, why);
         redisFree(c);
         return NULL;
     }
@@ -422,7 +421,7 @@ static int redis_update(void *be, struct fl_greylist_txn *t,
             if (++conflicts < MAX_CONFLICTS)
                 continue;
             fl_buf_printf(err, "gave up after %d conflicting concurrent updates",
-                     conflicts);
+                          conflicts);
             return -1;
         }
         /* A pooled connection that died with the server it talked to:

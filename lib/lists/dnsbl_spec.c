@@ -139,18 +139,23 @@ int fl_dnsbl_filter_parse(const char *text, size_t len, struct fl_dnsbl_filter *
             for (;;) {
                 int lo = octet_number(&p, end), hi = lo;
                 if (lo < 0) {
-                    fl_buf_puts(err, "bad filter: a value inside [...] is not a number from 0 to 255");
+                    fl_buf_puts(
+                        err,
+                        "bad filter: a value inside [...] is not a number from 0 to 255");
                     return -1;
                 }
                 if (end - p >= 2 && p[0] == '.' && p[1] == '.') {
                     p += 2;
                     hi = octet_number(&p, end);
                     if (hi < 0) {
-                        fl_buf_puts(err, "bad filter: a range N..M needs M, a number from 0 to 255");
+                        fl_buf_puts(
+                            err,
+                            "bad filter: a range N..M needs M, a number from 0 to 255");
                         return -1;
                     }
                     if (hi < lo) {
-                        fl_buf_puts(err, "bad filter: in a range N..M, N must not be above M");
+                        fl_buf_puts(err,
+                                    "bad filter: in a range N..M, N must not be above M");
                         return -1;
                     }
                 }
@@ -164,7 +169,9 @@ int fl_dnsbl_filter_parse(const char *text, size_t len, struct fl_dnsbl_filter *
                     p++;
                     break;
                 }
-                fl_buf_puts(err, "bad filter: expected \";\" or \"]\" after a value inside [...]");
+                fl_buf_puts(
+                    err,
+                    "bad filter: expected \";\" or \"]\" after a value inside [...]");
                 return -1;
             }
         } else {
@@ -183,7 +190,9 @@ int fl_dnsbl_filter_parse(const char *text, size_t len, struct fl_dnsbl_filter *
     /* Answers outside 127.0.0.0/8 are errors, never listings. */
     for (unsigned int v = 0; v < 256; v++) {
         if (v != 127 && bit_get(f_r->octet[0], v)) {
-            fl_buf_puts(err, "bad filter: must lie inside 127.0.0.0/8 (other answers are errors)");
+            fl_buf_puts(
+                err,
+                "bad filter: must lie inside 127.0.0.0/8 (other answers are errors)");
             return -1;
         }
     }
@@ -216,19 +225,24 @@ static int parse_zone(const char *p, size_t n, struct fl_dnsbl_spec *spec,
         n--;
     if (n == 0) {
         fl_buf_puts(err, "empty zone name: expected zone[=filter][*weight], such as "
-                   "zen.example=127.0.0.[2..11]*2");
+                         "zen.example=127.0.0.[2..11]*2");
         return -1;
     }
     if (n > FL_DNSBL_ZONE_MAX) {
-        fl_buf_puts(err, "zone name too long (at most 189 characters, so IPv6 queries fit)");
+        fl_buf_puts(err,
+                    "zone name too long (at most 189 characters, so IPv6 queries fit)");
         return -1;
     }
     static const char *const problem[] = {
-        [FL_DOMAIN_EMPTY_LABEL] = "bad zone name: empty label (two dots, or a leading dot)",
+        [FL_DOMAIN_EMPTY_LABEL] =
+            "bad zone name: empty label (two dots, or a leading dot)",
         [FL_DOMAIN_LONG_LABEL] = "bad zone name: a label is longer than 63 characters",
-        [FL_DOMAIN_NON_ASCII] = "bad zone name: only letters, digits, \"-\", \"_\" and dots",
-        [FL_DOMAIN_BAD_CHAR] = "bad zone name: only letters, digits, \"-\", \"_\" and dots",
-        [FL_DOMAIN_ONE_LABEL] = "bad zone name: a list zone has at least two labels (zen.example)",
+        [FL_DOMAIN_NON_ASCII] =
+            "bad zone name: only letters, digits, \"-\", \"_\" and dots",
+        [FL_DOMAIN_BAD_CHAR] =
+            "bad zone name: only letters, digits, \"-\", \"_\" and dots",
+        [FL_DOMAIN_ONE_LABEL] =
+            "bad zone name: a list zone has at least two labels (zen.example)",
     };
     /* Empty and too long are answered above (189 < 253). */
     enum fl_domain_problem pr = fl_domain_check(
@@ -296,7 +310,9 @@ static int parse_identities(const char *p, size_t n, unsigned int *ids_r,
             }
         }
         if (!known) {
-            fl_buf_puts(err, "unknown identity: expected mailfrom, from, helo or ptr, joined by + "
+            fl_buf_puts(
+                err,
+                "unknown identity: expected mailfrom, from, helo or ptr, joined by + "
                 "(:mailfrom+helo)");
             return -1;
         }
@@ -326,7 +342,9 @@ int fl_dnsbl_spec_parse(const char *text, enum fl_dnsbl_spec_kind kind,
         p++;
         size_t n = strcspn(p, "*:/");
         if (n == 0) {
-            fl_buf_puts(err, "empty filter after \"=\": expected e.g. 127.0.0.2 or 127.0.0.[2..11]");
+            fl_buf_puts(
+                err,
+                "empty filter after \"=\": expected e.g. 127.0.0.2 or 127.0.0.[2..11]");
             return -1;
         }
         if (fl_dnsbl_filter_parse(p, n, &spec_r->filter, err) < 0)
@@ -347,7 +365,7 @@ int fl_dnsbl_spec_parse(const char *text, enum fl_dnsbl_spec_kind kind,
     if (p < end && *p == '*') {
         if (kind == FL_DNSBL_SPEC_ERROR) {
             fl_buf_puts(err, "an error code takes no weight: expected zone=filter "
-                       "(zen.example=127.255.255.254)");
+                             "(zen.example=127.255.255.254)");
             return -1;
         }
         p++;
@@ -358,7 +376,9 @@ int fl_dnsbl_spec_parse(const char *text, enum fl_dnsbl_spec_kind kind,
     }
     if (p < end && *p == ':') {
         if (kind != FL_DNSBL_SPEC_DOMAIN) {
-            fl_buf_puts(err, "identities (:mailfrom+helo) are for domain lists (rhsbl_sites) only");
+            fl_buf_puts(
+                err,
+                "identities (:mailfrom+helo) are for domain lists (rhsbl_sites) only");
             return -1;
         }
         p++;
@@ -369,9 +389,10 @@ int fl_dnsbl_spec_parse(const char *text, enum fl_dnsbl_spec_kind kind,
     }
     if (p < end && *p == '/') {
         if (kind == FL_DNSBL_SPEC_ERROR || strcmp(p, "/observe") != 0) {
-            fl_buf_puts(err, kind == FL_DNSBL_SPEC_ERROR
-                           ? "an error code cannot be observed: expected zone=filter"
-                           : "unknown flag after \"/\": expected /observe");
+            fl_buf_puts(err,
+                        kind == FL_DNSBL_SPEC_ERROR
+                            ? "an error code cannot be observed: expected zone=filter"
+                            : "unknown flag after \"/\": expected /observe");
             return -1;
         }
         spec_r->observe = true;
@@ -383,7 +404,7 @@ int fl_dnsbl_spec_parse(const char *text, enum fl_dnsbl_spec_kind kind,
     }
     if (kind == FL_DNSBL_SPEC_ERROR && !spec_r->has_filter) {
         fl_buf_puts(err, "an error code needs its answers: expected zone=filter "
-                   "(zen.example=127.255.255.254)");
+                         "(zen.example=127.255.255.254)");
         return -1;
     }
     return 0;
@@ -479,8 +500,10 @@ int fl_dnsbl_domain_normalise(const char *in, char *out, size_t outlen,
         [FL_DOMAIN_TOO_LONG] = "name too long",
         [FL_DOMAIN_EMPTY_LABEL] = "empty label",
         [FL_DOMAIN_LONG_LABEL] = "label longer than 63 characters",
-        [FL_DOMAIN_NON_ASCII] = "not a host name (characters other than letters, digits, - and _)",
-        [FL_DOMAIN_BAD_CHAR] = "not a host name (characters other than letters, digits, - and _)",
+        [FL_DOMAIN_NON_ASCII] =
+            "not a host name (characters other than letters, digits, - and _)",
+        [FL_DOMAIN_BAD_CHAR] =
+            "not a host name (characters other than letters, digits, - and _)",
         [FL_DOMAIN_ONE_LABEL] = "a single label",
         [FL_DOMAIN_NUMERIC] = "an IP address",
     };

@@ -59,7 +59,8 @@ struct fl_dnsbl_spec {
 int fl_dnsbl_spec_parse(const char *text, enum fl_dnsbl_spec_kind kind,
                         struct fl_dnsbl_spec *spec_r, struct fl_buf *err);
 
-/* Parses a filter ("127.0.0.[2..11]").  Returns 0, or -1 with the reason appended to err. */
+/* Parses a filter ("127.0.0.[2..11]").  Returns 0, or -1 with the reason appended to err.
+ */
 int fl_dnsbl_filter_parse(const char *text, size_t len, struct fl_dnsbl_filter *f_r,
                           struct fl_buf *err);
 bool fl_dnsbl_filter_match(const struct fl_dnsbl_filter *f, const unsigned char addr[4]);

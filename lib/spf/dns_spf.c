@@ -438,8 +438,9 @@ static SPF_errcode_t get_spf(SPF_server_t *srv, SPF_request_t *req, SPF_response
             struct fl_spf_record_ctx ctx = {.family = h->family, .vars = &vars};
             if (fl_spf_record_normalise(a->records[idx].data, a->records[idx].len, &ctx,
                                         &text, &why) < 0) {
-                snprintf(problem, sizeof(problem), "the SPF record of %s is invalid: %.199s",
-                         req->cur_dom, why.data);
+                snprintf(problem, sizeof(problem),
+                         "the SPF record of %s is invalid: %.199s", req->cur_dom,
+                         why.data);
                 err = record_error(h, top, FL_SPF_TOP_PERMERROR, resp, SPF_E_SYNTAX,
                                    problem);
             } else {

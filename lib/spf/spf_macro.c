@@ -66,7 +66,8 @@ static long parse_macro(const char *s, size_t len, size_t i, unsigned int flags,
         i++;
     }
     if (m->have_digits && m->digits == 0)
-        return fail(err, "macro keeps zero parts (the DIGIT transformer must be at least 1)");
+        return fail(err,
+                    "macro keeps zero parts (the DIGIT transformer must be at least 1)");
     if (i < len && (s[i] == 'r' || s[i] == 'R')) {
         m->reverse = 1;
         i++;
@@ -86,8 +87,7 @@ static long parse_macro(const char *s, size_t len, size_t i, unsigned int flags,
     return (long)(i + 1);
 }
 
-int fl_spf_macro_check(const char *s, size_t len, unsigned int flags,
-                       struct fl_buf *err)
+int fl_spf_macro_check(const char *s, size_t len, unsigned int flags, struct fl_buf *err)
 {
     size_t i = 0;
     while (i < len) {
@@ -118,7 +118,8 @@ int fl_spf_macro_check(const char *s, size_t len, unsigned int flags,
             continue;
         }
         if (n != '{') {
-            fl_buf_puts(err, "'%' not followed by {, %, _ or - (write %% for a literal '%')");
+            fl_buf_puts(err,
+                        "'%' not followed by {, %, _ or - (write %% for a literal '%')");
             return -1;
         }
         struct macro m;

@@ -55,25 +55,35 @@ static const struct row {
      FL_DOMAIN_OK},
     {"FL_DOMAIN_EMPTY_LAST still refuses two dots inside", "a..b.", FL_DOMAIN_EMPTY_LAST,
      FL_DOMAIN_EMPTY_LABEL},
-    {"without flags a label may hold any octet but a dot", "a b\\\"c.org", 0, FL_DOMAIN_OK},
+    {"without flags a label may hold any octet but a dot", "a b\\\"c.org", 0,
+     FL_DOMAIN_OK},
     {"host characters: letters, digits, '-' and '_'", "_dmarc.Mail-1.example", fqdn,
      FL_DOMAIN_OK},
-    {"host characters: a space is a bad character", "a b.example", host, FL_DOMAIN_BAD_CHAR},
-    {"host characters: a quote is a bad character", "a\".example", host, FL_DOMAIN_BAD_CHAR},
-    {"host characters: a UTF-8 octet is not ASCII", "b\xc3\xbc" "cher.example", host,
-     FL_DOMAIN_NON_ASCII},
-    {"FL_DOMAIN_8BIT accepts a U-label", "b\xc3\xbc" "cher.example",
+    {"host characters: a space is a bad character", "a b.example", host,
+     FL_DOMAIN_BAD_CHAR},
+    {"host characters: a quote is a bad character", "a\".example", host,
+     FL_DOMAIN_BAD_CHAR},
+    {"host characters: a UTF-8 octet is not ASCII",
+     "b\xc3\xbc"
+     "cher.example",
+     host, FL_DOMAIN_NON_ASCII},
+    {"FL_DOMAIN_8BIT accepts a U-label",
+     "b\xc3\xbc"
+     "cher.example",
      FL_DOMAIN_HOSTCHARS | FL_DOMAIN_8BIT, FL_DOMAIN_OK},
     {"FL_DOMAIN_8BIT still refuses a space", "b\xc3\xbc cher.example",
      FL_DOMAIN_HOSTCHARS | FL_DOMAIN_8BIT, FL_DOMAIN_BAD_CHAR},
-    {"hyphens anywhere in a label are kept as they were", "-a-.example", fqdn, FL_DOMAIN_OK},
+    {"hyphens anywhere in a label are kept as they were", "-a-.example", fqdn,
+     FL_DOMAIN_OK},
     {"a single label is one label when two are wanted", "localhost", fqdn,
      FL_DOMAIN_ONE_LABEL},
     {"a single label is fine when two are not wanted", "localhost", host, FL_DOMAIN_OK},
     {"digits and dots are numeric when that is refused", "192.0.2.1",
      FL_DOMAIN_NOT_NUMERIC, FL_DOMAIN_NUMERIC},
-    {"one letter makes a name not numeric", "192.0.2.a", FL_DOMAIN_NOT_NUMERIC, FL_DOMAIN_OK},
-    {"digits and dots pass without FL_DOMAIN_NOT_NUMERIC", "192.0.2.1", fqdn, FL_DOMAIN_OK},
+    {"one letter makes a name not numeric", "192.0.2.a", FL_DOMAIN_NOT_NUMERIC,
+     FL_DOMAIN_OK},
+    {"digits and dots pass without FL_DOMAIN_NOT_NUMERIC", "192.0.2.1", fqdn,
+     FL_DOMAIN_OK},
     {"the first problem from the left wins: empty label before a bad character",
      "a..b c.example", host, FL_DOMAIN_EMPTY_LABEL},
     {"the first problem from the left wins: a bad character before an empty label",
@@ -85,7 +95,8 @@ START_TEST(table)
 {
     const struct row *r = &rows[_i];
     enum fl_domain_problem got = fl_domain_check(r->name, strlen(r->name), r->flags);
-    ck_assert_msg(got == r->want, "%s: got %d, want %d", r->label, (int)got, (int)r->want);
+    ck_assert_msg(got == r->want, "%s: got %d, want %d", r->label, (int)got,
+                  (int)r->want);
 }
 END_TEST
 
@@ -105,9 +116,11 @@ static const struct len_row {
 START_TEST(lengths)
 {
     const struct len_row *r = &len_rows[_i];
-    char *name = r->nlabels ? labels_of(r->nlabels, r->label_len) : name_of_length(r->total);
+    char *name =
+        r->nlabels ? labels_of(r->nlabels, r->label_len) : name_of_length(r->total);
     enum fl_domain_problem got = fl_domain_check(name, strlen(name), fqdn);
-    ck_assert_msg(got == r->want, "%s: got %d, want %d", r->label, (int)got, (int)r->want);
+    ck_assert_msg(got == r->want, "%s: got %d, want %d", r->label, (int)got,
+                  (int)r->want);
     free(name);
 }
 END_TEST

@@ -36,7 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             /* the problem and at most 60 bytes of the term, printable */
             FUZZ_ASSERT(why.len < 200 && strlen(why.data) == why.len, "reason unbounded");
             for (size_t k = 0; k < why.len; k++)
-                FUZZ_ASSERT(why.data[k] >= 0x20 && why.data[k] < 0x7f, "reason not printable");
+                FUZZ_ASSERT(why.data[k] >= 0x20 && why.data[k] < 0x7f,
+                            "reason not printable");
         } else if (ctx.vars == NULL) {
             /* Without values nothing is expanded into the record, so the
                normalised record must pass again (with values, a macro
@@ -45,7 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_ASSERT(out.data != NULL && strlen(out.data) == out.len, "output has a NUL");
             struct fl_buf again;
             fl_buf_init(&again);
-            FUZZ_ASSERT(fl_spf_record_normalise(out.data, out.len, &ctx, &again, &why) == 0,
+            FUZZ_ASSERT(fl_spf_record_normalise(out.data, out.len, &ctx, &again, &why) ==
+                            0,
                         "a normalised record is rejected");
             fl_buf_free(&again);
         }

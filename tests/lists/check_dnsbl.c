@@ -106,8 +106,9 @@ START_TEST(entries_parse_or_say_what_is_wrong)
     int rc = fl_dnsbl_spec_parse(row->text, row->kind, &spec, &why);
     if (row->want_error != NULL) {
         ck_assert_msg(rc == -1, "%s: \"%s\" parsed", row->label, row->text);
-        ck_assert_msg(strstr(why.data, row->want_error) != NULL, "%s: got \"%s\", want \"%s\"",
-                      row->label, why.data, row->want_error);
+        ck_assert_msg(strstr(why.data, row->want_error) != NULL,
+                      "%s: got \"%s\", want \"%s\"", row->label, why.data,
+                      row->want_error);
         fl_buf_free(&why);
         return;
     }
@@ -191,17 +192,22 @@ START_TEST(query_names_and_identities)
         {"192.0.2.7", "an IP address"},
         {"a..example", "empty label"},
         {"example.org..", "empty label"},
-        {"bad name.example", "not a host name (characters other than letters, digits, - and _)"},
-        {"b\xc3\xbc" "cher.example", "not a host name (characters other than letters, digits, - and _)"},
+        {"bad name.example",
+         "not a host name (characters other than letters, digits, - and _)"},
+        {"b\xc3\xbc"
+         "cher.example",
+         "not a host name (characters other than letters, digits, - and _)"},
         {"a.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.example",
          "label longer than 63 characters"},
     };
     for (size_t i = 0; i < NELEMS(refused); i++) {
         fl_buf_reset(&why);
-        ck_assert_msg(fl_dnsbl_domain_normalise(refused[i].name, d, sizeof(d), &why) == -1,
+        ck_assert_msg(fl_dnsbl_domain_normalise(refused[i].name, d, sizeof(d), &why) ==
+                          -1,
                       "\"%s\" would be asked of a domain list", refused[i].name);
-        ck_assert_msg(strcmp(why.data, refused[i].why) == 0, "\"%s\": got \"%s\", want \"%s\"",
-                      refused[i].name, why.data, refused[i].why);
+        ck_assert_msg(strcmp(why.data, refused[i].why) == 0,
+                      "\"%s\": got \"%s\", want \"%s\"", refused[i].name, why.data,
+                      refused[i].why);
     }
     fl_buf_free(&why);
     unsigned char a[4] = {127, 255, 255, 254};

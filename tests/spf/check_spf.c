@@ -139,7 +139,8 @@ START_TEST(records_are_checked_and_rewritten)
     } else {
         ck_assert_msg(rc < 0, "%s: accepted as \"%s\"", row->label, out.data);
         ck_assert_msg(strstr(why.data, row->want_error) != NULL,
-                      "%s: error \"%s\", want \"%s\"", row->label, why.data, row->want_error);
+                      "%s: error \"%s\", want \"%s\"", row->label, why.data,
+                      row->want_error);
     }
     fl_buf_free(&why);
     fl_buf_free(&out);
