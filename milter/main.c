@@ -209,7 +209,7 @@ static void serve(void)
         char c;
         ssize_t n = read(signal_pipe[0], &c, 1);
         if (n < 0 && errno == EAGAIN) {
-            fl_idle_reap();
+            fl_idle_reap(&fl_srv.idle);
             long long wait = fl_server_periodic();
             if (wait < 0 || wait > 1000)
                 wait = 1000; /* the idle reaper's beat */
@@ -320,14 +320,14 @@ int main(int argc, char **argv)
     }
     if (*cfg->metrics_listen) /* off: nothing is counted */
         fl_srv.metrics = fl_metrics_create(0);
-    if (smfi_register(fl_metrics_milter_desc(&fl_milter_desc, fl_srv.metrics)) == MI_FAILURE) {
+    if (smfi_register(fl_metrics_milter_desc(&fl_srv.timed, &fl_milter_desc, fl_srv.metrics)) == MI_FAILURE) {
         fl_error("smfi_register failed");
         goto failed;
     }
     /* libmilter copies both when smfi_main starts (a restart changes them). */
     int idle_s = (int)((cfg->session_idle_timeout + 999) / 1000);
     smfi_settimeout(idle_s);
-    fl_idle_init(idle_s);
+    fl_idle_init(&fl_srv.idle, idle_s);
     smfi_setmaxdatasize(FL_MILTER_MAX_DATA);
     if (fl_listener_open(cfg) < 0)
         goto failed;
