@@ -46,7 +46,7 @@ struct fl_dr_sender {
     const struct fl_config *cfg;
     const struct fl_dr_settings *s;
     struct fl_dns *dns;
-    const char *dns_error;
+    char *dns_error; /* why the resolver could not be created */
 };
 
 
@@ -63,6 +63,7 @@ void fl_dr_sender_free(struct fl_dr_sender **snd)
     if (*snd == NULL)
         return;
     fl_dns_destroy(&(*snd)->dns);
+    free((*snd)->dns_error);
     free(*snd);
     *snd = NULL;
 }
@@ -225,11 +226,12 @@ static int verify(struct fl_dr_sender *snd, const char *policy_domain, struct fl
         fl_buf_free(&name);
         return 0;
     }
-    if (snd->dns == NULL && snd->dns_error == NULL &&
-        fl_dns_create(snd->cfg, &snd->dns, &snd->dns_error) < 0) {
-        fl_buf_printf(why, "resolver: %s", snd->dns_error);
-        fl_buf_free(&name);
-        return -1;
+    if (snd->dns == NULL && snd->dns_error == NULL) {
+        struct fl_buf err;
+        fl_buf_init(&err);
+        if (fl_dns_create(snd->cfg, &snd->dns, &err) < 0)
+            snd->dns_error = fl_buf_steal(&err);
+        fl_buf_free(&err);
     }
     if (snd->dns == NULL) {
         fl_buf_printf(why, "resolver: %s", snd->dns_error);

@@ -130,9 +130,11 @@ struct list_filter {
 static bool net_inside(const struct list_filter *f, const char *net)
 {
     struct fl_cidr c;
-    const char *why;
-    if (fl_cidr_parse(net, &c, &why) < 0 || c.family != f->net.family ||
-        c.prefix < f->net.prefix)
+    struct fl_buf why;
+    fl_buf_init(&why);
+    int rc = fl_cidr_parse(net, &c, &why);
+    fl_buf_free(&why);
+    if (rc < 0 || c.family != f->net.family || c.prefix < f->net.prefix)
         return false;
     for (unsigned int bit = 0; bit < f->net.prefix; bit++) {
         unsigned int byte = bit / 8, mask = 0x80u >> (bit % 8);
@@ -208,10 +210,14 @@ static int cmd_list(struct fl_greylist *gl, const struct fl_config *cfg,
     f.all = o->all;
     if (o->client != NULL) {
         char net[FL_GREYLIST_NET_MAX];
-        const char *why;
-        if (fl_greylist_network(o->client, (int)cfg->greylist_ipv4_prefix,
+        struct fl_buf why; /* unused: the message below says it all */
+        fl_buf_init(&why);
+        int bad =
+            fl_greylist_network(o->client, (int)cfg->greylist_ipv4_prefix,
                                 (int)cfg->greylist_ipv6_prefix, net, sizeof(net)) < 0 ||
-            fl_cidr_parse(net, &f.net, &why) < 0) {
+            fl_cidr_parse(net, &f.net, &why) < 0;
+        fl_buf_free(&why);
+        if (bad) {
             fprintf(stderr, "faultlinectl: --client %s: not an IP address or network\n",
                     o->client);
             return FL_CTL_DATAERR;

@@ -14,6 +14,8 @@
    slot, replaced on collision) and striped (no process-wide lock).  Any
    other use (a non-memory BIO, an output pointer) goes to libcrypto's own
    function. */
+#include "lib/core/xalloc.h"
+
 #include <dlfcn.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
@@ -81,11 +83,7 @@ EVP_PKEY *d2i_PUBKEY_bio(BIO *bp, EVP_PKEY **a)
     key = d2i_PUBKEY(NULL, &p, len);
     if (key == NULL || EVP_PKEY_up_ref(key) != 1)
         return key;
-    unsigned char *der = malloc((size_t)len);
-    if (der == NULL) {
-        EVP_PKEY_free(key); /* the cache's reference */
-        return key;
-    }
+    unsigned char *der = fl_malloc((size_t)len);
     memcpy(der, data, (size_t)len);
     pthread_mutex_lock(lock);
     EVP_PKEY *old_key = s->key;

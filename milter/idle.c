@@ -1,5 +1,6 @@
 /* idle: see idle.h. */
 #include "milter/idle.h"
+#include "milter/server.h"
 #include "lib/core/clock.h"
 #include "lib/core/log.h"
 #include "lib/core/xalloc.h"
@@ -14,17 +15,14 @@ struct fl_idle_slot {
     int fd;
     int busy;             /* inside a callback (atomic) */
     long long last;       /* monotonic ms the session last left a callback (atomic) */
-    bool reaped;          /* its socket was shut down (under idle_lock) */
+    bool reaped;          /* its socket was shut down (under owner->lock) */
+    struct fl_idle *owner;
     struct fl_idle_slot *prev, *next;
 };
 
-static pthread_mutex_t idle_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct fl_idle_slot *idle_head;
-static int idle_timeout_s; /* set before libmilter's threads start */
-
-void fl_idle_init(int timeout_s)
+void fl_idle_init(struct fl_idle *idle, int timeout_s)
 {
-    idle_timeout_s = timeout_s;
+    idle->timeout_s = timeout_s;
 }
 
 /* The start of libmilter's private session context (libmilter.h, struct
@@ -55,12 +53,12 @@ static int session_fd(SMFICTX *ctx, int timeout_s)
 
 struct fl_idle_slot *fl_idle_register(SMFICTX *ctx)
 {
-    static int warned;
-    if (idle_timeout_s <= 0)
+    struct fl_idle *idle = &fl_srv.idle;
+    if (idle->timeout_s <= 0)
         return NULL;
-    int fd = session_fd(ctx, idle_timeout_s);
+    int fd = session_fd(ctx, idle->timeout_s);
     if (fd < 0) {
-        if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+        if (!__atomic_exchange_n(&idle->warned, 1, __ATOMIC_RELAXED))
             fl_warn("session_idle_timeout: cannot find the session socket in this libmilter; "
                     "only libmilter's own (coarse) timeout applies");
         return NULL;
@@ -69,12 +67,13 @@ struct fl_idle_slot *fl_idle_register(SMFICTX *ctx)
     s->fd = fd;
     s->busy = 1; /* registered from inside a callback */
     s->last = fl_monotonic_ms();
-    pthread_mutex_lock(&idle_lock);
-    s->next = idle_head;
-    if (idle_head != NULL)
-        idle_head->prev = s;
-    idle_head = s;
-    pthread_mutex_unlock(&idle_lock);
+    s->owner = idle;
+    pthread_mutex_lock(&idle->lock);
+    s->next = idle->head;
+    if (idle->head != NULL)
+        idle->head->prev = s;
+    idle->head = s;
+    pthread_mutex_unlock(&idle->lock);
     return s;
 }
 
@@ -84,14 +83,15 @@ void fl_idle_unregister(struct fl_idle_slot **slotp)
     if (s == NULL)
         return;
     *slotp = NULL;
-    pthread_mutex_lock(&idle_lock);
+    struct fl_idle *idle = s->owner;
+    pthread_mutex_lock(&idle->lock);
     if (s->prev != NULL)
         s->prev->next = s->next;
     else
-        idle_head = s->next;
+        idle->head = s->next;
     if (s->next != NULL)
         s->next->prev = s->prev;
-    pthread_mutex_unlock(&idle_lock);
+    pthread_mutex_unlock(&idle->lock);
     free(s);
 }
 
@@ -109,13 +109,13 @@ void fl_idle_leave(struct fl_idle_slot *s)
     __atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
 }
 
-int fl_idle_reap(void)
+int fl_idle_reap(struct fl_idle *idle)
 {
-    long long timeout_ms = idle_timeout_s * 1000LL;
+    long long timeout_ms = idle->timeout_s * 1000LL;
     long long now = fl_monotonic_ms();
     int n = 0;
-    pthread_mutex_lock(&idle_lock);
-    for (struct fl_idle_slot *s = idle_head; s != NULL; s = s->next) {
+    pthread_mutex_lock(&idle->lock);
+    for (struct fl_idle_slot *s = idle->head; s != NULL; s = s->next) {
         if (s->reaped || __atomic_load_n(&s->busy, __ATOMIC_ACQUIRE))
             continue;
         long long silent = now - __atomic_load_n(&s->last, __ATOMIC_RELAXED);
@@ -130,6 +130,6 @@ int fl_idle_reap(void)
                 "(session_idle_timeout)",
                 silent);
     }
-    pthread_mutex_unlock(&idle_lock);
+    pthread_mutex_unlock(&idle->lock);
     return n;
 }

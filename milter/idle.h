@@ -14,15 +14,27 @@
 
 #include <libmilter/mfapi.h>
 
+#include <pthread.h>
+
 struct fl_idle_slot;
+
+/* The reaper's state, one per daemon (fl_srv.idle). */
+struct fl_idle {
+    pthread_mutex_t lock; /* the list of sessions */
+    struct fl_idle_slot *head;
+    int timeout_s; /* set before libmilter's threads start */
+    int warned;    /* the session socket could not be found (warned once) */
+};
+#define FL_IDLE_INIT {.lock = PTHREAD_MUTEX_INITIALIZER}
 
 /* Sets the timeout, in whole seconds as given to smfi_settimeout, before
    libmilter starts (it recognises libmilter's session context); 0 turns
    the reaper off. */
-void fl_idle_init(int timeout_s);
-/* Registers the session of ctx.  Returns a slot, or NULL when the reaper
-   is off or the session's socket cannot be found (then only libmilter's
-   own timeout applies; logged once). */
+void fl_idle_init(struct fl_idle *idle, int timeout_s);
+/* Registers the session of ctx with the daemon's reaper (fl_srv.idle:
+   libmilter's callbacks have no other way to it).  Returns a slot, or NULL
+   when the reaper is off or the session's socket cannot be found (then
+   only libmilter's own timeout applies; logged once). */
 struct fl_idle_slot *fl_idle_register(SMFICTX *ctx);
 /* Unregisters; accepts NULL and sets *slot NULL.  Must run before
    libmilter closes the socket (xxfi_close does). */
@@ -33,6 +45,6 @@ void fl_idle_enter(struct fl_idle_slot *slot);
 void fl_idle_leave(struct fl_idle_slot *slot);
 /* Shuts the sockets of sessions silent for longer than the timeout.
    Returns how many it closed. */
-int fl_idle_reap(void);
+int fl_idle_reap(struct fl_idle *idle);
 
 #endif

@@ -209,7 +209,7 @@ static void serve(void)
         char c;
         ssize_t n = read(signal_pipe[0], &c, 1);
         if (n < 0 && errno == EAGAIN) {
-            fl_idle_reap();
+            fl_idle_reap(&fl_srv.idle);
             long long wait = fl_server_periodic();
             if (wait < 0 || wait > 1000)
                 wait = 1000; /* the idle reaper's beat */
@@ -293,16 +293,20 @@ int main(int argc, char **argv)
     fl_srv.config_path = cfg->path;
     uid_t uid = 0;
     gid_t gid = 0;
-    const char *why;
-    int switch_user = fl_privs_lookup(cfg, &uid, &gid, &why);
+    struct fl_buf err;
+    fl_buf_init(&err);
+    int switch_user = fl_privs_lookup(cfg, &uid, &gid, &err);
     if (switch_user < 0) {
         fprintf(stderr, "%s: error: user = %s, group = %s: %s\n",
-                cfg->path ? cfg->path : "(built-in default)", cfg->user, cfg->group, why);
+                cfg->path ? cfg->path : "(built-in default)", cfg->user, cfg->group,
+                err.data);
+        fl_buf_free(&err);
         fl_config_unref(&cfg);
         return 2;
     }
     if (check_only) {
         printf("%s: configuration is valid\n", cfg->path ? cfg->path : "(built-in defaults)");
+        fl_buf_free(&err);
         fl_config_unref(&cfg);
         return 0;
     }
@@ -316,14 +320,14 @@ int main(int argc, char **argv)
     }
     if (*cfg->metrics_listen) /* off: nothing is counted */
         fl_srv.metrics = fl_metrics_create(0);
-    if (smfi_register(fl_metrics_milter_desc(&fl_milter_desc, fl_srv.metrics)) == MI_FAILURE) {
+    if (smfi_register(fl_metrics_milter_desc(&fl_srv.timed, &fl_milter_desc, fl_srv.metrics)) == MI_FAILURE) {
         fl_error("smfi_register failed");
         goto failed;
     }
     /* libmilter copies both when smfi_main starts (a restart changes them). */
     int idle_s = (int)((cfg->session_idle_timeout + 999) / 1000);
     smfi_settimeout(idle_s);
-    fl_idle_init(idle_s);
+    fl_idle_init(&fl_srv.idle, idle_s);
     smfi_setmaxdatasize(FL_MILTER_MAX_DATA);
     if (fl_listener_open(cfg) < 0)
         goto failed;
@@ -347,24 +351,21 @@ int main(int argc, char **argv)
     if (cfg->greylist_enable) {
         /* After the switch: the store's files belong to the daemon's user.
            A store that cannot open is logged; greylisting then fails open. */
-        struct fl_buf err;
-        fl_buf_init(&err);
         if (fl_greylist_open(cfg, NULL, 0, &fl_srv.greylist, &err) < 0)
             fl_error("greylist store: %s; greylisting fails open (accepts)", err.data);
-        fl_buf_free(&err);
     }
     sigset_t old_mask;
     block_signals(true, &old_mask);
     fl_server_tune_memory();
     fl_srv.pool = fl_pool_create((unsigned int)cfg->worker_threads,
                                  (size_t)cfg->worker_threads * 64);
-    if (fl_dns_create(cfg, &fl_srv.dns, &why) < 0) {
-        fl_error("DNS resolver: %s", why);
+    if (fl_dns_create(cfg, &fl_srv.dns, &err) < 0) {
+        fl_error("DNS resolver: %s", err.data);
         goto failed;
     }
-    fl_srv.dkim = fl_dkim_ctx_create(fl_srv.dns, &why);
+    fl_srv.dkim = fl_dkim_ctx_create(fl_srv.dns, &err);
     if (fl_srv.dkim == NULL) {
-        fl_error("DKIM: %s", why);
+        fl_error("DKIM: %s", err.data);
         goto failed;
     }
     fl_srv.arc_keys = fl_arc_keys_new();
@@ -379,6 +380,7 @@ int main(int argc, char **argv)
         fl_error("cannot start the milter thread");
         goto failed;
     }
+    fl_buf_free(&err);
     block_signals(false, &old_mask);
     fl_info("faultline %s listening on %s (authserv-id %s)", PACKAGE_VERSION, cfg->socket,
             cfg->authserv_id);
@@ -417,6 +419,7 @@ int main(int argc, char **argv)
 failed:
     /* Startup failed: free what was set up, so a leak checker stays quiet
        about the error paths too. */
+    fl_buf_free(&err); /* idempotent */
     fl_server_teardown();
     fl_config_unref(&cfg);
     return 1;

@@ -131,11 +131,14 @@ static int open_socket(const char *listen_at)
 {
     struct sockaddr_storage ss;
     socklen_t len;
-    const char *why;
+    struct fl_buf why;
+    fl_buf_init(&why);
     if (fl_metrics_parse_listen(listen_at, &ss, &len, &why) < 0) {
-        fl_error("metrics_listen %s: %s", listen_at, why);
+        fl_error("metrics_listen %s: %s", listen_at, why.data);
+        fl_buf_free(&why);
         return -1;
     }
+    fl_buf_free(&why);
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         fl_error("metrics_listen %s: socket: %s", listen_at, strerror(errno));

@@ -1,12 +1,9 @@
 /* metrics_milter: see metrics_milter.h. */
 #include "milter/metrics_milter.h"
+#include "milter/server.h"
 
 #include <time.h>
 
-/* The wrapped table and the counters: written once before libmilter
-   starts its threads, read-only afterwards. */
-static struct smfiDesc inner;
-static struct fl_metrics *metrics;
 
 static long long now_us(void)
 {
@@ -20,72 +17,73 @@ static long long now_us(void)
     do {                                                                                    \
         long long t0 = now_us();                                                            \
         sfsistat rc = (call);                                                               \
-        fl_metrics_stage(metrics, (stage), now_us() - t0);                                  \
+        fl_metrics_stage(fl_srv.timed.metrics, (stage), now_us() - t0);                                  \
         return rc;                                                                          \
     } while (0)
 
 static sfsistat t_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *addr)
 {
-    TIMED(FL_METRICS_STAGE_CONNECT, inner.xxfi_connect(ctx, hostname, addr));
+    TIMED(FL_METRICS_STAGE_CONNECT, fl_srv.timed.inner.xxfi_connect(ctx, hostname, addr));
 }
 
 static sfsistat t_helo(SMFICTX *ctx, char *helo)
 {
-    TIMED(FL_METRICS_STAGE_HELO, inner.xxfi_helo(ctx, helo));
+    TIMED(FL_METRICS_STAGE_HELO, fl_srv.timed.inner.xxfi_helo(ctx, helo));
 }
 
 static sfsistat t_envfrom(SMFICTX *ctx, char **argv)
 {
-    TIMED(FL_METRICS_STAGE_MAIL, inner.xxfi_envfrom(ctx, argv));
+    TIMED(FL_METRICS_STAGE_MAIL, fl_srv.timed.inner.xxfi_envfrom(ctx, argv));
 }
 
 static sfsistat t_envrcpt(SMFICTX *ctx, char **argv)
 {
-    TIMED(FL_METRICS_STAGE_RCPT, inner.xxfi_envrcpt(ctx, argv));
+    TIMED(FL_METRICS_STAGE_RCPT, fl_srv.timed.inner.xxfi_envrcpt(ctx, argv));
 }
 
 static sfsistat t_data(SMFICTX *ctx)
 {
-    TIMED(FL_METRICS_STAGE_DATA, inner.xxfi_data(ctx));
+    TIMED(FL_METRICS_STAGE_DATA, fl_srv.timed.inner.xxfi_data(ctx));
 }
 
 static sfsistat t_header(SMFICTX *ctx, char *name, char *value)
 {
-    TIMED(FL_METRICS_STAGE_HEADER, inner.xxfi_header(ctx, name, value));
+    TIMED(FL_METRICS_STAGE_HEADER, fl_srv.timed.inner.xxfi_header(ctx, name, value));
 }
 
 static sfsistat t_eoh(SMFICTX *ctx)
 {
-    TIMED(FL_METRICS_STAGE_EOH, inner.xxfi_eoh(ctx));
+    TIMED(FL_METRICS_STAGE_EOH, fl_srv.timed.inner.xxfi_eoh(ctx));
 }
 
 static sfsistat t_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
-    TIMED(FL_METRICS_STAGE_BODY, inner.xxfi_body(ctx, chunk, len));
+    TIMED(FL_METRICS_STAGE_BODY, fl_srv.timed.inner.xxfi_body(ctx, chunk, len));
 }
 
 static sfsistat t_eom(SMFICTX *ctx)
 {
-    TIMED(FL_METRICS_STAGE_EOM, inner.xxfi_eom(ctx));
+    TIMED(FL_METRICS_STAGE_EOM, fl_srv.timed.inner.xxfi_eom(ctx));
 }
 
 static sfsistat t_abort(SMFICTX *ctx)
 {
-    TIMED(FL_METRICS_STAGE_ABORT, inner.xxfi_abort(ctx));
+    TIMED(FL_METRICS_STAGE_ABORT, fl_srv.timed.inner.xxfi_abort(ctx));
 }
 
 static sfsistat t_close(SMFICTX *ctx)
 {
-    TIMED(FL_METRICS_STAGE_CLOSE, inner.xxfi_close(ctx));
+    TIMED(FL_METRICS_STAGE_CLOSE, fl_srv.timed.inner.xxfi_close(ctx));
 }
 
-struct smfiDesc fl_metrics_milter_desc(const struct smfiDesc *desc, struct fl_metrics *m)
+struct smfiDesc fl_metrics_milter_desc(struct fl_metrics_milter *t, const struct smfiDesc *desc,
+                                       struct fl_metrics *m)
 {
     struct smfiDesc d = *desc;
     if (m == NULL)
         return d;
-    inner = *desc;
-    metrics = m;
+    t->inner = *desc;
+    t->metrics = m;
     /* Wrap only what is set: a NULL callback stays NULL for libmilter. */
     if (d.xxfi_connect)
         d.xxfi_connect = t_connect;

@@ -12,14 +12,15 @@
 #include <unistd.h>
 
 int fl_privs_lookup(const struct fl_config *cfg, uid_t *uid_r, gid_t *gid_r,
-                    const char **error_r)
+                    struct fl_buf *err)
 {
     if (*cfg->user == '\0')
         return 0;
     struct passwd *pw = getpwnam(cfg->user);
     if (pw == NULL) {
-        *error_r = "unknown user (create it, e.g. adduser --system --group faultline, "
-                   "or set user to an existing one)";
+        fl_buf_puts(err,
+                    "unknown user (create it, e.g. adduser --system --group faultline, "
+                    "or set user to an existing one)");
         return -1;
     }
     *uid_r = pw->pw_uid;
@@ -27,7 +28,7 @@ int fl_privs_lookup(const struct fl_config *cfg, uid_t *uid_r, gid_t *gid_r,
     if (*cfg->group) {
         struct group *gr = getgrnam(cfg->group);
         if (gr == NULL) {
-            *error_r = "unknown group";
+            fl_buf_puts(err, "unknown group");
             return -1;
         }
         *gid_r = gr->gr_gid;

@@ -21,28 +21,27 @@
 #include <time.h>
 #include <unistd.h>
 
-struct fl_server fl_srv;
-
-/* A pointer published to readers that hold it only briefly. */
-struct published {
-    void *ptr;
-    unsigned long readers; /* in the read section now */
+struct fl_server fl_srv = {
+    .writer_lock = PTHREAD_MUTEX_INITIALIZER,
+    .session_lock = PTHREAD_MUTEX_INITIALIZER,
+    .session_idle = PTHREAD_COND_INITIALIZER,
+    .idle = FL_IDLE_INIT,
 };
 
-static void *publish_read_begin(struct published *p)
+static void *publish_read_begin(struct fl_published *p)
 {
     __atomic_add_fetch(&p->readers, 1, __ATOMIC_SEQ_CST);
     return __atomic_load_n(&p->ptr, __ATOMIC_SEQ_CST);
 }
 
-static void publish_read_end(struct published *p)
+static void publish_read_end(struct fl_published *p)
 {
     __atomic_sub_fetch(&p->readers, 1, __ATOMIC_RELEASE);
 }
 
 /* Installs ptr and returns the old pointer once no reader can still be
    using it. */
-static void *publish_swap(struct published *p, void *ptr)
+static void *publish_swap(struct fl_published *p, void *ptr)
 {
     void *old = __atomic_exchange_n(&p->ptr, ptr, __ATOMIC_SEQ_CST);
     while (__atomic_load_n(&p->readers, __ATOMIC_ACQUIRE) != 0)
@@ -55,28 +54,20 @@ struct snapshot {
     struct fl_dnsbl_lists *lists;
 };
 
-static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER; /* reload, reopen */
-static struct published current;     /* struct snapshot * */
 
 struct verdict_log {
     int fd; /* -1: none */
     char *path;
 };
-static struct published verdict_log; /* struct verdict_log * */
-
-static pthread_mutex_t session_lock = PTHREAD_MUTEX_INITIALIZER; /* idle waiters */
-static pthread_cond_t session_idle = PTHREAD_COND_INITIALIZER;
-static int sessions;         /* atomic */
-static unsigned long served; /* atomic: sessions begun, for the idle trim */
 
 void fl_server_set_snapshot(struct fl_config *cfg, struct fl_dnsbl_lists *lists)
 {
     struct snapshot *s = fl_calloc(1, sizeof(*s));
     s->cfg = cfg;
     s->lists = lists;
-    pthread_mutex_lock(&writer_lock);
-    struct snapshot *old = publish_swap(&current, cfg != NULL ? s : NULL);
-    pthread_mutex_unlock(&writer_lock);
+    pthread_mutex_lock(&fl_srv.writer_lock);
+    struct snapshot *old = publish_swap(&fl_srv.current, cfg != NULL ? s : NULL);
+    pthread_mutex_unlock(&fl_srv.writer_lock);
     if (cfg == NULL) {
         fl_dnsbl_lists_unref(&s->lists);
         free(s);
@@ -106,17 +97,17 @@ int fl_server_build_lists(const struct fl_config *cfg, struct fl_dnsbl_lists **l
 
 struct fl_dnsbl_lists *fl_server_dnsbl_lists(void)
 {
-    struct snapshot *s = publish_read_begin(&current);
+    struct snapshot *s = publish_read_begin(&fl_srv.current);
     struct fl_dnsbl_lists *l = s && s->lists ? fl_dnsbl_lists_ref(s->lists) : NULL;
-    publish_read_end(&current);
+    publish_read_end(&fl_srv.current);
     return l;
 }
 
 struct fl_config *fl_server_config(void)
 {
-    struct snapshot *s = publish_read_begin(&current);
+    struct snapshot *s = publish_read_begin(&fl_srv.current);
     struct fl_config *cfg = s ? fl_config_ref(s->cfg) : NULL;
-    publish_read_end(&current);
+    publish_read_end(&fl_srv.current);
     return cfg;
 }
 
@@ -204,24 +195,24 @@ int fl_server_open_verdict_log(const struct fl_config *cfg)
     struct verdict_log *v = fl_calloc(1, sizeof(*v));
     v->fd = fd;
     v->path = fl_strdup(*path ? path : "-");
-    pthread_mutex_lock(&writer_lock);
-    struct verdict_log *old = publish_swap(&verdict_log, v);
-    pthread_mutex_unlock(&writer_lock);
+    pthread_mutex_lock(&fl_srv.writer_lock);
+    struct verdict_log *old = publish_swap(&fl_srv.verdict_log, v);
+    pthread_mutex_unlock(&fl_srv.writer_lock);
     verdict_log_close(old);
     return 0;
 }
 
 void fl_server_chown_verdict_log(unsigned int uid, unsigned int gid)
 {
-    struct verdict_log *v = publish_read_begin(&verdict_log);
+    struct verdict_log *v = publish_read_begin(&fl_srv.verdict_log);
     if (v != NULL && v->fd > STDERR_FILENO && fchown(v->fd, uid, gid) < 0)
         fl_warn("verdict_log %s: cannot change owner: %s", v->path, strerror(errno));
-    publish_read_end(&verdict_log);
+    publish_read_end(&fl_srv.verdict_log);
 }
 
 void fl_server_write_verdict(const char *line)
 {
-    struct verdict_log *v = publish_read_begin(&verdict_log);
+    struct verdict_log *v = publish_read_begin(&fl_srv.verdict_log);
     if (v != NULL && v->fd >= 0) {
         size_t n = strlen(line);
         char stackbuf[8192];
@@ -235,22 +226,22 @@ void fl_server_write_verdict(const char *line)
         if (buf != stackbuf)
             free(buf);
     }
-    publish_read_end(&verdict_log);
+    publish_read_end(&fl_srv.verdict_log);
 }
 
 void fl_server_session_begin(void)
 {
-    __atomic_add_fetch(&sessions, 1, __ATOMIC_ACQ_REL);
-    __atomic_add_fetch(&served, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&fl_srv.sessions, 1, __ATOMIC_ACQ_REL);
+    __atomic_add_fetch(&fl_srv.served, 1, __ATOMIC_RELAXED);
 }
 
 void fl_server_session_end(void)
 {
-    if (__atomic_sub_fetch(&sessions, 1, __ATOMIC_ACQ_REL) != 0)
+    if (__atomic_sub_fetch(&fl_srv.sessions, 1, __ATOMIC_ACQ_REL) != 0)
         return;
-    pthread_mutex_lock(&session_lock); /* only when the last one leaves */
-    pthread_cond_broadcast(&session_idle);
-    pthread_mutex_unlock(&session_lock);
+    pthread_mutex_lock(&fl_srv.session_lock); /* only when the last one leaves */
+    pthread_cond_broadcast(&fl_srv.session_idle);
+    pthread_mutex_unlock(&fl_srv.session_lock);
 }
 
 int fl_server_wait_idle(long long timeout_ms)
@@ -263,12 +254,12 @@ int fl_server_wait_idle(long long timeout_ms)
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000L;
     }
-    pthread_mutex_lock(&session_lock);
-    while (__atomic_load_n(&sessions, __ATOMIC_ACQUIRE) > 0)
-        if (pthread_cond_timedwait(&session_idle, &session_lock, &ts) == ETIMEDOUT)
+    pthread_mutex_lock(&fl_srv.session_lock);
+    while (__atomic_load_n(&fl_srv.sessions, __ATOMIC_ACQUIRE) > 0)
+        if (pthread_cond_timedwait(&fl_srv.session_idle, &fl_srv.session_lock, &ts) == ETIMEDOUT)
             break;
-    int left = __atomic_load_n(&sessions, __ATOMIC_ACQUIRE);
-    pthread_mutex_unlock(&session_lock);
+    int left = __atomic_load_n(&fl_srv.sessions, __ATOMIC_ACQUIRE);
+    pthread_mutex_unlock(&fl_srv.session_lock);
     return left;
 }
 
@@ -280,28 +271,27 @@ void fl_server_teardown(void)
     fl_dkim_ctx_destroy(&fl_srv.dkim);
     fl_arc_keys_free(&fl_srv.arc_keys);
     fl_dns_destroy(&fl_srv.dns);
-    pthread_mutex_lock(&writer_lock);
-    verdict_log_close(publish_swap(&verdict_log, NULL));
-    pthread_mutex_unlock(&writer_lock);
+    pthread_mutex_lock(&fl_srv.writer_lock);
+    verdict_log_close(publish_swap(&fl_srv.verdict_log, NULL));
+    pthread_mutex_unlock(&fl_srv.writer_lock);
     fl_server_set_config(NULL);
 }
 
 int fl_server_sessions(void)
 {
-    int n = __atomic_load_n(&sessions, __ATOMIC_ACQUIRE);
+    int n = __atomic_load_n(&fl_srv.sessions, __ATOMIC_ACQUIRE);
     return n;
 }
 
 /* Rewrites stats_file (atomically: a temp file renamed over it). */
 static void write_stats(const struct fl_config *cfg)
 {
-    static bool warned;
     if (*cfg->stats_file == '\0')
         return;
     json_t *o = json_object();
     json_object_set_new(o, "time", json_integer((json_int_t)time(NULL)));
     json_object_set_new(o, "pid", json_integer((json_int_t)getpid()));
-    json_object_set_new(o, "sessions", json_integer(__atomic_load_n(&sessions, __ATOMIC_RELAXED)));
+    json_object_set_new(o, "sessions", json_integer(__atomic_load_n(&fl_srv.sessions, __ATOMIC_RELAXED)));
     if (fl_srv.dns != NULL) {
         struct fl_dns_stats st;
         fl_dns_stats(fl_srv.dns, &st);
@@ -348,9 +338,9 @@ static void write_stats(const struct fl_config *cfg)
     char tmp[4200];
     snprintf(tmp, sizeof(tmp), "%s.tmp", cfg->stats_file);
     if (json_dump_file(o, tmp, JSON_COMPACT) != 0 || rename(tmp, cfg->stats_file) != 0) {
-        if (!warned)
+        if (!fl_srv.stats_warned)
             fl_warn("stats_file %s: cannot write it: %s", cfg->stats_file, strerror(errno));
-        warned = true;
+        fl_srv.stats_warned = true;
         unlink(tmp);
     }
     json_decref(o);
@@ -377,28 +367,26 @@ void fl_server_tune_memory(void)
    gone (glibc keeps it in its arenas otherwise). */
 static void trim_when_idle(void)
 {
-    static unsigned long trimmed_at;
-    unsigned long n = __atomic_load_n(&served, __ATOMIC_RELAXED);
-    if (n == trimmed_at || __atomic_load_n(&sessions, __ATOMIC_ACQUIRE) != 0)
+    unsigned long n = __atomic_load_n(&fl_srv.served, __ATOMIC_RELAXED);
+    if (n == fl_srv.trimmed_at || __atomic_load_n(&fl_srv.sessions, __ATOMIC_ACQUIRE) != 0)
         return;
-    trimmed_at = n;
+    fl_srv.trimmed_at = n;
     malloc_trim(0);
 }
 
 long long fl_server_periodic(void)
 {
-    static long long next_sweep, next_probe, next_stats;
     struct fl_config *cfg = fl_server_config();
     long long now = fl_monotonic_ms(), wait = -1;
     if (*cfg->stats_file) {
-        if (now >= next_stats) {
+        if (now >= fl_srv.next_stats) {
             write_stats(cfg);
-            next_stats = now + cfg->stats_interval;
+            fl_srv.next_stats = now + cfg->stats_interval;
         }
-        wait = next_stats - now;
+        wait = fl_srv.next_stats - now;
     }
     if (fl_srv.greylist != NULL) {
-        if (now >= next_sweep) {
+        if (now >= fl_srv.next_sweep) {
             size_t removed = 0;
             struct fl_buf err;
             fl_buf_init(&err);
@@ -407,21 +395,21 @@ long long fl_server_periodic(void)
             else if (removed > 0)
                 fl_info("greylist sweep: removed %zu expired entries", removed);
             fl_buf_free(&err);
-            next_sweep = now + cfg->greylist_sweep_interval;
+            fl_srv.next_sweep = now + cfg->greylist_sweep_interval;
         }
-        long long w = next_sweep - now;
+        long long w = fl_srv.next_sweep - now;
         wait = wait < 0 || w < wait ? w : wait;
     }
     if (cfg->dnsbl_probe_interval > 0 && fl_srv.dns != NULL) {
-        if (now >= next_probe) {
+        if (now >= fl_srv.next_probe) {
             struct fl_dnsbl_lists *lists = fl_server_dnsbl_lists();
             struct fl_dnsbl_list_health health[64];
             if (lists != NULL)
                 fl_dnsbl_probe_lists(lists, fl_srv.dns, now + cfg->dns_timeout, health, 64);
             fl_dnsbl_lists_unref(&lists);
-            next_probe = now + cfg->dnsbl_probe_interval;
+            fl_srv.next_probe = now + cfg->dnsbl_probe_interval;
         }
-        long long w = next_probe - now;
+        long long w = fl_srv.next_probe - now;
         wait = wait < 0 || w < wait ? w : wait;
     }
     trim_when_idle();

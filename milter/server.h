@@ -5,6 +5,7 @@
 #ifndef FL_MILTER_SERVER_H
 #define FL_MILTER_SERVER_H
 
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "lib/arc/arc_keys.h"
@@ -15,9 +16,20 @@
 #include "lib/lists/dnsbl.h"
 #include "lib/metrics/metrics.h"
 #include "lib/core/pool.h"
+#include "milter/idle.h"
+#include "milter/metrics_milter.h"
 
 struct fl_metrics_http;
 
+/* A pointer published to readers that hold it only briefly (server.c). */
+struct fl_published {
+    void *ptr;
+    unsigned long readers; /* in the read section now */
+};
+
+/* The daemon's state: with the signal pipe (main.c) the only mutable
+   globals of the process.  The fields after metrics_http belong to
+   server.c, which alone reads and writes them. */
 struct fl_server {
     bool foreground;
     const char *config_path; /* NULL: embedded defaults */
@@ -28,6 +40,20 @@ struct fl_server {
     struct fl_greylist *greylist; /* NULL: greylisting off or its store failed */
     struct fl_metrics *metrics;   /* NULL: metrics_listen empty (nothing counted) */
     struct fl_metrics_http *metrics_http; /* the endpoint serving them, or NULL */
+
+    pthread_mutex_t writer_lock;     /* reload, reopen */
+    struct fl_published current;     /* struct snapshot * */
+    struct fl_published verdict_log; /* struct verdict_log * */
+    pthread_mutex_t session_lock;    /* idle waiters */
+    pthread_cond_t session_idle;
+    int sessions;         /* atomic */
+    unsigned long served; /* atomic: sessions begun, for the idle trim */
+    /* the main thread's periodic work (fl_server_periodic) */
+    long long next_sweep, next_probe, next_stats;
+    unsigned long trimmed_at; /* served at the last idle trim */
+    bool stats_warned;        /* stats_file could not be written (warned once) */
+    struct fl_idle idle;      /* silent sessions (idle.c) */
+    struct fl_metrics_milter timed; /* the timed callback table (metrics_milter.c) */
 };
 
 extern struct fl_server fl_srv;

@@ -16,8 +16,15 @@ void fl_buf_init(struct fl_buf *b)
 
 void fl_buf_reset(struct fl_buf *b)
 {
-    b->len = 0;
-    b->data[0] = '\0';
+    fl_buf_truncate(b, 0);
+}
+
+void fl_buf_truncate(struct fl_buf *b, size_t len)
+{
+    if (len < b->len) {
+        b->len = len;
+        b->data[len] = '\0';
+    }
 }
 
 void fl_buf_free(struct fl_buf *b)

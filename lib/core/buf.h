@@ -14,6 +14,9 @@ struct fl_buf {
 
 void fl_buf_init(struct fl_buf *b);
 void fl_buf_reset(struct fl_buf *b);
+/* Cuts b back to its first len bytes (a larger len: no change), dropping what was
+   appended since: e.g. the error of an attempt that is retried. */
+void fl_buf_truncate(struct fl_buf *b, size_t len);
 void fl_buf_free(struct fl_buf *b);
 void fl_buf_append(struct fl_buf *b, const void *data, size_t len);
 void fl_buf_puts(struct fl_buf *b, const char *s);

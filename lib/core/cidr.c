@@ -19,13 +19,13 @@ static void mask_host_bits(unsigned char *addr, size_t len, unsigned int prefix)
     }
 }
 
-int fl_cidr_parse(const char *text, struct fl_cidr *cidr_r, const char **error_r)
+int fl_cidr_parse(const char *text, struct fl_cidr *cidr_r, struct fl_buf *err)
 {
     char host[INET6_ADDRSTRLEN + 1];
     const char *slash = strchr(text, '/');
     size_t hlen = slash ? (size_t)(slash - text) : strlen(text);
     if (hlen == 0 || hlen >= sizeof(host)) {
-        *error_r = "not an IP address";
+        fl_buf_puts(err, "not an IP address");
         return -1;
     }
     memcpy(host, text, hlen);
@@ -45,7 +45,7 @@ int fl_cidr_parse(const char *text, struct fl_cidr *cidr_r, const char **error_r
         cidr_r->family = AF_INET6;
         maxbits = 128;
     } else {
-        *error_r = "not an IP address";
+        fl_buf_puts(err, "not an IP address");
         return -1;
     }
     cidr_r->prefix = maxbits;
@@ -54,8 +54,8 @@ int fl_cidr_parse(const char *text, struct fl_cidr *cidr_r, const char **error_r
         errno = 0;
         long p = strtol(slash + 1, &end, 10);
         if (slash[1] == '\0' || *end != '\0' || errno != 0 || p < 0 || (unsigned long)p > maxbits) {
-            *error_r = cidr_r->family == AF_INET ? "prefix length must be 0..32"
-                                                 : "prefix length must be 0..128";
+            fl_buf_puts(err, cidr_r->family == AF_INET ? "prefix length must be 0..32"
+                                                       : "prefix length must be 0..128");
             return -1;
         }
         cidr_r->prefix = (unsigned int)p;

@@ -4,6 +4,7 @@
 #ifndef FL_LIB_CIDR_H
 #define FL_LIB_CIDR_H
 
+#include "lib/core/buf.h"
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -18,8 +19,8 @@ struct fl_cidr_list {
     size_t count;
 };
 
-/* Parses one network.  Returns 0, or -1 with *error_r set (static text). */
-int fl_cidr_parse(const char *text, struct fl_cidr *cidr_r, const char **error_r);
+/* Parses one network.  Returns 0, or -1 with the reason appended to err. */
+int fl_cidr_parse(const char *text, struct fl_cidr *cidr_r, struct fl_buf *err);
 /* Appends a parsed network. */
 void fl_cidr_list_add(struct fl_cidr_list *list, const struct fl_cidr *cidr);
 /* Returns true if the address (text form, IPv4-mapped IPv6 treated as IPv4)

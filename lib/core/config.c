@@ -256,9 +256,11 @@ static int read_value_file(struct parse_ctx *pc, const char *path, struct fl_str
                            struct fl_strlist *where)
 {
     struct fl_linefile lf;
-    const char *why = NULL; /* set only by a failing open or read */
+    struct fl_buf why; /* written only by a failing open or read */
+    fl_buf_init(&why);
     if (fl_linefile_open(&lf, path, MAX_LINE, &why) < 0) {
-        perr(pc, "cannot read %s: %s", path, why);
+        perr(pc, "cannot read %s: %s", path, why.data);
+        fl_buf_free(&why);
         return -1;
     }
     char *line;
@@ -286,8 +288,9 @@ static int read_value_file(struct parse_ctx *pc, const char *path, struct fl_str
         for (size_t i = before; i < out->count; i++)
             strlist_add(where, loc, strlen(loc));
     }
-    if (rc < 0 && why != NULL)
-        perr(pc, "%s:%u: %s", path, lf.lineno, why);
+    if (rc < 0 && why.len > 0)
+        perr(pc, "%s:%u: %s", path, lf.lineno, why.data);
+    fl_buf_free(&why);
     fl_linefile_close(&lf);
     return rc < 0 ? -1 : 0;
 }
@@ -346,19 +349,42 @@ static void range_error(struct parse_ctx *pc, const struct fl_setting *s, const 
     fl_buf_free(&hi);
 }
 
+/* Runs the setting's check on a scalar value.  Returns 0 or -1 (error
+   reported). */
+static int check_value(struct parse_ctx *pc, const struct fl_setting *s, const char *v)
+{
+    struct fl_buf why;
+    fl_buf_init(&why);
+    int rc = s->check(v, &why);
+    if (rc < 0)
+        perr(pc, "%s = %s: %s", s->name, v, why.data);
+    fl_buf_free(&why);
+    return rc < 0 ? -1 : 0;
+}
+
+/* Reports a bad list item, at its file:line when it came from a value file. */
+static void item_error(struct parse_ctx *pc, const struct fl_setting *s, const char *item,
+                       const char *where, const char *why)
+{
+    if (where[0]) {
+        fl_buf_printf(pc->errors, "%s: error: %s: \"%s\": %s\n", where, s->name, item,
+                      why);
+        pc->nerrors++;
+    } else {
+        perr(pc, "%s: \"%s\": %s", s->name, item, why);
+    }
+}
+
 /* Parses value into cfg.  Returns 0 or -1 (error reported). */
 static int set_value(struct parse_ctx *pc, struct fl_config *cfg, const struct fl_setting *s,
                      const char *v)
 {
     void *f = field(cfg, s);
     long long n;
-    const char *why;
     switch (s->type) {
     case FL_SET_STRING:
-        if (s->check && s->check(v, &why) < 0) {
-            perr(pc, "%s = %s: %s", s->name, v, why);
+        if (s->check && check_value(pc, s, v) < 0)
             return -1;
-        }
         free_value(cfg, s);
         *(char **)f = fl_strdup(v);
         return 0;
@@ -416,18 +442,15 @@ static int set_value(struct parse_ctx *pc, struct fl_config *cfg, const struct f
     case FL_SET_LIST:
     case FL_SET_CIDRS: {
         struct fl_strlist items = {0}, where = {0};
+        struct fl_buf why;
+        fl_buf_init(&why);
         int rc = expand_list(pc, v, &items, &where);
         if (s->type == FL_SET_LIST) {
             for (size_t i = 0; s->check && i < items.count; i++) {
+                fl_buf_reset(&why);
                 if (s->check(items.items[i], &why) == 0)
                     continue;
-                if (where.items[i][0]) {
-                    fl_buf_printf(pc->errors, "%s: error: %s: \"%s\": %s\n", where.items[i],
-                                  s->name, items.items[i], why);
-                    pc->nerrors++;
-                } else {
-                    perr(pc, "%s: \"%s\": %s", s->name, items.items[i], why);
-                }
+                item_error(pc, s, items.items[i], where.items[i], why.data);
                 rc = -1;
             }
             if (rc == 0) {
@@ -439,14 +462,9 @@ static int set_value(struct parse_ctx *pc, struct fl_config *cfg, const struct f
             struct fl_cidr_list nets = {0};
             for (size_t i = 0; i < items.count; i++) {
                 struct fl_cidr c;
+                fl_buf_reset(&why);
                 if (fl_cidr_parse(items.items[i], &c, &why) < 0) {
-                    if (where.items[i][0]) {
-                        fl_buf_printf(pc->errors, "%s: error: %s: \"%s\": %s\n",
-                                      where.items[i], s->name, items.items[i], why);
-                        pc->nerrors++;
-                    } else {
-                        perr(pc, "%s: \"%s\": %s", s->name, items.items[i], why);
-                    }
+                    item_error(pc, s, items.items[i], where.items[i], why.data);
                     rc = -1;
                     continue;
                 }
@@ -459,6 +477,7 @@ static int set_value(struct parse_ctx *pc, struct fl_config *cfg, const struct f
                 fl_cidr_list_free(&nets);
             }
         }
+        fl_buf_free(&why);
         strlist_free(&items);
         strlist_free(&where);
         return rc;
@@ -628,9 +647,11 @@ int fl_config_load(const char *path, struct fl_config **cfg_r, struct fl_buf *er
     cfg->path = fl_strdup(path);
     struct parse_ctx pc = {path, 0, errors, 0};
     struct fl_linefile lf;
-    const char *why = NULL;
+    struct fl_buf why;
+    fl_buf_init(&why);
     if (fl_linefile_open(&lf, path, MAX_LINE, &why) < 0) {
-        fl_buf_printf(errors, "%s: error: cannot read: %s\n", path, why);
+        fl_buf_printf(errors, "%s: error: cannot read: %s\n", path, why.data);
+        fl_buf_free(&why);
         fl_config_unref(&cfg);
         return -1;
     }
@@ -645,7 +666,7 @@ int fl_config_load(const char *path, struct fl_config **cfg_r, struct fl_buf *er
         int got = fl_linefile_next(&lf, &line, &n, &why);
         if (got < 0) {
             pc.line = lf.lineno;
-            perr(&pc, "%s", why);
+            perr(&pc, "%s", why.data);
         } else if (got > 0) {
             total += n + 1;
             if (total > MAX_CONFIG_FILE) {
@@ -686,6 +707,7 @@ int fl_config_load(const char *path, struct fl_config **cfg_r, struct fl_buf *er
         entry_line = lf.lineno;
     }
     fl_linefile_close(&lf);
+    fl_buf_free(&why);
     fl_buf_free(&entry);
     free(seen_at);
     if (pc.nerrors > 0) {

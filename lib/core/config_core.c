@@ -15,13 +15,14 @@
 
 /* unix:/path, local:/path, inet:PORT@HOST, inet6:PORT@HOST (libmilter's
    syntax, which Postfix and Sendmail use too). */
-static int check_socket(const char *v, const char **error_r)
+static int check_socket(const char *v, struct fl_buf *err)
 {
     const char *rest;
     if (strncmp(v, "unix:", 5) == 0 || strncmp(v, "local:", 6) == 0) {
         rest = strchr(v, ':') + 1;
         if (rest[0] != '/') {
-            *error_r = "a unix socket needs an absolute path (unix:/run/faultline/faultline.sock)";
+            fl_buf_puts(err, "a unix socket needs an absolute path "
+                             "(unix:/run/faultline/faultline.sock)");
             return -1;
         }
         return 0;
@@ -32,47 +33,52 @@ static int check_socket(const char *v, const char **error_r)
         long port = strtol(rest, &end, 10);
         if (end == rest || port < 1 || port > 65535 || (*end != '@' && *end != '\0') ||
             (*end == '@' && end[1] == '\0')) {
-            *error_r = "expected inet:PORT@HOST with PORT 1..65535 (inet:8895@127.0.0.1)";
+            fl_buf_puts(
+                err, "expected inet:PORT@HOST with PORT 1..65535 (inet:8895@127.0.0.1)");
             return -1;
         }
         return 0;
     }
-    *error_r = "expected unix:/path, local:/path, inet:PORT@HOST or inet6:PORT@HOST";
+    fl_buf_puts(err,
+                "expected unix:/path, local:/path, inet:PORT@HOST or inet6:PORT@HOST");
     return -1;
 }
 
-static int check_log(const char *v, const char **error_r)
+static int check_log(const char *v, struct fl_buf *err)
 {
     if (strcmp(v, "auto") == 0 || fl_log_target_valid(v))
         return 0;
-    *error_r = "expected auto, stderr or a syslog facility (mail, daemon, local0..local7)";
+    fl_buf_puts(
+        err, "expected auto, stderr or a syslog facility (mail, daemon, local0..local7)");
     return -1;
 }
 
-static int check_authserv_id(const char *v, const char **error_r)
+static int check_authserv_id(const char *v, struct fl_buf *err)
 {
     /* A host name: longer would not even fit a header line of ours. */
     if (strlen(v) > 253) {
-        *error_r = "must be a host name of at most 253 characters";
+        fl_buf_puts(err, "must be a host name of at most 253 characters");
         return -1;
     }
     if (*v == '\0' || fl_authres_is_token(v))
         return 0;
-    *error_r = "must be an RFC 2045 token such as a host name (no spaces, ;, quotes or @)";
+    fl_buf_puts(
+        err, "must be an RFC 2045 token such as a host name (no spaces, ;, quotes or @)");
     return -1;
 }
 
-static int check_header_name(const char *v, const char **error_r)
+static int check_header_name(const char *v, struct fl_buf *err)
 {
     /* RFC 5322 field-name: printable ASCII except colon. */
     for (const char *p = v; *p; p++) {
         if (*p <= ' ' || *p >= 0x7f || *p == ':') {
-            *error_r = "must be a header field name (printable ASCII, no spaces or colon)";
+            fl_buf_puts(
+                err, "must be a header field name (printable ASCII, no spaces or colon)");
             return -1;
         }
     }
     if (*v == '\0') {
-        *error_r = "must not be empty";
+        fl_buf_puts(err, "must not be empty");
         return -1;
     }
     return 0;

@@ -12,30 +12,30 @@
 #define CHUNK 65536
 
 int fl_linefile_open(struct fl_linefile *lf, const char *path, size_t max_line,
-                     const char **error_r)
+                     struct fl_buf *err)
 {
     memset(lf, 0, sizeof(*lf));
     lf->fd = -1;
     /* O_NONBLOCK: opening a FIFO without a writer must not hang us. */
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) {
-        *error_r = strerror(errno);
+        fl_buf_puts(err, strerror(errno));
         return -1;
     }
     struct stat st;
     if (fstat(fd, &st) < 0) {
-        *error_r = strerror(errno);
+        fl_buf_puts(err, strerror(errno));
         close(fd);
         return -1;
     }
     if (!S_ISREG(st.st_mode)) {
-        *error_r = "not a regular file";
+        fl_buf_puts(err, "not a regular file");
         close(fd);
         return -1;
     }
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
-        *error_r = strerror(errno);
+        fl_buf_puts(err, strerror(errno));
         close(fd);
         return -1;
     }
@@ -68,10 +68,10 @@ static ssize_t fill(struct fl_linefile *lf)
 }
 
 int fl_linefile_next(struct fl_linefile *lf, char **line_r, size_t *len_r,
-                     const char **error_r)
+                     struct fl_buf *err)
 {
     if (lf->fd < 0) {
-        *error_r = "file not open";
+        fl_buf_puts(err, "file not open");
         return -1;
     }
     size_t scanned = 0;
@@ -84,7 +84,7 @@ int fl_linefile_next(struct fl_linefile *lf, char **line_r, size_t *len_r,
             size_t n = nl ? (size_t)(nl - base) : avail;
             lf->lineno++;
             if (n > lf->max_line) {
-                *error_r = "line too long";
+                fl_buf_puts(err, "line too long");
                 return -1;
             }
             if (nl == NULL) { /* last line without a newline: room for the NUL */
@@ -102,14 +102,14 @@ int fl_linefile_next(struct fl_linefile *lf, char **line_r, size_t *len_r,
             return 0;
         if (avail > lf->max_line) {
             lf->lineno++;
-            *error_r = "line too long";
+            fl_buf_puts(err, "line too long");
             return -1;
         }
         scanned = avail;
         ssize_t r = fill(lf);
         if (r < 0) {
             lf->lineno++;
-            *error_r = strerror(errno);
+            fl_buf_puts(err, strerror(errno));
             return -1;
         }
         if (r == 0)

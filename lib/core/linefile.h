@@ -6,6 +6,7 @@
 #ifndef FL_LIB_LINEFILE_H
 #define FL_LIB_LINEFILE_H
 
+#include "lib/core/buf.h"
 #include <stddef.h>
 
 struct fl_linefile {
@@ -18,18 +19,18 @@ struct fl_linefile {
 };
 
 /* Opens path for reading (without blocking on a FIFO).  Returns 0, or -1
-   with *error_r set (static text or strerror) when the file cannot be
+   with the reason appended to err (a sentence or strerror) when the file cannot be
    opened or is not a regular file. */
 int fl_linefile_open(struct fl_linefile *lf, const char *path, size_t max_line,
-                     const char **error_r);
+                     struct fl_buf *err);
 
 /* Returns 1 with the next line in *line_r (NUL-terminated, newline removed;
    *len_r its length, which may count embedded NUL bytes; valid until the
-   next call), 0 at the end of the file, or -1 with *error_r set when the
+   next call), 0 at the end of the file, or -1 with the reason appended to err when the
    line is longer than max_line or reading failed (lf->lineno is then the
    line that failed). */
 int fl_linefile_next(struct fl_linefile *lf, char **line_r, size_t *len_r,
-                     const char **error_r);
+                     struct fl_buf *err);
 
 /* Closes the file and frees the buffer; safe to call twice. */
 void fl_linefile_close(struct fl_linefile *lf);

@@ -5,11 +5,15 @@
 
 void fl_sanitize_ascii(struct fl_buf *out, const char *s, size_t max)
 {
-    size_t n = strlen(s);
-    bool cut = max > 0 && n > max;
+    fl_sanitize_ascii_n(out, s, strlen(s), max);
+}
+
+void fl_sanitize_ascii_n(struct fl_buf *out, const char *s, size_t len, size_t max)
+{
+    bool cut = max > 0 && len > max;
     if (cut)
-        n = max;
-    for (size_t i = 0; i < n; i++) {
+        len = max;
+    for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         fl_buf_putc(out, (c < 0x20 || c >= 0x7f) ? '?' : (char)c);
     }

@@ -14,6 +14,10 @@
    For headers and log lines, which must stay one line of 7-bit text. */
 void fl_sanitize_ascii(struct fl_buf *out, const char *s, size_t max);
 
+/* The same for len bytes of s that may hold NUL bytes (a DNS TXT string):
+   each NUL becomes '?' like any other control byte. */
+void fl_sanitize_ascii_n(struct fl_buf *out, const char *s, size_t len, size_t max);
+
 /* Appends s to out keeping valid UTF-8 (RFC 3629, no overlongs, no
    surrogates) and replacing each invalid byte and each control byte but
    TAB with U+FFFD.  For JSON records, which must be valid UTF-8 and should

@@ -6,6 +6,7 @@
 #ifndef FL_LIB_SETTINGS_H
 #define FL_LIB_SETTINGS_H
 
+#include "lib/core/buf.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -35,8 +36,8 @@ struct fl_setting {
     unsigned int flags;
     const char *doc; /* one or more sentences for -d, the sample and man page */
     /* Optional extra validation of a string value, or of each item of a
-       list: returns 0, or -1 with *error_r set to static text. */
-    int (*check)(const char *value, const char **error_r);
+       list: returns 0, or -1 with the reason appended to err. */
+    int (*check)(const char *value, struct fl_buf *err);
 };
 
 struct fl_setting_group {

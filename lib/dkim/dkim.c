@@ -328,17 +328,18 @@ static DKIM_CBSTAT prescreen(DKIM *dkim, DKIM_SIGINFO **sis, int n)
 
 /* --- context --------------------------------------------------------------- */
 
-struct fl_dkim_ctx *fl_dkim_ctx_create(struct fl_dns *dns, const char **error_r)
+struct fl_dkim_ctx *fl_dkim_ctx_create(struct fl_dns *dns, struct fl_buf *err)
 {
     DKIM_LIB *lib = dkim_init(mem_alloc, mem_free);
     if (lib == NULL) {
-        *error_r = "libopendkim could not be initialised (dkim_init)";
+        fl_buf_puts(err, "libopendkim could not be initialised (dkim_init)");
         return NULL;
     }
     if (!dkim_libfeature(lib, DKIM_FEATURE_SHA256) ||
         !dkim_libfeature(lib, DKIM_FEATURE_ED25519)) {
         dkim_close(lib);
-        *error_r = "libopendkim lacks rsa-sha256 or ed25519-sha256 (RFC 8463) support";
+        fl_buf_puts(err,
+                    "libopendkim lacks rsa-sha256 or ed25519-sha256 (RFC 8463) support");
         return NULL;
     }
     unsigned int flags =
@@ -352,7 +353,7 @@ struct fl_dkim_ctx *fl_dkim_ctx_create(struct fl_dns *dns, const char **error_r)
         dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_MINKEYBITS, &minbits,
                      sizeof(minbits)) != DKIM_STAT_OK) {
         dkim_close(lib);
-        *error_r = "libopendkim refused its options (dkim_options)";
+        fl_buf_puts(err, "libopendkim refused its options (dkim_options)");
         return NULL;
     }
     dkim_set_prescreen(lib, prescreen);

@@ -23,6 +23,7 @@
 #ifndef FL_LIB_DKIM_H
 #define FL_LIB_DKIM_H
 
+#include "lib/core/buf.h"
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -78,9 +79,9 @@ const struct fl_dkim_outcome *fl_dkim_outcomes(size_t *n_r);
 
 /* Creates the process-wide context: a DKIM_LIB whose key lookups go
    through dns (which must outlive the context).  Returns NULL with
-   *error_r (static text) if libopendkim cannot be set up or lacks
+   the reason appended to err if libopendkim cannot be set up or lacks
    SHA-256 or Ed25519 support. */
-struct fl_dkim_ctx *fl_dkim_ctx_create(struct fl_dns *dns, const char **error_r);
+struct fl_dkim_ctx *fl_dkim_ctx_create(struct fl_dns *dns, struct fl_buf *err);
 /* Frees the context.  Every verifier made from it must be freed first.
    Accepts NULL; sets *ctx NULL. */
 void fl_dkim_ctx_destroy(struct fl_dkim_ctx **ctx);

@@ -303,17 +303,17 @@ void fl_dkim_canon_sigfield(struct fl_buf *out, const char *f, size_t len, const
 int fl_dkim_canon_verify(const struct fl_dkim_headers *h, size_t sigfield,
                          bool hc_relaxed, bool sha1, const struct fl_dkim_keyrec *key,
                          const struct fl_dkim_body *body,
-                         struct fl_dkim_canon_result *out, const char **error_r)
+                         struct fl_dkim_canon_result *out, struct fl_buf *err)
 {
     memset(out, 0, sizeof(*out));
     if (body->digest_len == 0) {
-        *error_r = "the body could not be hashed (OpenSSL)";
+        fl_buf_puts(err, "the body could not be hashed (OpenSSL)");
         return -1;
     }
     const char *f = h->data.data + h->start[sigfield];
     const char *colon = memchr(f, ':', h->len[sigfield]);
     if (colon == NULL) {
-        *error_r = "the signature field has no colon";
+        fl_buf_puts(err, "the signature field has no colon");
         return -1;
     }
     const char *value = colon + 1;
@@ -329,7 +329,7 @@ int fl_dkim_canon_verify(const struct fl_dkim_headers *h, size_t sigfield,
     if (rc != 0) {
         fl_dkim_taglist_free(&tl);
         fl_buf_free(&input);
-        *error_r = "the signature field cannot be read";
+        fl_buf_puts(err, "the signature field cannot be read");
         return -1;
     }
     const struct fl_dkim_tag *b = fl_dkim_taglist_get(&tl, "b"),

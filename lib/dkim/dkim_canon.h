@@ -76,12 +76,12 @@ struct fl_dkim_canon_result {
    with key (a checked key record, k=rsa, not revoked) and body (that
    signature's canonicalisation, hashed with its algorithm, finished).
    hc_relaxed: its header canonicalisation; sha1: a=rsa-sha1.  Returns 0
-   (*out filled), or -1 if the field cannot be read (*error_r: static
+   (*out filled), or -1 if the field cannot be read (the reason appended to err: static
    text). */
 int fl_dkim_canon_verify(const struct fl_dkim_headers *h, size_t sigfield,
                          bool hc_relaxed, bool sha1, const struct fl_dkim_keyrec *key,
                          const struct fl_dkim_body *body,
-                         struct fl_dkim_canon_result *out, const char **error_r);
+                         struct fl_dkim_canon_result *out, struct fl_buf *err);
 
 /* --- for lib/arc/arc.c (ARC signatures are DKIM signatures, RFC 8617 4.1) --- */
 

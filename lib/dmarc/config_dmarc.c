@@ -20,19 +20,19 @@ const char *const fl_dmarc_override_types[] = {
 };
 
 /* "domain" or "domain:type". */
-static int check_override(const char *v, const char **error_r)
+static int check_override(const char *v, struct fl_buf *err)
 {
     const char *colon = strchr(v, ':');
     size_t dlen = colon ? (size_t)(colon - v) : strlen(v);
     if (dlen == 0 || dlen > 253) {
-        *error_r = "expected a domain, optionally :local_policy, :mailing_list, "
-                   ":trusted_forwarder, :forwarded or :other";
+        fl_buf_puts(err, "expected a domain, optionally :local_policy, :mailing_list, "
+                         ":trusted_forwarder, :forwarded or :other");
         return -1;
     }
     for (size_t i = 0; i < dlen; i++) {
         unsigned char c = (unsigned char)v[i];
         if (!isalnum(c) && c != '.' && c != '-' && c != '_') {
-            *error_r = "a domain has only letters, digits, '-', '_' and dots";
+            fl_buf_puts(err, "a domain has only letters, digits, '-', '_' and dots");
             return -1;
         }
     }
@@ -40,33 +40,35 @@ static int check_override(const char *v, const char **error_r)
         for (size_t i = 0; fl_dmarc_override_types[i] != NULL; i++)
             if (strcmp(colon + 1, fl_dmarc_override_types[i]) == 0)
                 return 0;
-        *error_r = "unknown override type (local_policy, mailing_list, trusted_forwarder, "
-                   "forwarded, other)";
+        fl_buf_puts(
+            err, "unknown override type (local_policy, mailing_list, trusted_forwarder, "
+                 "forwarded, other)");
         return -1;
     }
     return 0;
 }
 
 /* A domain. */
-static int check_sealer(const char *v, const char **error_r)
+static int check_sealer(const char *v, struct fl_buf *err)
 {
     if (strchr(v, ':') != NULL) {
-        *error_r = "expected a domain (the ARC-Seal d= of a trusted sealer)";
+        fl_buf_puts(err, "expected a domain (the ARC-Seal d= of a trusted sealer)");
         return -1;
     }
-    return check_override(v, error_r);
+    return check_override(v, err);
 }
 
-static int check_header(const char *v, const char **error_r)
+static int check_header(const char *v, struct fl_buf *err)
 {
     for (const char *p = v; *p; p++) {
         if (*p <= ' ' || *p >= 0x7f || *p == ':') {
-            *error_r = "must be a header field name (printable ASCII, no spaces or colon)";
+            fl_buf_puts(
+                err, "must be a header field name (printable ASCII, no spaces or colon)");
             return -1;
         }
     }
     if (*v == '\0' || strlen(v) > 60) {
-        *error_r = "must be a header field name of 1 to 60 characters";
+        fl_buf_puts(err, "must be a header field name of 1 to 60 characters");
         return -1;
     }
     return 0;

@@ -12,50 +12,50 @@
 
 /* An addr-spec without display name or angle brackets: printable ASCII,
    one "@", something on both sides. */
-static int check_address(const char *v, const char **error_r)
+static int check_address(const char *v, struct fl_buf *err)
 {
     if (*v == '\0')
         return 0;
     const char *at = strchr(v, '@');
     for (const char *p = v; *p; p++) {
         if (*p <= ' ' || *p >= 0x7f || *p == '<' || *p == '>' || *p == '"' || *p == ',') {
-            *error_r = "must be a plain address such as dmarc-reports@example.net";
+            fl_buf_puts(err, "must be a plain address such as dmarc-reports@example.net");
             return -1;
         }
     }
     if (at == NULL || at == v || at[1] == '\0' || strchr(at + 1, '@') != NULL ||
         strlen(v) > 254) {
-        *error_r = "must be a plain address such as dmarc-reports@example.net";
+        fl_buf_puts(err, "must be a plain address such as dmarc-reports@example.net");
         return -1;
     }
     return 0;
 }
 
 /* A domain name: letters, digits, hyphens and dots, at most 253. */
-static int check_domain(const char *v, const char **error_r)
+static int check_domain(const char *v, struct fl_buf *err)
 {
     size_t n = strlen(v);
     for (const char *p = v; *p; p++) {
         bool ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
                   (*p >= '0' && *p <= '9') || *p == '-' || *p == '.';
         if (!ok) {
-            *error_r = "must be a domain name such as mx.example.net";
+            fl_buf_puts(err, "must be a domain name such as mx.example.net");
             return -1;
         }
     }
     if (n > 253 || (n > 0 && (v[0] == '.' || v[n - 1] == '.' || strstr(v, "..")))) {
-        *error_r = "must be a domain name such as mx.example.net";
+        fl_buf_puts(err, "must be a domain name such as mx.example.net");
         return -1;
     }
     return 0;
 }
 
 /* Printable ASCII: it goes into XML elements and mail headers as is. */
-static int check_text(const char *v, const char **error_r)
+static int check_text(const char *v, struct fl_buf *err)
 {
     for (const char *p = v; *p; p++) {
         if (*p < ' ' || *p >= 0x7f) {
-            *error_r = "must be printable ASCII";
+            fl_buf_puts(err, "must be printable ASCII");
             return -1;
         }
     }

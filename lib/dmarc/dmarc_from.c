@@ -10,6 +10,7 @@
    commas only.  Linear time, no recursion, nothing trusted.
    Thread-safety: pure functions. */
 #include "lib/dmarc/dmarc.h"
+#include "lib/core/domain.h"
 
 #include "lib/core/xalloc.h"
 
@@ -144,24 +145,14 @@ static enum addr_status domain_of(const struct tok *t, size_t n, char *out, size
     out[len] = '\0';
     if (len > 0 && out[len - 1] == '.')
         out[--len] = '\0';
-    if (len == 0 || len > 253)
+    if (fl_domain_check(out, len, FL_DOMAIN_HOSTCHARS | FL_DOMAIN_8BIT) != FL_DOMAIN_OK)
         return ADDR_BAD;
-    size_t label = 0;
-    for (size_t i = 0; i <= len; i++) {
+    for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)out[i];
-        if (c == '.' || c == '\0') {
-            if (label == 0 || label > 63)
-                return ADDR_BAD;
-            label = 0;
-            continue;
-        }
-        label++;
         if (c >= 0x80)
             eight = true;
-        else if (isalnum(c) || c == '-' || c == '_')
-            out[i] = (char)tolower(c);
         else
-            return ADDR_BAD;
+            out[i] = (char)tolower(c);
     }
     return eight ? ADDR_8BIT : ADDR_OK;
 }

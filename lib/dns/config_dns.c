@@ -11,27 +11,27 @@
 #define SEC 1000LL
 
 /* IP[@PORT], as libunbound's forward-addr writes it. */
-static int check_forwarder(const char *v, const char **error_r)
+static int check_forwarder(const char *v, struct fl_buf *err)
 {
     char host[64];
     const char *at = strchr(v, '@');
     size_t n = at ? (size_t)(at - v) : strlen(v);
     unsigned char buf[16];
     if (n == 0 || n >= sizeof(host)) {
-        *error_r = "expected an IP address, optionally @PORT (127.0.0.1@5353)";
+        fl_buf_puts(err, "expected an IP address, optionally @PORT (127.0.0.1@5353)");
         return -1;
     }
     memcpy(host, v, n);
     host[n] = '\0';
     if (inet_pton(AF_INET, host, buf) != 1 && inet_pton(AF_INET6, host, buf) != 1) {
-        *error_r = "expected an IP address, optionally @PORT (127.0.0.1@5353)";
+        fl_buf_puts(err, "expected an IP address, optionally @PORT (127.0.0.1@5353)");
         return -1;
     }
     if (at != NULL) {
         char *end;
         long port = strtol(at + 1, &end, 10);
         if (at[1] == '\0' || *end != '\0' || port < 1 || port > 65535) {
-            *error_r = "port must be 1..65535";
+            fl_buf_puts(err, "port must be 1..65535");
             return -1;
         }
     }

@@ -9,6 +9,7 @@
    it working again. */
 #include "lib/dns/dns.h"
 #include "lib/core/clock.h"
+#include "lib/core/domain.h"
 #include "lib/dns/dns_cache.h"
 #include "lib/dns/dns_diag.h"
 #include "lib/dns/dns_parse.h"
@@ -192,20 +193,23 @@ static void *dispatcher(void *arg)
     return NULL;
 }
 
-static int set_opt(struct ub_ctx *ctx, const char *opt, const char *val, const char **error_r)
+/* Sets one option unless an earlier one failed (rc < 0): the error is
+   appended once, for the first failure.  Returns the new rc. */
+static int set_opt(struct ub_ctx *ctx, const char *opt, const char *val, int rc,
+                   struct fl_buf *err)
 {
-    if (ub_ctx_set_option(ctx, opt, val) != 0) {
-        *error_r = "libunbound rejected an option";
+    if (rc == 0 && ub_ctx_set_option(ctx, opt, val) != 0) {
+        fl_buf_puts(err, "libunbound rejected an option");
         return -1;
     }
-    return 0;
+    return rc;
 }
 
-int fl_dns_create(const struct fl_config *cfg, struct fl_dns **dns_r, const char **error_r)
+int fl_dns_create(const struct fl_config *cfg, struct fl_dns **dns_r, struct fl_buf *err)
 {
     struct ub_ctx *ctx = ub_ctx_create();
     if (ctx == NULL) {
-        *error_r = "cannot create the libunbound context";
+        fl_buf_puts(err, "cannot create the libunbound context");
         return -1;
     }
     char num[32];
@@ -213,29 +217,29 @@ int fl_dns_create(const struct fl_config *cfg, struct fl_dns **dns_r, const char
     char num2[32];
     snprintf(num2, sizeof(num2), "%lld", cfg->dns_cache_size * 2);
     int rc = 0;
-    rc |= set_opt(ctx, "msg-cache-size:", num, error_r);
-    rc |= set_opt(ctx, "rrset-cache-size:", num2, error_r);
+    rc = set_opt(ctx, "msg-cache-size:", num, rc, err);
+    rc = set_opt(ctx, "rrset-cache-size:", num2, rc, err);
     /* RFC 8914 codes in our answers (e.g. DNSSEC bogus). */
-    rc |= set_opt(ctx, "ede:", "yes", error_r);
+    rc = set_opt(ctx, "ede:", "yes", rc, err);
     /* A forwarder that timed out once must not be written off for the
        infra-cache lifetime: every later query would fail at once. */
-    rc |= set_opt(ctx, "infra-keep-probing:", "yes", error_r);
+    rc = set_opt(ctx, "infra-keep-probing:", "yes", rc, err);
     /* ... and a bad minute is forgotten after one (default: 15 minutes). */
-    rc |= set_opt(ctx, "infra-host-ttl:", "60", error_r);
+    rc = set_opt(ctx, "infra-host-ttl:", "60", rc, err);
     /* libunbound's default allows about 16 queries in flight for the whole
        process: far too few for the DNS lists of many connections. */
-    rc |= set_opt(ctx, "outgoing-range:", "4096", error_r);
-    rc |= set_opt(ctx, "num-queries-per-thread:", "2048", error_r);
+    rc = set_opt(ctx, "outgoing-range:", "4096", rc, err);
+    rc = set_opt(ctx, "num-queries-per-thread:", "2048", rc, err);
     if (cfg->dns_forwarders.count > 0) {
         /* Forwarders on loopback (a local unbound, or the test server). */
-        rc |= set_opt(ctx, "do-not-query-localhost:", "no", error_r);
+        rc = set_opt(ctx, "do-not-query-localhost:", "no", rc, err);
         /* The forwarder answers for the documentation ranges (RFC 5737,
            RFC 3849) and test. (RFC 6761) too: libunbound would otherwise
            answer them from built-in empty zones without asking it. */
         /* ... and the private reverse zones (RFC 1918): an internal
            client's PTR is the forwarder's business. */
-        rc |= set_opt(ctx, "unblock-lan-zones:", "yes", error_r);
-        rc |= set_opt(ctx, "insecure-lan-zones:", "yes", error_r);
+        rc = set_opt(ctx, "unblock-lan-zones:", "yes", rc, err);
+        rc = set_opt(ctx, "insecure-lan-zones:", "yes", rc, err);
         static const char *const ask_forwarder[] = {
             "2.0.192.in-addr.arpa", "100.51.198.in-addr.arpa", "113.0.203.in-addr.arpa",
             "8.b.d.0.1.0.0.2.ip6.arpa", "test"};
@@ -244,22 +248,22 @@ int fl_dns_create(const struct fl_config *cfg, struct fl_dns **dns_r, const char
             /* "nodefault" is ignored when set through ub_ctx_set_option;
                an empty transparent zone has the same effect. */
             snprintf(zone, sizeof(zone), "%s transparent", ask_forwarder[i]);
-            rc |= set_opt(ctx, "local-zone:", zone, error_r);
+            rc = set_opt(ctx, "local-zone:", zone, rc, err);
         }
         for (size_t i = 0; i < cfg->dns_forwarders.count && rc == 0; i++) {
             if (ub_ctx_set_fwd(ctx, cfg->dns_forwarders.items[i]) != 0) {
-                *error_r = "libunbound rejected a forwarder address";
+                fl_buf_puts(err, "libunbound rejected a forwarder address");
                 rc = -1;
             }
         }
     }
     if (rc == 0 && *cfg->dns_trust_anchor_file &&
         ub_ctx_add_ta_file(ctx, cfg->dns_trust_anchor_file) != 0) {
-        *error_r = "cannot read the DNSSEC trust anchor file";
+        fl_buf_puts(err, "cannot read the DNSSEC trust anchor file");
         rc = -1;
     }
     if (rc == 0 && ub_ctx_async(ctx, 1) != 0) {
-        *error_r = "libunbound cannot run in threaded mode";
+        fl_buf_puts(err, "libunbound cannot run in threaded mode");
         rc = -1;
     }
     if (rc != 0) {
@@ -281,7 +285,7 @@ int fl_dns_create(const struct fl_config *cfg, struct fl_dns **dns_r, const char
     pthread_condattr_init(&dns->condattr);
     pthread_condattr_setclock(&dns->condattr, CLOCK_MONOTONIC);
     if (pipe(dns->wake) < 0 || pthread_create(&dns->thread, NULL, dispatcher, dns) != 0) {
-        *error_r = "cannot start the DNS dispatcher thread";
+        fl_buf_puts(err, "cannot start the DNS dispatcher thread");
         fl_dns_cache_free(&dns->cache);
         ub_ctx_delete(ctx);
         free(dns->probe_domain);
@@ -323,21 +327,18 @@ static const char *invalid_name(const char *name)
     size_t n = strlen(name);
     if (n > 0 && name[n - 1] == '.')
         n--;
-    if (n == 0)
+    switch (fl_domain_check(name, n, FL_DOMAIN_EMPTY_LAST)) {
+    case FL_DOMAIN_OK:
+        return NULL;
+    case FL_DOMAIN_EMPTY:
         return "empty domain name";
-    if (n > 253)
+    case FL_DOMAIN_TOO_LONG:
         return "domain name longer than 253 characters";
-    size_t label = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (name[i] == '.') {
-            if (label == 0)
-                return "empty label in domain name";
-            label = 0;
-        } else if (++label > 63) {
-            return "label longer than 63 characters";
-        }
+    case FL_DOMAIN_EMPTY_LABEL:
+        return "empty label in domain name";
+    default: /* FL_DOMAIN_LONG_LABEL: the only other one without flags */
+        return "label longer than 63 characters";
     }
-    return NULL;
 }
 
 static void finish_locally(struct fl_dns_query *q, enum fl_dns_status status, const char *why)

@@ -86,8 +86,8 @@ struct fl_dns_query;
 
 /* Creates the resolver from cfg (dns_forwarders, dns_timeout,
    dns_trust_anchor_file, dns_cache_size).  Returns 0, or -1 with
-   *error_r (static text). */
-int fl_dns_create(const struct fl_config *cfg, struct fl_dns **dns_r, const char **error_r);
+   the reason appended to err. */
+int fl_dns_create(const struct fl_config *cfg, struct fl_dns **dns_r, struct fl_buf *err);
 /* Cancels pending queries and frees the resolver.  Accepts NULL. */
 void fl_dns_destroy(struct fl_dns **dns);
 

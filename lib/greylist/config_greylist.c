@@ -14,15 +14,17 @@
 #define DAY (86400 * SEC)
 
 /* A host name or domain: printable ASCII, no '@', no spaces. */
-static int check_name(const char *v, const char **error_r)
+static int check_name(const char *v, struct fl_buf *err)
 {
     if (*v == '\0' || strchr(v, '@') != NULL) {
-        *error_r = "expected a host or domain name (mail.example.com, .example.com)";
+        fl_buf_puts(err,
+                    "expected a host or domain name (mail.example.com, .example.com)");
         return -1;
     }
     for (const char *p = v; *p; p++) {
         if (*p <= ' ' || *p >= 0x7f || *p == '/' || *p == ',') {
-            *error_r = "expected a host or domain name (mail.example.com, .example.com)";
+            fl_buf_puts(
+                err, "expected a host or domain name (mail.example.com, .example.com)");
             return -1;
         }
     }
@@ -30,16 +32,17 @@ static int check_name(const char *v, const char **error_r)
 }
 
 /* local@domain, local@, @domain or domain. */
-static int check_recipient(const char *v, const char **error_r)
+static int check_recipient(const char *v, struct fl_buf *err)
 {
     const char *at = strrchr(v, '@');
     if (*v == '\0' || (at != NULL && strchr(v, '@') != at)) {
-        *error_r = "expected local@domain, local@ (any domain), @domain or domain";
+        fl_buf_puts(err, "expected local@domain, local@ (any domain), @domain or domain");
         return -1;
     }
     for (const char *p = v; *p; p++) {
         if (*p <= ' ' || *p >= 0x7f) {
-            *error_r = "expected local@domain, local@ (any domain), @domain or domain";
+            fl_buf_puts(err,
+                        "expected local@domain, local@ (any domain), @domain or domain");
             return -1;
         }
     }
@@ -47,11 +50,12 @@ static int check_recipient(const char *v, const char **error_r)
 }
 
 /* HOST:PORT, [IPv6]:PORT, HOST (port 6379) or unix:/path. */
-static int check_redis_server(const char *v, const char **error_r)
+static int check_redis_server(const char *v, struct fl_buf *err)
 {
     if (strncmp(v, "unix:", 5) == 0) {
         if (v[5] != '/') {
-            *error_r = "a unix socket needs an absolute path (unix:/run/redis.sock)";
+            fl_buf_puts(err,
+                        "a unix socket needs an absolute path (unix:/run/redis.sock)");
             return -1;
         }
         return 0;
@@ -60,25 +64,25 @@ static int check_redis_server(const char *v, const char **error_r)
     if (v[0] == '[' && colon != NULL)
         colon++;
     if (*v == '\0' || (v[0] == '[' && strchr(v, ']') == NULL)) {
-        *error_r = "expected HOST:PORT, [IPv6]:PORT or unix:/path";
+        fl_buf_puts(err, "expected HOST:PORT, [IPv6]:PORT or unix:/path");
         return -1;
     }
     if (colon != NULL && (v[0] == '[' || strchr(v, ':') == colon)) {
         char *end;
         long port = strtol(colon + 1, &end, 10);
         if (colon[1] == '\0' || *end != '\0' || port < 1 || port > 65535) {
-            *error_r = "port must be 1..65535 (127.0.0.1:6379)";
+            fl_buf_puts(err, "port must be 1..65535 (127.0.0.1:6379)");
             return -1;
         }
     }
     return 0;
 }
 
-static int check_prefix(const char *v, const char **error_r)
+static int check_prefix(const char *v, struct fl_buf *err)
 {
     for (const char *p = v; *p; p++) {
         if (*p <= ' ' || *p >= 0x7f) {
-            *error_r = "must be printable ASCII without spaces";
+            fl_buf_puts(err, "must be printable ASCII without spaces");
             return -1;
         }
     }

@@ -49,13 +49,13 @@ int fl_greylist_open(const struct fl_config *cfg, const struct fl_clock *clock,
     const struct fl_greylist_ops *ops = cfg->greylist_store == FL_GREYLIST_STORE_REDIS
                                             ? &fl_greylist_redis_ops
                                             : &fl_greylist_lmdb_ops;
-    char err[256] = "";
+    struct fl_buf err;
+    fl_buf_init(&err);
     void *be = NULL;
-    if (ops->open(cfg, flags, &be, err, sizeof(err)) < 0) {
-        if (error != NULL)
-            fl_buf_printf(error, "greylist store %s: %s", ops->name, err);
+    int rc = ops->open(cfg, flags, &be, &err);
+    fl_greylist_store_error(error, ops, rc, &err, "");
+    if (rc < 0)
         return -1;
-    }
     struct fl_greylist *gl = fl_calloc(1, sizeof(*gl));
     gl->ops = ops;
     gl->be = be;
@@ -383,8 +383,13 @@ int fl_greylist_decide(struct fl_greylist *gl, const struct fl_config *cfg,
         .auto_allow = (unsigned long)cfg->greylist_auto_allow,
         .d = d,
     };
-    if (gl->ops->update(gl->be, &t, apply_decide, &c, d->now, d->error,
-                        sizeof(d->error)) < 0) {
+    struct fl_buf err;
+    fl_buf_init(&err);
+    int rc = gl->ops->update(gl->be, &t, apply_decide, &c, d->now, &err);
+    if (rc < 0)
+        snprintf(d->error, sizeof(d->error), "%s", err.data);
+    fl_buf_free(&err);
+    if (rc < 0) {
         d->outcome = FL_GREYLIST_STORE_ERROR;
         d->exemption = FL_GREYLIST_EX_NONE;
         d->reason_code = "greylist.store_down";
@@ -583,13 +588,19 @@ void fl_greylist_result(const struct fl_greylist_decision *d, struct fl_result *
 
 int fl_greylist_sweep(struct fl_greylist *gl, size_t *removed_r, struct fl_buf *error)
 {
-    char err[256] = "";
+    struct fl_buf err;
+    fl_buf_init(&err);
     *removed_r = 0;
     time_t cutoff = fl_greylist_now(gl) - FL_GREYLIST_KEEP_EXPIRED;
-    if (gl->ops->sweep(gl->be, cutoff, true, removed_r, err, sizeof(err)) < 0) {
-        if (error != NULL)
-            fl_buf_printf(error, "greylist store %s: sweep: %s", gl->ops->name, err);
-        return -1;
-    }
-    return 0;
+    int rc = gl->ops->sweep(gl->be, cutoff, true, removed_r, &err);
+    fl_greylist_store_error(error, gl->ops, rc, &err, "sweep: ");
+    return rc < 0 ? -1 : 0;
+}
+
+void fl_greylist_store_error(struct fl_buf *error, const struct fl_greylist_ops *ops,
+                             int rc, struct fl_buf *err, const char *what)
+{
+    if (rc < 0 && error != NULL)
+        fl_buf_printf(error, "greylist store %s: %s%s", ops->name, what, err->data);
+    fl_buf_free(err);
 }

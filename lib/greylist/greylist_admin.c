@@ -5,6 +5,7 @@
    while the daemon runs.  See greylist.h.  Thread-safe. */
 #include "lib/greylist/greylist.h"
 #include "lib/greylist/greylist_store.h"
+#include "lib/core/xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,13 +123,11 @@ static int scan(struct fl_greylist *gl, const char *prefix,
 {
     void *be;
     const struct fl_greylist_ops *ops = fl_greylist_backend(gl, &be);
-    char err[256] = "";
-    if (ops->scan(be, prefix, cb, ctx, err, sizeof(err)) < 0) {
-        if (error != NULL)
-            fl_buf_printf(error, "greylist store %s: %s", ops->name, err);
-        return -1;
-    }
-    return 0;
+    struct fl_buf err;
+    fl_buf_init(&err);
+    int rc = ops->scan(be, prefix, cb, ctx, &err);
+    fl_greylist_store_error(error, ops, rc, &err, "");
+    return rc < 0 ? -1 : 0;
 }
 
 int fl_greylist_foreach(struct fl_greylist *gl,
@@ -215,13 +214,11 @@ static int update_one(struct fl_greylist *gl, const char *key,
     memset(&t, 0, sizeof(t));
     t.n = 1;
     snprintf(t.keys[0], sizeof(t.keys[0]), "%s", key);
-    char err[256] = "";
-    if (ops->update(be, &t, apply, ctx, fl_greylist_now(gl), err, sizeof(err)) < 0) {
-        if (error != NULL)
-            fl_buf_printf(error, "greylist store %s: %s", ops->name, err);
-        return -1;
-    }
-    return 0;
+    struct fl_buf err;
+    fl_buf_init(&err);
+    int rc = ops->update(be, &t, apply, ctx, fl_greylist_now(gl), &err);
+    fl_greylist_store_error(error, ops, rc, &err, "");
+    return rc < 0 ? -1 : 0;
 }
 
 /* Builds the key of a client ("c NET") or a triplet ("t NET S R"). */
@@ -273,15 +270,9 @@ static int collect_key(const char *key, const struct fl_greylist_record *rec, vo
     (void)rec;
     if (kl->n == kl->cap) {
         kl->cap = kl->cap ? kl->cap * 2 : 16;
-        char **keys = realloc(kl->keys, kl->cap * sizeof(*keys));
-        if (keys == NULL)
-            abort();
-        kl->keys = keys;
+        kl->keys = fl_realloc(kl->keys, kl->cap * sizeof(*kl->keys));
     }
-    size_t n = strlen(key) + 1;
-    if ((kl->keys[kl->n] = malloc(n)) == NULL)
-        abort();
-    memcpy(kl->keys[kl->n++], key, n);
+    kl->keys[kl->n++] = fl_strdup(key);
     return 0;
 }
 
@@ -317,12 +308,10 @@ int fl_greylist_expire(struct fl_greylist *gl, size_t *removed_r, struct fl_buf 
 {
     void *be;
     const struct fl_greylist_ops *ops = fl_greylist_backend(gl, &be);
-    char err[256] = "";
+    struct fl_buf err;
+    fl_buf_init(&err);
     *removed_r = 0;
-    if (ops->sweep(be, fl_greylist_now(gl), false, removed_r, err, sizeof(err)) < 0) {
-        if (error != NULL)
-            fl_buf_printf(error, "greylist store %s: %s", ops->name, err);
-        return -1;
-    }
-    return 0;
+    int rc = ops->sweep(be, fl_greylist_now(gl), false, removed_r, &err);
+    fl_greylist_store_error(error, ops, rc, &err, "");
+    return rc < 0 ? -1 : 0;
 }

@@ -22,6 +22,7 @@
    while the map size is adopted.  Open the store once per process (a
    second open of the same directory fails), after fork(). */
 #include "lib/greylist/greylist_store.h"
+#include "lib/core/xalloc.h"
 
 #include <errno.h>
 #include <lmdb.h>
@@ -51,15 +52,15 @@ struct lmdb_be {
     bool nosync;
 };
 
-static void set_err(char *err, size_t errlen, const char *what, int rc)
+static void set_err(struct fl_buf *err, const char *what, int rc)
 {
-    snprintf(err, errlen, "%s: %s", what, mdb_strerror(rc));
+    fl_buf_printf(err, "%s: %s", what, mdb_strerror(rc));
 }
 
-static void full_err(const struct lmdb_be *b, char *err, size_t errlen)
+static void full_err(const struct lmdb_be *b, struct fl_buf *err)
 {
-    snprintf(
-        err, errlen,
+    fl_buf_printf(
+        err,
         "LMDB store %s is full (greylist_lmdb_map_size = %lldk): raise "
         "greylist_lmdb_map_size (faultlinectl run with the new value grows the store at "
         "once) or run faultlinectl greylist expire",
@@ -88,8 +89,8 @@ static int register_env(dev_t dev, ino_t ino)
     for (struct open_env *e = open_envs; e != NULL && rc == 0; e = e->next)
         if (e->dev == dev && e->ino == ino && e->pid == me)
             rc = -1;
-    struct open_env *e = rc == 0 ? malloc(sizeof(*e)) : NULL;
-    if (e != NULL) {
+    if (rc == 0) {
+        struct open_env *e = fl_malloc(sizeof(*e));
         *e = (struct open_env){dev, ino, me, open_envs};
         open_envs = e;
     }
@@ -113,11 +114,11 @@ static void unregister_env(dev_t dev, ino_t ino)
 }
 
 static int lmdb_open(const struct fl_config *cfg, unsigned int flags, void **be_r,
-                     char *err, size_t errlen)
+                     struct fl_buf *err)
 {
     const char *dir = cfg->greylist_lmdb_dir;
     if (dir == NULL || dir[0] == '\0') {
-        snprintf(err, errlen, "greylist_lmdb_dir is empty");
+        fl_buf_printf(err, "greylist_lmdb_dir is empty");
         return -1;
     }
     struct stat st;
@@ -125,28 +126,23 @@ static int lmdb_open(const struct fl_config *cfg, unsigned int flags, void **be_
         char data[PATH_MAX + 16];
         snprintf(data, sizeof(data), "%s/data.mdb", dir);
         if (stat(data, &st) != 0) {
-            snprintf(err, errlen, "no store at %s: %s (the daemon creates it)", data,
-                     strerror(errno));
+            fl_buf_printf(err, "no store at %s: %s (the daemon creates it)", data,
+                          strerror(errno));
             return -1;
         }
     } else if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+        fl_buf_printf(err, "cannot create %s: %s", dir, strerror(errno));
         return -1;
     }
     if (stat(dir, &st) != 0) {
-        snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+        fl_buf_printf(err, "%s: %s", dir, strerror(errno));
         return -1;
     }
     if (register_env(st.st_dev, st.st_ino) < 0) {
-        snprintf(err, errlen, "%s is already open in this process", dir);
+        fl_buf_printf(err, "%s is already open in this process", dir);
         return -1;
     }
-    struct lmdb_be *b = calloc(1, sizeof(*b));
-    if (b == NULL) {
-        unregister_env(st.st_dev, st.st_ino);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
+    struct lmdb_be *b = fl_calloc(1, sizeof(*b));
     b->dev = st.st_dev;
     b->ino = st.st_ino;
     snprintf(b->dir, sizeof(b->dir), "%s", dir);
@@ -159,18 +155,18 @@ static int lmdb_open(const struct fl_config *cfg, unsigned int flags, void **be_
     b->nosync = cfg->greylist_lmdb_sync == FL_GREYLIST_SYNC_NONE;
     int rc = mdb_env_create(&b->env);
     if (rc != 0) {
-        set_err(err, errlen, "mdb_env_create", rc);
+        set_err(err, "mdb_env_create", rc);
         free(b);
         return -1;
     }
     MDB_txn *txn = NULL;
     if ((rc = mdb_env_set_mapsize(b->env, (size_t)b->map_size)) != 0 ||
         (rc = mdb_env_set_maxreaders(b->env, 512)) != 0) {
-        set_err(err, errlen, "LMDB settings", rc);
+        set_err(err, "LMDB settings", rc);
         goto fail;
     }
     if ((rc = mdb_env_open(b->env, dir, envflags, 0640)) != 0) {
-        snprintf(err, errlen, "cannot open LMDB store in %s: %s", dir, mdb_strerror(rc));
+        fl_buf_printf(err, "cannot open LMDB store in %s: %s", dir, mdb_strerror(rc));
         goto fail;
     }
     int dead = 0;
@@ -180,8 +176,7 @@ static int lmdb_open(const struct fl_config *cfg, unsigned int flags, void **be_
         (rc = mdb_txn_commit(txn)) != 0) {
         if (txn != NULL && rc != 0)
             mdb_txn_abort(txn);
-        snprintf(err, errlen, "cannot open the database in %s: %s", dir,
-                 mdb_strerror(rc));
+        fl_buf_printf(err, "cannot open the database in %s: %s", dir, mdb_strerror(rc));
         goto fail;
     }
     /* A marker record, written with this process's map size: LMDB keeps
@@ -243,13 +238,13 @@ static void end(struct lmdb_be *b)
    (MDB_MAP_FULL: the caller may grow the map and retry), or -1 with err. */
 static int update_once(struct lmdb_be *b, struct fl_greylist_txn *t,
                        void (*apply)(struct fl_greylist_txn *t, void *ctx), void *ctx,
-                       char *err, size_t errlen)
+                       struct fl_buf *err)
 {
     MDB_txn *txn;
     int rc = begin(b, 0, &txn);
     if (rc != 0) {
         end(b);
-        set_err(err, errlen, "cannot begin a write transaction", rc);
+        set_err(err, "cannot begin a write transaction", rc);
         return -1;
     }
     for (size_t i = 0; i < t->n; i++) {
@@ -261,7 +256,7 @@ static int update_once(struct lmdb_be *b, struct fl_greylist_txn *t,
         } else if (rc != 0) {
             mdb_txn_abort(txn);
             end(b);
-            set_err(err, errlen, "read", rc);
+            set_err(err, "read", rc);
             return -1;
         } else {
             t->found[i] = fl_greylist_record_parse(v.mv_data, v.mv_size, &t->rec[i]) == 0;
@@ -313,19 +308,19 @@ static bool adopt_larger_map(struct lmdb_be *b)
 
 static int lmdb_update(void *be, struct fl_greylist_txn *t,
                        void (*apply)(struct fl_greylist_txn *t, void *ctx), void *ctx,
-                       time_t now, char *err, size_t errlen)
+                       time_t now, struct fl_buf *err)
 {
     struct lmdb_be *b = be;
     (void)now;
-    int rc = update_once(b, t, apply, ctx, err, errlen);
+    int rc = update_once(b, t, apply, ctx, err);
     if (rc == MDB_MAP_FULL && adopt_larger_map(b))
-        rc = update_once(b, t, apply, ctx, err, errlen);
+        rc = update_once(b, t, apply, ctx, err);
     if (rc == MDB_MAP_FULL) {
-        full_err(b, err, errlen);
+        full_err(b, err);
         return -1;
     }
     if (rc > 0 || rc < -1) {
-        set_err(err, errlen, "write", rc);
+        set_err(err, "write", rc);
         return -1;
     }
     return rc;
@@ -334,7 +329,7 @@ static int lmdb_update(void *be, struct fl_greylist_txn *t,
 static int lmdb_scan(void *be, const char *prefix,
                      int (*cb)(const char *key, const struct fl_greylist_record *rec,
                                void *ctx),
-                     void *ctx, char *err, size_t errlen)
+                     void *ctx, struct fl_buf *err)
 {
     struct lmdb_be *b = be;
     MDB_txn *txn;
@@ -342,13 +337,13 @@ static int lmdb_scan(void *be, const char *prefix,
     int rc = begin(b, MDB_RDONLY, &txn);
     if (rc != 0) {
         end(b);
-        set_err(err, errlen, "cannot begin a read transaction", rc);
+        set_err(err, "cannot begin a read transaction", rc);
         return -1;
     }
     if ((rc = mdb_cursor_open(txn, b->dbi, &cur)) != 0) {
         mdb_txn_abort(txn);
         end(b);
-        set_err(err, errlen, "cursor", rc);
+        set_err(err, "cursor", rc);
         return -1;
     }
     size_t plen = strlen(prefix);
@@ -371,7 +366,7 @@ static int lmdb_scan(void *be, const char *prefix,
     mdb_txn_abort(txn);
     end(b);
     if (rc != 0 && rc != MDB_NOTFOUND) {
-        set_err(err, errlen, "scan", rc);
+        set_err(err, "scan", rc);
         return -1;
     }
     return 0;
@@ -382,20 +377,20 @@ static int lmdb_scan(void *be, const char *prefix,
    batch committed.  Returns 1 when the end was reached, 0 when there is
    more, -2 when the map is too full for the batch, -1 on other errors. */
 static int sweep_batch(struct lmdb_be *b, time_t cutoff, char *resume, size_t max_delete,
-                       size_t *removed_r, char *err, size_t errlen)
+                       size_t *removed_r, struct fl_buf *err)
 {
     MDB_txn *txn;
     MDB_cursor *cur;
     int rc = begin(b, 0, &txn);
     if (rc != 0) {
         end(b);
-        set_err(err, errlen, "cannot begin a write transaction", rc);
+        set_err(err, "cannot begin a write transaction", rc);
         return -1;
     }
     if ((rc = mdb_cursor_open(txn, b->dbi, &cur)) != 0) {
         mdb_txn_abort(txn);
         end(b);
-        set_err(err, errlen, "cursor", rc);
+        set_err(err, "cursor", rc);
         return -1;
     }
     char next[FL_GREYLIST_KEY_MAX] = "";
@@ -430,7 +425,7 @@ static int sweep_batch(struct lmdb_be *b, time_t cutoff, char *resume, size_t ma
     if (rc == MDB_MAP_FULL)
         return -2;
     if (rc != 0) {
-        set_err(err, errlen, "sweep", rc);
+        set_err(err, "sweep", rc);
         return -1;
     }
     *removed_r += deleted;
@@ -441,7 +436,7 @@ static int sweep_batch(struct lmdb_be *b, time_t cutoff, char *resume, size_t ma
 }
 
 static int lmdb_sweep(void *be, time_t cutoff, bool background, size_t *removed_r,
-                      char *err, size_t errlen)
+                      struct fl_buf *err)
 {
     struct lmdb_be *b = be;
     (void)background;
@@ -451,7 +446,7 @@ static int lmdb_sweep(void *be, time_t cutoff, bool background, size_t *removed_
     *removed_r = 0;
     mdb_reader_check(b->env, &dead);
     for (;;) {
-        rc = sweep_batch(b, cutoff, resume, max_delete, removed_r, err, errlen);
+        rc = sweep_batch(b, cutoff, resume, max_delete, removed_r, err);
         if (rc == -2 && adopt_larger_map(b))
             continue;
         if (rc == -2 && max_delete > 1) {
@@ -464,7 +459,7 @@ static int lmdb_sweep(void *be, time_t cutoff, bool background, size_t *removed_
             break;
     }
     if (rc == -2)
-        full_err(b, err, errlen);
+        full_err(b, err);
     if (b->nosync)
         mdb_env_sync(b->env, 1);
     return rc < 0 ? -1 : 0;

@@ -22,6 +22,7 @@
 
    Thread-safety: any thread; the pool has its own mutex. */
 #include "lib/greylist/greylist_store.h"
+#include "lib/core/xalloc.h"
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -57,19 +58,8 @@ struct redis_be {
     long long backoff_ms;
 };
 
-static char *dup_or_null(const char *s)
-{
-    if (s == NULL)
-        return NULL;
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (p != NULL)
-        memcpy(p, s, n);
-    return p;
-}
-
 /* "unix:/path", "[v6]:port", "host:port" or "host". */
-static int parse_server(struct redis_be *b, const char *v, char *err, size_t errlen)
+static int parse_server(struct redis_be *b, const char *v, struct fl_buf *err)
 {
     b->port = 6379;
     if (strncmp(v, "unix:", 5) == 0) {
@@ -105,42 +95,30 @@ static int parse_server(struct redis_be *b, const char *v, char *err, size_t err
     }
     return 0;
 bad:
-    snprintf(err, errlen, "bad greylist_redis_server");
+    fl_buf_printf(err, "bad greylist_redis_server");
     return -1;
 }
 
 static int redis_open(const struct fl_config *cfg, unsigned int flags, void **be_r,
-                      char *err, size_t errlen)
+                      struct fl_buf *err)
 {
     (void)flags;
-    struct redis_be *b = calloc(1, sizeof(*b));
-    if (b == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    if (parse_server(b, cfg->greylist_redis_server ? cfg->greylist_redis_server : "", err,
-                     errlen) < 0) {
+    struct redis_be *b = fl_calloc(1, sizeof(*b));
+    if (parse_server(b, cfg->greylist_redis_server ? cfg->greylist_redis_server : "",
+                     err) < 0) {
         free(b);
         return -1;
     }
     if (cfg->greylist_redis_password != NULL && cfg->greylist_redis_password[0] != '\0')
-        b->password = dup_or_null(cfg->greylist_redis_password);
+        b->password = fl_strdup(cfg->greylist_redis_password);
     b->db = cfg->greylist_redis_db;
-    b->prefix = dup_or_null(cfg->greylist_redis_prefix ? cfg->greylist_redis_prefix : "");
-    b->prefix_len = b->prefix ? strlen(b->prefix) : 0;
+    b->prefix = fl_strdup(cfg->greylist_redis_prefix ? cfg->greylist_redis_prefix : "");
+    b->prefix_len = strlen(b->prefix);
     b->timeout_ms = cfg->greylist_redis_timeout;
     b->tv.tv_sec = (time_t)(b->timeout_ms / 1000);
     b->tv.tv_usec = (suseconds_t)((b->timeout_ms % 1000) * 1000);
     b->max = (size_t)cfg->greylist_redis_pool_size;
-    b->idle = calloc(b->max, sizeof(*b->idle));
-    if (b->prefix == NULL || b->idle == NULL) {
-        free(b->prefix);
-        free(b->password);
-        free(b->idle);
-        free(b);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
+    b->idle = fl_calloc(b->max, sizeof(*b->idle));
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -168,44 +146,43 @@ static void redis_close(void *be)
 
 /* One command; returns the reply (freeReplyObject it) or NULL with err. */
 static redisReply *command(redisContext *c, int argc, const char **argv,
-                           const size_t *lens, char *err, size_t errlen)
+                           const size_t *lens, struct fl_buf *err)
 {
     redisReply *r = redisCommandArgv(c, argc, argv, lens);
     if (r == NULL) {
-        snprintf(err, errlen, "%s", c->errstr[0] ? c->errstr : "no reply");
+        fl_buf_printf(err, "%s", c->errstr[0] ? c->errstr : "no reply");
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        snprintf(err, errlen, "%s: %s", argv[0], r->str);
+        fl_buf_printf(err, "%s: %s", argv[0], r->str);
         freeReplyObject(r);
         return NULL;
     }
     return r;
 }
 
-static redisContext *connect_one(struct redis_be *b, char *err, size_t errlen)
+static redisContext *connect_one(struct redis_be *b, struct fl_buf *err)
 {
     redisContext *c = b->unix_socket ? redisConnectUnixWithTimeout(b->host, b->tv)
                                      : redisConnectWithTimeout(b->host, b->port, b->tv);
     if (c == NULL || c->err) {
         const char *why = c ? c->errstr : "out of memory";
         if (b->unix_socket)
-            snprintf(err, errlen, "cannot connect to unix:%s: %s", b->host, why);
+            fl_buf_printf(err, "cannot connect to unix:%s: %s", b->host, why);
         else
-            snprintf(err, errlen, "cannot connect to %s port %d: %s", b->host, b->port,
-                     why);
+            fl_buf_printf(err, "cannot connect to %s port %d: %s", b->host, b->port, why);
         redisFree(c);
         return NULL;
     }
     if (redisSetTimeout(c, b->tv) != REDIS_OK) {
-        snprintf(err, errlen, "cannot set the Redis timeout: %s", c->errstr);
+        fl_buf_printf(err, "cannot set the Redis timeout: %s", c->errstr);
         redisFree(c);
         return NULL;
     }
     redisReply *r;
     if (b->password != NULL) {
         const char *argv[] = {"AUTH", b->password};
-        if ((r = command(c, 2, argv, NULL, err, errlen)) == NULL) {
+        if ((r = command(c, 2, argv, NULL, err)) == NULL) {
             redisFree(c);
             return NULL;
         }
@@ -215,7 +192,7 @@ static redisContext *connect_one(struct redis_be *b, char *err, size_t errlen)
         char db[24];
         snprintf(db, sizeof(db), "%lld", b->db);
         const char *argv[] = {"SELECT", db};
-        if ((r = command(c, 2, argv, NULL, err, errlen)) == NULL) {
+        if ((r = command(c, 2, argv, NULL, err)) == NULL) {
             redisFree(c);
             return NULL;
         }
@@ -226,7 +203,7 @@ static redisContext *connect_one(struct redis_be *b, char *err, size_t errlen)
 
 /* Takes an idle connection, or opens one (outside the lock).  *fresh_r
    tells which. */
-static redisContext *get_conn(struct redis_be *b, bool *fresh_r, char *err, size_t errlen)
+static redisContext *get_conn(struct redis_be *b, bool *fresh_r, struct fl_buf *err)
 {
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
@@ -241,7 +218,7 @@ static redisContext *get_conn(struct redis_be *b, bool *fresh_r, char *err, size
         if (pthread_cond_timedwait(&b->cond, &b->lock, &deadline) == ETIMEDOUT &&
             b->nidle == 0 && b->total >= b->max) {
             pthread_mutex_unlock(&b->lock);
-            snprintf(err, errlen, "all %zu Redis connections busy", b->max);
+            fl_buf_printf(err, "all %zu Redis connections busy", b->max);
             return NULL;
         }
     }
@@ -255,12 +232,12 @@ static redisContext *get_conn(struct redis_be *b, bool *fresh_r, char *err, size
     if (now < b->next_try_ms) {
         long long wait = b->next_try_ms - now;
         pthread_mutex_unlock(&b->lock);
-        snprintf(err, errlen, "Redis unreachable, next connect attempt in %lld ms", wait);
+        fl_buf_printf(err, "Redis unreachable, next connect attempt in %lld ms", wait);
         return NULL;
     }
     b->total++;
     pthread_mutex_unlock(&b->lock);
-    redisContext *c = connect_one(b, err, errlen);
+    redisContext *c = connect_one(b, err);
     pthread_mutex_lock(&b->lock);
     if (c == NULL) {
         b->total--;
@@ -307,16 +284,16 @@ static void drop_idle(struct redis_be *b)
 }
 
 /* Reads one pipelined reply; NULL with err on I/O error or an error reply. */
-static redisReply *next_reply(redisContext *c, const char *what, char *err, size_t errlen)
+static redisReply *next_reply(redisContext *c, const char *what, struct fl_buf *err)
 {
     void *p = NULL;
     if (redisGetReply(c, &p) != REDIS_OK || p == NULL) {
-        snprintf(err, errlen, "%s: %s", what, c->errstr[0] ? c->errstr : "no reply");
+        fl_buf_printf(err, "%s: %s", what, c->errstr[0] ? c->errstr : "no reply");
         return NULL;
     }
     redisReply *r = p;
     if (r->type == REDIS_REPLY_ERROR) {
-        snprintf(err, errlen, "%s: %s", what, r->str);
+        fl_buf_printf(err, "%s: %s", what, r->str);
         freeReplyObject(r);
         return NULL;
     }
@@ -333,7 +310,7 @@ static void full_key(const struct redis_be *b, const char *key, char *out, size_
    error. */
 static int try_update(struct redis_be *b, redisContext *c, struct fl_greylist_txn *t,
                       void (*apply)(struct fl_greylist_txn *t, void *ctx), void *ctx,
-                      time_t now, char *err, size_t errlen)
+                      time_t now, struct fl_buf *err)
 {
     char keys[FL_GREYLIST_TXN_MAX][FL_GREYLIST_KEY_MAX + 128];
     const char *argv[FL_GREYLIST_TXN_MAX + 1];
@@ -345,15 +322,15 @@ static int try_update(struct redis_be *b, redisContext *c, struct fl_greylist_tx
     redisAppendCommandArgv(c, (int)t->n + 1, argv, NULL);
     argv[0] = "MGET";
     redisAppendCommandArgv(c, (int)t->n + 1, argv, NULL);
-    redisReply *r = next_reply(c, "WATCH", err, errlen);
+    redisReply *r = next_reply(c, "WATCH", err);
     if (r == NULL)
         return -1;
     freeReplyObject(r);
-    if ((r = next_reply(c, "MGET", err, errlen)) == NULL)
+    if ((r = next_reply(c, "MGET", err)) == NULL)
         return -1;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != t->n) {
         freeReplyObject(r);
-        snprintf(err, errlen, "MGET: unexpected reply");
+        fl_buf_printf(err, "MGET: unexpected reply");
         return -1;
     }
     for (size_t i = 0; i < t->n; i++) {
@@ -371,7 +348,7 @@ static int try_update(struct redis_be *b, redisContext *c, struct fl_greylist_tx
         changes += t->write[i] || t->del[i];
     if (changes == 0) {
         const char *unwatch[] = {"UNWATCH"};
-        if ((r = command(c, 1, unwatch, NULL, err, errlen)) == NULL)
+        if ((r = command(c, 1, unwatch, NULL, err)) == NULL)
             return -1;
         freeReplyObject(r);
         return 0;
@@ -396,24 +373,24 @@ static int try_update(struct redis_be *b, redisContext *c, struct fl_greylist_tx
     /* +OK, one +QUEUED per change, then EXEC's answer. */
     int rc = 0;
     for (size_t i = 0; i < changes + 1; i++) {
-        if ((r = next_reply(c, i == 0 ? "MULTI" : "queue", err, errlen)) == NULL)
+        if ((r = next_reply(c, i == 0 ? "MULTI" : "queue", err)) == NULL)
             rc = -1; /* keep reading: EXEC still answers */
         else
             freeReplyObject(r);
         if (c->err)
             return -1;
     }
-    if ((r = next_reply(c, "EXEC", err, errlen)) == NULL)
+    if ((r = next_reply(c, "EXEC", err)) == NULL)
         return -1;
     if (rc == 0 && r->type == REDIS_REPLY_NIL)
         rc = 1; /* a watched key changed: redo */
     else if (rc == 0 && r->type != REDIS_REPLY_ARRAY) {
-        snprintf(err, errlen, "EXEC: unexpected reply");
+        fl_buf_printf(err, "EXEC: unexpected reply");
         rc = -1;
     }
     for (size_t i = 0; rc == 0 && i < r->elements; i++) {
         if (r->element[i]->type == REDIS_REPLY_ERROR) {
-            snprintf(err, errlen, "EXEC: %s", r->element[i]->str);
+            fl_buf_printf(err, "EXEC: %s", r->element[i]->str);
             rc = -1;
         }
     }
@@ -423,17 +400,19 @@ static int try_update(struct redis_be *b, redisContext *c, struct fl_greylist_tx
 
 static int redis_update(void *be, struct fl_greylist_txn *t,
                         void (*apply)(struct fl_greylist_txn *t, void *ctx), void *ctx,
-                        time_t now, char *err, size_t errlen)
+                        time_t now, struct fl_buf *err)
 {
     struct redis_be *b = be;
     int conflicts = 0;
     bool replaced = false;
+    size_t mark = err->len; /* a retry forgets the error of the attempt before */
     for (;;) {
+        fl_buf_truncate(err, mark);
         bool fresh;
-        redisContext *c = get_conn(b, &fresh, err, errlen);
+        redisContext *c = get_conn(b, &fresh, err);
         if (c == NULL)
             return -1;
-        int rc = try_update(b, c, t, apply, ctx, now, err, errlen);
+        int rc = try_update(b, c, t, apply, ctx, now, err);
         bool io_error = c->err != 0;
         put_conn(b, c, rc < 0);
         if (rc == 0)
@@ -441,8 +420,8 @@ static int redis_update(void *be, struct fl_greylist_txn *t,
         if (rc == 1) {
             if (++conflicts < MAX_CONFLICTS)
                 continue;
-            snprintf(err, errlen, "gave up after %d conflicting concurrent updates",
-                     conflicts);
+            fl_buf_printf(err, "gave up after %d conflicting concurrent updates",
+                          conflicts);
             return -1;
         }
         /* A pooled connection that died with the server it talked to:
@@ -472,11 +451,11 @@ static void glob_escape(const char *in, char *out, size_t outlen)
 static int redis_scan(void *be, const char *prefix,
                       int (*cb)(const char *key, const struct fl_greylist_record *rec,
                                 void *ctx),
-                      void *ctx, char *err, size_t errlen)
+                      void *ctx, struct fl_buf *err)
 {
     struct redis_be *b = be;
     bool fresh;
-    redisContext *c = get_conn(b, &fresh, err, errlen);
+    redisContext *c = get_conn(b, &fresh, err);
     if (c == NULL)
         return -1;
     char full[FL_GREYLIST_KEY_MAX + 128], pattern[2 * sizeof(full) + 2];
@@ -489,10 +468,10 @@ static int redis_scan(void *be, const char *prefix,
     int rc = 0, stop = 0;
     do {
         const char *scan[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", SCAN_COUNT};
-        redisReply *r = command(c, 6, scan, NULL, err, errlen);
+        redisReply *r = command(c, 6, scan, NULL, err);
         if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
             if (r != NULL)
-                snprintf(err, errlen, "SCAN: unexpected reply");
+                fl_buf_printf(err, "SCAN: unexpected reply");
             freeReplyObject(r);
             rc = -1;
             break;
@@ -501,23 +480,15 @@ static int redis_scan(void *be, const char *prefix,
                  r->element[0]->str ? r->element[0]->str : "0");
         redisReply *keys = r->element[1];
         if (keys->elements > 0) {
-            const char **argv = calloc(keys->elements + 1, sizeof(*argv));
-            size_t *lens = calloc(keys->elements + 1, sizeof(*lens));
-            if (argv == NULL || lens == NULL) {
-                free(argv);
-                free(lens);
-                freeReplyObject(r);
-                snprintf(err, errlen, "out of memory");
-                rc = -1;
-                break;
-            }
+            const char **argv = fl_calloc(keys->elements + 1, sizeof(*argv));
+            size_t *lens = fl_calloc(keys->elements + 1, sizeof(*lens));
             argv[0] = "MGET";
             lens[0] = 4;
             for (size_t i = 0; i < keys->elements; i++) {
                 argv[i + 1] = keys->element[i]->str;
                 lens[i + 1] = keys->element[i]->len;
             }
-            redisReply *v = command(c, (int)keys->elements + 1, argv, lens, err, errlen);
+            redisReply *v = command(c, (int)keys->elements + 1, argv, lens, err);
             free(argv);
             free(lens);
             if (v == NULL || v->type != REDIS_REPLY_ARRAY ||
@@ -550,7 +521,6 @@ struct expired_keys {
     char **keys;
     size_t n, cap;
     time_t cutoff;
-    bool oom;
 };
 
 static int collect_expired(const char *key, const struct fl_greylist_record *rec,
@@ -561,19 +531,10 @@ static int collect_expired(const char *key, const struct fl_greylist_record *rec
         return 0;
     if (ek->n == ek->cap) {
         size_t cap = ek->cap ? ek->cap * 2 : 64;
-        char **keys = realloc(ek->keys, cap * sizeof(*keys));
-        if (keys == NULL) {
-            ek->oom = true;
-            return 1;
-        }
-        ek->keys = keys;
+        ek->keys = fl_realloc(ek->keys, cap * sizeof(*ek->keys));
         ek->cap = cap;
     }
-    if ((ek->keys[ek->n] = dup_or_null(key)) == NULL) {
-        ek->oom = true;
-        return 1;
-    }
-    ek->n++;
+    ek->keys[ek->n++] = fl_strdup(key);
     return 0;
 }
 
@@ -592,24 +553,20 @@ static void apply_expire(struct fl_greylist_txn *t, void *arg)
 }
 
 static int redis_sweep(void *be, time_t cutoff, bool background, size_t *removed_r,
-                       char *err, size_t errlen)
+                       struct fl_buf *err)
 {
     *removed_r = 0;
     if (background)
         return 0; /* TTLs expire the keys */
     struct expired_keys ek = {.cutoff = cutoff};
-    int rc = redis_scan(be, "", collect_expired, &ek, err, errlen);
-    if (rc == 0 && ek.oom) {
-        snprintf(err, errlen, "out of memory");
-        rc = -1;
-    }
+    int rc = redis_scan(be, "", collect_expired, &ek, err);
     for (size_t i = 0; rc == 0 && i < ek.n; i++) {
         struct fl_greylist_txn t;
         memset(&t, 0, sizeof(t));
         t.n = 1;
         snprintf(t.keys[0], sizeof(t.keys[0]), "%s", ek.keys[i]);
         struct expire_one e = {cutoff, false};
-        rc = redis_update(be, &t, apply_expire, &e, cutoff, err, errlen);
+        rc = redis_update(be, &t, apply_expire, &e, cutoff, err);
         if (rc == 0 && e.removed)
             (*removed_r)++;
     }

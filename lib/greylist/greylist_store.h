@@ -39,9 +39,10 @@ struct fl_greylist_txn {
 
 struct fl_greylist_ops {
     const char *name;
-    /* Opens the store of cfg.  Returns 0 and sets *be_r, or -1 with err. */
-    int (*open)(const struct fl_config *cfg, unsigned int flags, void **be_r, char *err,
-                size_t errlen);
+    /* Opens the store of cfg.  Returns 0 and sets *be_r, or -1 with the reason appended
+       to err (each op appends one line to err on failure, nothing on success). */
+    int (*open)(const struct fl_config *cfg, unsigned int flags, void **be_r,
+                struct fl_buf *err);
     void (*close)(void *be);
     /* Reads t->keys into t->found/t->rec, calls apply(t, ctx) (which sets
        write/del), and stores its changes, all atomically: no other update
@@ -51,23 +52,29 @@ struct fl_greylist_ops {
        Returns 0, or -1 with err (nothing was changed). */
     int (*update)(void *be, struct fl_greylist_txn *t,
                   void (*apply)(struct fl_greylist_txn *t, void *ctx), void *ctx,
-                  time_t now, char *err, size_t errlen);
+                  time_t now, struct fl_buf *err);
     /* Calls cb for every record whose key starts with prefix ("" = all)
        until cb returns non-zero; cb must not call back into the store.
        Returns 0, or -1 with err. */
     int (*scan)(void *be, const char *prefix,
                 int (*cb)(const char *key, const struct fl_greylist_record *rec,
                           void *ctx),
-                void *ctx, char *err, size_t errlen);
+                void *ctx, struct fl_buf *err);
     /* Deletes every record with 0 < expires <= cutoff; background: the
        daemon's periodic sweep (Redis returns at once: TTLs do the work).
        Returns 0 and sets *removed_r, or -1 with err. */
-    int (*sweep)(void *be, time_t cutoff, bool background, size_t *removed_r, char *err,
-                 size_t errlen);
+    int (*sweep)(void *be, time_t cutoff, bool background, size_t *removed_r,
+                 struct fl_buf *err);
 };
 
 extern const struct fl_greylist_ops fl_greylist_lmdb_ops;
 extern const struct fl_greylist_ops fl_greylist_redis_ops;
+
+/* After a store call that returned rc with its reason in err: appends
+   "greylist store NAME: WHAT<reason>" to error when rc < 0 (error may be
+   NULL: the caller does not want it), and frees err. */
+void fl_greylist_store_error(struct fl_buf *error, const struct fl_greylist_ops *ops,
+                             int rc, struct fl_buf *err, const char *what);
 
 /* For lib/greylist/greylist_admin.c: the handle's clock and its backend. */
 time_t fl_greylist_now(const struct fl_greylist *gl);

@@ -17,6 +17,7 @@
      "john1234" stays. */
 #include "lib/greylist/greylist.h"
 #include "lib/greylist/greylist_store.h"
+#include "lib/core/xalloc.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -265,16 +266,9 @@ void fl_greylist_normalize_sender(const char *sender, char *out, size_t outlen)
         snprintf(out, outlen, "<>");
         return;
     }
-    char *addr = malloc(n + 1);
-    char *work = malloc(2 * n + 16);
-    char *local_out = malloc(2 * n + 16);
-    if (addr == NULL || work == NULL || local_out == NULL) {
-        free(addr);
-        free(work);
-        free(local_out);
-        finish_addr("", out, outlen);
-        return;
-    }
+    char *addr = fl_malloc(n + 1);
+    char *work = fl_malloc(2 * n + 16);
+    char *local_out = fl_malloc(2 * n + 16);
     for (size_t i = 0; i < n; i++)
         addr[i] = (char)tolower((unsigned char)s[i]);
     addr[n] = '\0';
@@ -307,13 +301,7 @@ void fl_greylist_normalize_rcpt(const char *rcpt, char *out, size_t outlen)
 {
     size_t n;
     const char *s = unbracket(rcpt ? rcpt : "", &n);
-    char *copy = malloc(n + 1);
-    if (copy == NULL) {
-        finish_addr("", out, outlen);
-        return;
-    }
-    memcpy(copy, s, n);
-    copy[n] = '\0';
+    char *copy = fl_strndup(s, n);
     finish_addr(copy, out, outlen);
     free(copy);
 }

@@ -15,14 +15,14 @@
 
 /* A whole number from -1000 to -1.  (A string setting: FL_SET_INT takes no
    sign.) */
-static int check_allow_threshold(const char *v, const char **error_r)
+static int check_allow_threshold(const char *v, struct fl_buf *err)
 {
     char *end;
     errno = 0;
     long n = strtol(v, &end, 10);
     if (*v != '-' || !isdigit((unsigned char)v[1]) || *end != '\0' || errno != 0 ||
         n < -1000 || n > -1) {
-        *error_r = "expected a whole number from -1000 to -1";
+        fl_buf_puts(err, "expected a whole number from -1000 to -1");
         return -1;
     }
     return 0;

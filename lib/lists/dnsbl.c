@@ -7,6 +7,7 @@
 #include "lib/core/clock.h"
 #include "lib/lists/dnsbl_impl.h"
 #include "lib/core/log.h"
+#include "lib/core/sanitize.h"
 #include "lib/core/xalloc.h"
 
 #include <stdarg.h>
@@ -35,12 +36,14 @@ static int add_entries(struct fl_dnsbl_lists *lists, const struct fl_strlist *it
                        struct fl_buf *errors)
 {
     int rc = 0;
+    struct fl_buf why;
+    fl_buf_init(&why);
     for (size_t i = 0; i < items->count; i++) {
         struct fl_dnsbl_spec spec;
-        const char *why;
+        fl_buf_reset(&why);
         if (fl_dnsbl_spec_parse(items->items[i], kind, &spec, &why) < 0) {
             fl_buf_printf(errors, "error: %s: \"%s\": %s\n", setting, items->items[i],
-                          why);
+                          why.data);
             rc = -1;
             continue;
         }
@@ -58,6 +61,7 @@ static int add_entries(struct fl_dnsbl_lists *lists, const struct fl_strlist *it
         lists->entries[lists->nentries].list = l;
         lists->nentries++;
     }
+    fl_buf_free(&why);
     return rc;
 }
 
@@ -185,14 +189,17 @@ int fl_dnsbl_check_domain(struct fl_dnsbl *bl, enum fl_dnsbl_identity id,
                           const char *name, long long deadline_ms)
 {
     char domain[256];
-    const char *why;
     if (id == FL_DNSBL_ID_CLIENT || fl_dnsbl_identity_name(id) == NULL)
         return 0;
-    if (fl_dnsbl_domain_normalise(name, domain, sizeof(domain), &why) < 0) {
+    struct fl_buf why;
+    fl_buf_init(&why);
+    int rc = fl_dnsbl_domain_normalise(name, domain, sizeof(domain), &why);
+    if (rc < 0)
         fl_debug("dnsbl identity=%s name not checked: %s", fl_dnsbl_identity_name(id),
-                 why);
+                 why.data);
+    fl_buf_free(&why);
+    if (rc < 0)
         return 0;
-    }
     int started = 0;
     for (size_t i = 0; i < bl->lists->nlists; i++) {
         const struct fl_dnsbl_list *l = &bl->lists->lists[i];
@@ -241,19 +248,6 @@ void fl_dnsbl_new_message(struct fl_dnsbl *bl)
 }
 
 /* --- scoring -------------------------------------------------------------- */
-
-void fl_dnsbl_sanitise(struct fl_buf *out, const char *text, size_t len, size_t max)
-{
-    bool cut = len > max;
-    if (cut)
-        len = max;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)text[i];
-        fl_buf_putc(out, (c < 0x20 || c >= 0x7f) ? '?' : (char)c);
-    }
-    if (cut)
-        fl_buf_puts(out, "...");
-}
 
 const char *fl_dnsbl_answer_error(const struct fl_dnsbl_lists *lists, size_t l,
                                   unsigned int ids, const unsigned char addr[4])
@@ -398,8 +392,8 @@ static void evaluate(struct fl_dnsbl *bl, struct fl_dnsbl_q *q, long long deadli
         if (t != NULL && t->status == FL_DNS_OK && t->count > 0) {
             struct fl_buf txt;
             fl_buf_init(&txt);
-            fl_dnsbl_sanitise(&txt, t->records[0].data, t->records[0].len,
-                              FL_DNSBL_TXT_MAX);
+            fl_sanitize_ascii_n(&txt, t->records[0].data, t->records[0].len,
+                                FL_DNSBL_TXT_MAX);
             ev->txt = fl_buf_steal(&txt);
             fl_buf_free(&txt);
             c->txt = ev->txt;

@@ -90,8 +90,5 @@ void fl_dnsbl_clear_outcome(struct fl_dnsbl *bl);
    identities; NULL if it is a code an entry may match. */
 const char *fl_dnsbl_answer_error(const struct fl_dnsbl_lists *lists, size_t l,
                                   unsigned int ids, const unsigned char addr[4]);
-/* dnsbl.c: appends text (len bytes, may hold NUL) as printable ASCII, at
-   most max bytes, a cut marked "...". */
-void fl_dnsbl_sanitise(struct fl_buf *out, const char *text, size_t len, size_t max);
 
 #endif

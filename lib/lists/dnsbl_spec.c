@@ -5,6 +5,7 @@
    query; dnswl.org 127.0.0.255; URIBL 127.0.0.1 query refused). */
 #include "lib/lists/dnsbl_spec.h"
 #include "lib/lists/dnsbl.h"
+#include "lib/core/domain.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -121,14 +122,14 @@ static const char bad_filter[] =
     "127.0.0.[2..11] or 127.0.0.[2;4;9]";
 
 int fl_dnsbl_filter_parse(const char *text, size_t len, struct fl_dnsbl_filter *f_r,
-                          const char **error_r)
+                          struct fl_buf *err)
 {
     const char *p = text, *end = text + len;
     memset(f_r, 0, sizeof(*f_r));
     for (int o = 0; o < 4; o++) {
         if (o > 0) {
             if (p >= end || *p != '.') {
-                *error_r = bad_filter;
+                fl_buf_puts(err, bad_filter);
                 return -1;
             }
             p++;
@@ -138,20 +139,23 @@ int fl_dnsbl_filter_parse(const char *text, size_t len, struct fl_dnsbl_filter *
             for (;;) {
                 int lo = octet_number(&p, end), hi = lo;
                 if (lo < 0) {
-                    *error_r =
-                        "bad filter: a value inside [...] is not a number from 0 to 255";
+                    fl_buf_puts(
+                        err,
+                        "bad filter: a value inside [...] is not a number from 0 to 255");
                     return -1;
                 }
                 if (end - p >= 2 && p[0] == '.' && p[1] == '.') {
                     p += 2;
                     hi = octet_number(&p, end);
                     if (hi < 0) {
-                        *error_r =
-                            "bad filter: a range N..M needs M, a number from 0 to 255";
+                        fl_buf_puts(
+                            err,
+                            "bad filter: a range N..M needs M, a number from 0 to 255");
                         return -1;
                     }
                     if (hi < lo) {
-                        *error_r = "bad filter: in a range N..M, N must not be above M";
+                        fl_buf_puts(err,
+                                    "bad filter: in a range N..M, N must not be above M");
                         return -1;
                     }
                 }
@@ -165,28 +169,30 @@ int fl_dnsbl_filter_parse(const char *text, size_t len, struct fl_dnsbl_filter *
                     p++;
                     break;
                 }
-                *error_r =
-                    "bad filter: expected \";\" or \"]\" after a value inside [...]";
+                fl_buf_puts(
+                    err,
+                    "bad filter: expected \";\" or \"]\" after a value inside [...]");
                 return -1;
             }
         } else {
             int v = octet_number(&p, end);
             if (v < 0) {
-                *error_r = bad_filter;
+                fl_buf_puts(err, bad_filter);
                 return -1;
             }
             bit_set(f_r->octet[o], (unsigned int)v);
         }
     }
     if (p != end) {
-        *error_r = bad_filter;
+        fl_buf_puts(err, bad_filter);
         return -1;
     }
     /* Answers outside 127.0.0.0/8 are errors, never listings. */
     for (unsigned int v = 0; v < 256; v++) {
         if (v != 127 && bit_get(f_r->octet[0], v)) {
-            *error_r =
-                "bad filter: must lie inside 127.0.0.0/8 (other answers are errors)";
+            fl_buf_puts(
+                err,
+                "bad filter: must lie inside 127.0.0.0/8 (other answers are errors)");
             return -1;
         }
     }
@@ -213,51 +219,45 @@ static bool octet_is_only(const uint8_t *bits, unsigned int v)
 /* --- entries ------------------------------------------------------------ */
 
 static int parse_zone(const char *p, size_t n, struct fl_dnsbl_spec *spec,
-                      const char **error_r)
+                      struct fl_buf *err)
 {
     if (n > 0 && p[n - 1] == '.')
         n--;
     if (n == 0) {
-        *error_r = "empty zone name: expected zone[=filter][*weight], such as "
-                   "zen.example=127.0.0.[2..11]*2";
+        fl_buf_puts(err, "empty zone name: expected zone[=filter][*weight], such as "
+                         "zen.example=127.0.0.[2..11]*2");
         return -1;
     }
     if (n > FL_DNSBL_ZONE_MAX) {
-        *error_r = "zone name too long (at most 189 characters, so IPv6 queries fit)";
+        fl_buf_puts(err,
+                    "zone name too long (at most 189 characters, so IPv6 queries fit)");
         return -1;
     }
-    size_t label = 0, labels = 1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c == '.') {
-            if (label == 0) {
-                *error_r = "bad zone name: empty label (two dots, or a leading dot)";
-                return -1;
-            }
-            label = 0;
-            labels++;
-            spec->zone[i] = '.';
-            continue;
-        }
-        if (!isalnum(c) && c != '-' && c != '_') {
-            *error_r = "bad zone name: only letters, digits, \"-\", \"_\" and dots";
-            return -1;
-        }
-        if (++label > 63) {
-            *error_r = "bad zone name: a label is longer than 63 characters";
-            return -1;
-        }
-        spec->zone[i] = (char)tolower(c);
+    static const char *const problem[] = {
+        [FL_DOMAIN_EMPTY_LABEL] =
+            "bad zone name: empty label (two dots, or a leading dot)",
+        [FL_DOMAIN_LONG_LABEL] = "bad zone name: a label is longer than 63 characters",
+        [FL_DOMAIN_NON_ASCII] =
+            "bad zone name: only letters, digits, \"-\", \"_\" and dots",
+        [FL_DOMAIN_BAD_CHAR] =
+            "bad zone name: only letters, digits, \"-\", \"_\" and dots",
+        [FL_DOMAIN_ONE_LABEL] =
+            "bad zone name: a list zone has at least two labels (zen.example)",
+    };
+    /* Empty and too long are answered above (189 < 253). */
+    enum fl_domain_problem pr = fl_domain_check(
+        p, n, FL_DOMAIN_HOSTCHARS | FL_DOMAIN_TWO_LABELS | FL_DOMAIN_EMPTY_LAST);
+    if (pr != FL_DOMAIN_OK) {
+        fl_buf_puts(err, problem[pr]);
+        return -1;
     }
+    for (size_t i = 0; i < n; i++)
+        spec->zone[i] = (char)tolower((unsigned char)p[i]);
     spec->zone[n] = '\0';
-    if (labels < 2) {
-        *error_r = "bad zone name: a list zone has at least two labels (zen.example)";
-        return -1;
-    }
     return 0;
 }
 
-static int parse_weight(const char *p, size_t n, int *weight_r, const char **error_r)
+static int parse_weight(const char *p, size_t n, int *weight_r, struct fl_buf *err)
 {
     static const char bad[] =
         "bad weight: expected *N with N a whole number from -1000 to 1000 (*2, *-5)";
@@ -268,19 +268,19 @@ static int parse_weight(const char *p, size_t n, int *weight_r, const char **err
         i++;
     }
     if (i == n) {
-        *error_r = bad;
+        fl_buf_puts(err, bad);
         return -1;
     }
     long v = 0;
     for (; i < n; i++) {
         if (!isdigit((unsigned char)p[i]) || v > WEIGHT_MAX) {
-            *error_r = bad;
+            fl_buf_puts(err, bad);
             return -1;
         }
         v = v * 10 + (p[i] - '0');
     }
     if (v > WEIGHT_MAX) {
-        *error_r = bad;
+        fl_buf_puts(err, bad);
         return -1;
     }
     *weight_r = neg ? -(int)v : (int)v;
@@ -288,7 +288,7 @@ static int parse_weight(const char *p, size_t n, int *weight_r, const char **err
 }
 
 static int parse_identities(const char *p, size_t n, unsigned int *ids_r,
-                            const char **error_r)
+                            struct fl_buf *err)
 {
     static const struct {
         const char *name;
@@ -310,9 +310,10 @@ static int parse_identities(const char *p, size_t n, unsigned int *ids_r,
             }
         }
         if (!known) {
-            *error_r =
+            fl_buf_puts(
+                err,
                 "unknown identity: expected mailfrom, from, helo or ptr, joined by + "
-                "(:mailfrom+helo)";
+                "(:mailfrom+helo)");
             return -1;
         }
         if (plus == NULL)
@@ -324,7 +325,7 @@ static int parse_identities(const char *p, size_t n, unsigned int *ids_r,
 }
 
 int fl_dnsbl_spec_parse(const char *text, enum fl_dnsbl_spec_kind kind,
-                        struct fl_dnsbl_spec *spec_r, const char **error_r)
+                        struct fl_dnsbl_spec *spec_r, struct fl_buf *err)
 {
     memset(spec_r, 0, sizeof(*spec_r));
     spec_r->weight = 1;
@@ -334,18 +335,19 @@ int fl_dnsbl_spec_parse(const char *text, enum fl_dnsbl_spec_kind kind,
             : FL_DNSBL_ID_CLIENT;
     size_t len = strlen(text);
     size_t zone_end = strcspn(text, "=*:/");
-    if (parse_zone(text, zone_end, spec_r, error_r) < 0)
+    if (parse_zone(text, zone_end, spec_r, err) < 0)
         return -1;
     const char *p = text + zone_end, *end = text + len;
     if (p < end && *p == '=') {
         p++;
         size_t n = strcspn(p, "*:/");
         if (n == 0) {
-            *error_r =
-                "empty filter after \"=\": expected e.g. 127.0.0.2 or 127.0.0.[2..11]";
+            fl_buf_puts(
+                err,
+                "empty filter after \"=\": expected e.g. 127.0.0.2 or 127.0.0.[2..11]");
             return -1;
         }
-        if (fl_dnsbl_filter_parse(p, n, &spec_r->filter, error_r) < 0)
+        if (fl_dnsbl_filter_parse(p, n, &spec_r->filter, err) < 0)
             return -1;
         spec_r->has_filter = true;
         const struct fl_dnsbl_filter *f = &spec_r->filter;
@@ -362,66 +364,68 @@ int fl_dnsbl_spec_parse(const char *text, enum fl_dnsbl_spec_kind kind,
     }
     if (p < end && *p == '*') {
         if (kind == FL_DNSBL_SPEC_ERROR) {
-            *error_r = "an error code takes no weight: expected zone=filter "
-                       "(zen.example=127.255.255.254)";
+            fl_buf_puts(err, "an error code takes no weight: expected zone=filter "
+                             "(zen.example=127.255.255.254)");
             return -1;
         }
         p++;
         size_t n = strcspn(p, ":/");
-        if (parse_weight(p, n, &spec_r->weight, error_r) < 0)
+        if (parse_weight(p, n, &spec_r->weight, err) < 0)
             return -1;
         p += n;
     }
     if (p < end && *p == ':') {
         if (kind != FL_DNSBL_SPEC_DOMAIN) {
-            *error_r =
-                "identities (:mailfrom+helo) are for domain lists (rhsbl_sites) only";
+            fl_buf_puts(
+                err,
+                "identities (:mailfrom+helo) are for domain lists (rhsbl_sites) only");
             return -1;
         }
         p++;
         size_t n = strcspn(p, "/");
-        if (parse_identities(p, n, &spec_r->identities, error_r) < 0)
+        if (parse_identities(p, n, &spec_r->identities, err) < 0)
             return -1;
         p += n;
     }
     if (p < end && *p == '/') {
         if (kind == FL_DNSBL_SPEC_ERROR || strcmp(p, "/observe") != 0) {
-            *error_r = kind == FL_DNSBL_SPEC_ERROR
-                           ? "an error code cannot be observed: expected zone=filter"
-                           : "unknown flag after \"/\": expected /observe";
+            fl_buf_puts(err,
+                        kind == FL_DNSBL_SPEC_ERROR
+                            ? "an error code cannot be observed: expected zone=filter"
+                            : "unknown flag after \"/\": expected /observe");
             return -1;
         }
         spec_r->observe = true;
         p = end;
     }
     if (p != end) {
-        *error_r = "expected zone[=filter][*weight][/observe], in that order";
+        fl_buf_puts(err, "expected zone[=filter][*weight][/observe], in that order");
         return -1;
     }
     if (kind == FL_DNSBL_SPEC_ERROR && !spec_r->has_filter) {
-        *error_r = "an error code needs its answers: expected zone=filter "
-                   "(zen.example=127.255.255.254)";
+        fl_buf_puts(err, "an error code needs its answers: expected zone=filter "
+                         "(zen.example=127.255.255.254)");
         return -1;
     }
     return 0;
 }
 
-int fl_dnsbl_check_ip_spec(const char *value, const char **error_r)
+int fl_dnsbl_check_ip_spec(const char *value, struct fl_buf *err)
 {
     struct fl_dnsbl_spec spec;
-    return fl_dnsbl_spec_parse(value, FL_DNSBL_SPEC_IP, &spec, error_r);
+    return fl_dnsbl_spec_parse(value, FL_DNSBL_SPEC_IP, &spec, err);
 }
 
-int fl_dnsbl_check_domain_spec(const char *value, const char **error_r)
+int fl_dnsbl_check_domain_spec(const char *value, struct fl_buf *err)
 {
     struct fl_dnsbl_spec spec;
-    return fl_dnsbl_spec_parse(value, FL_DNSBL_SPEC_DOMAIN, &spec, error_r);
+    return fl_dnsbl_spec_parse(value, FL_DNSBL_SPEC_DOMAIN, &spec, err);
 }
 
-int fl_dnsbl_check_error_spec(const char *value, const char **error_r)
+int fl_dnsbl_check_error_spec(const char *value, struct fl_buf *err)
 {
     struct fl_dnsbl_spec spec;
-    return fl_dnsbl_spec_parse(value, FL_DNSBL_SPEC_ERROR, &spec, error_r);
+    return fl_dnsbl_spec_parse(value, FL_DNSBL_SPEC_ERROR, &spec, err);
 }
 
 /* --- query names --------------------------------------------------------- */
@@ -465,7 +469,7 @@ int fl_dnsbl_reverse_name(const char *ip, const char *zone, char *out, size_t ou
 }
 
 int fl_dnsbl_domain_normalise(const char *in, char *out, size_t outlen,
-                              const char **why_r)
+                              struct fl_buf *err)
 {
     const char *at = in ? strrchr(in, '@') : NULL;
     const char *p = at ? at + 1 : in;
@@ -481,53 +485,36 @@ int fl_dnsbl_domain_normalise(const char *in, char *out, size_t outlen,
     if (n > 0 && p[n - 1] == '.')
         n--;
     if (n == 0) {
-        *why_r = "empty name";
+        fl_buf_puts(err, "empty name");
         return -1;
     }
     if (p[0] == '[' || memchr(p, ':', n) != NULL) {
-        *why_r = "an address literal";
+        fl_buf_puts(err, "an address literal");
         return -1;
     }
-    if (n >= outlen || n > 253) {
-        *why_r = "name too long";
+    if (n >= outlen) {
+        fl_buf_puts(err, "name too long");
         return -1;
     }
-    size_t label = 0, labels = 1;
-    bool all_digits = true;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c == '.') {
-            if (label == 0) {
-                *why_r = "empty label";
-                return -1;
-            }
-            label = 0;
-            labels++;
-        } else if (isalnum(c) || c == '-' || c == '_') {
-            if (++label > 63) {
-                *why_r = "label longer than 63 characters";
-                return -1;
-            }
-            if (!isdigit(c))
-                all_digits = false;
-        } else {
-            *why_r = "not a host name (characters other than letters, digits, - and _)";
-            return -1;
-        }
-        out[i] = (char)tolower(c);
+    static const char *const problem[] = {
+        [FL_DOMAIN_TOO_LONG] = "name too long",
+        [FL_DOMAIN_EMPTY_LABEL] = "empty label",
+        [FL_DOMAIN_LONG_LABEL] = "label longer than 63 characters",
+        [FL_DOMAIN_NON_ASCII] =
+            "not a host name (characters other than letters, digits, - and _)",
+        [FL_DOMAIN_BAD_CHAR] =
+            "not a host name (characters other than letters, digits, - and _)",
+        [FL_DOMAIN_ONE_LABEL] = "a single label",
+        [FL_DOMAIN_NUMERIC] = "an IP address",
+    };
+    enum fl_domain_problem pr = fl_domain_check(
+        p, n, FL_DOMAIN_HOSTCHARS | FL_DOMAIN_TWO_LABELS | FL_DOMAIN_NOT_NUMERIC);
+    if (pr != FL_DOMAIN_OK) { /* not FL_DOMAIN_EMPTY: answered above */
+        fl_buf_puts(err, problem[pr]);
+        return -1;
     }
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)tolower((unsigned char)p[i]);
     out[n] = '\0';
-    if (label == 0) {
-        *why_r = "empty label";
-        return -1;
-    }
-    if (labels < 2) {
-        *why_r = "a single label";
-        return -1;
-    }
-    if (all_digits) {
-        *why_r = "an IP address";
-        return -1;
-    }
     return 0;
 }

@@ -22,6 +22,7 @@
 #ifndef FL_LIB_DNSBL_SPEC_H
 #define FL_LIB_DNSBL_SPEC_H
 
+#include "lib/core/buf.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -53,20 +54,21 @@ struct fl_dnsbl_spec {
     bool observe;            /* "/observe": recorded, not enforced */
 };
 
-/* Parses one entry of the given kind.  Returns 0, or -1 with *error_r set
+/* Parses one entry of the given kind.  Returns 0, or -1 with the reason appended to err
    to static text naming the part that is wrong. */
 int fl_dnsbl_spec_parse(const char *text, enum fl_dnsbl_spec_kind kind,
-                        struct fl_dnsbl_spec *spec_r, const char **error_r);
+                        struct fl_dnsbl_spec *spec_r, struct fl_buf *err);
 
-/* Parses a filter ("127.0.0.[2..11]").  Returns 0, or -1 with *error_r. */
+/* Parses a filter ("127.0.0.[2..11]").  Returns 0, or -1 with the reason appended to err.
+ */
 int fl_dnsbl_filter_parse(const char *text, size_t len, struct fl_dnsbl_filter *f_r,
-                          const char **error_r);
+                          struct fl_buf *err);
 bool fl_dnsbl_filter_match(const struct fl_dnsbl_filter *f, const unsigned char addr[4]);
 
 /* The settings tables' item checks (see settings.h). */
-int fl_dnsbl_check_ip_spec(const char *value, const char **error_r);
-int fl_dnsbl_check_domain_spec(const char *value, const char **error_r);
-int fl_dnsbl_check_error_spec(const char *value, const char **error_r);
+int fl_dnsbl_check_ip_spec(const char *value, struct fl_buf *err);
+int fl_dnsbl_check_domain_spec(const char *value, struct fl_buf *err);
+int fl_dnsbl_check_error_spec(const char *value, struct fl_buf *err);
 
 /* True if zone is suffix or ends with "." suffix (case-insensitive). */
 bool fl_dnsbl_zone_under(const char *zone, const char *suffix);
@@ -89,10 +91,11 @@ int fl_dnsbl_reverse_name(const char *ip, const char *zone, char *out, size_t ou
 
 /* Normalises an identity to the domain a list is asked about: the part
    after the last "@" of an address, without <> and a trailing dot, lower
-   case.  Returns 0, or -1 (with *why_r) for a name no list can hold: empty,
+   case.  Returns 0, or -1 (the reason appended to err) for a name no list
+   can hold: empty,
    an address literal or IP address, a single label, a label that is empty,
    over 63 characters or not letters, digits, "-" and "_". */
 int fl_dnsbl_domain_normalise(const char *in, char *out, size_t outlen,
-                              const char **why_r);
+                              struct fl_buf *err);
 
 #endif

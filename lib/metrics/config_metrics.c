@@ -8,11 +8,11 @@
 
 #define OFF(field) offsetof(struct fl_config, field)
 
-static int check_listen(const char *v, const char **error_r)
+static int check_listen(const char *v, struct fl_buf *err)
 {
     if (*v == '\0')
         return 0;
-    return fl_metrics_parse_listen(v, NULL, NULL, error_r);
+    return fl_metrics_parse_listen(v, NULL, NULL, err);
 }
 
 const struct fl_setting fl_metrics_settings[FL_METRICS_SETTINGS_COUNT] = {

@@ -419,7 +419,7 @@ void fl_metrics_expose(const struct fl_metrics *m, const struct fl_metrics_env *
 /* --- the listen address ------------------------------------------------- */
 
 int fl_metrics_parse_listen(const char *value, struct sockaddr_storage *addr_r,
-                            socklen_t *len_r, const char **error_r)
+                            socklen_t *len_r, struct fl_buf *err)
 {
     static const char *const want =
         "expected IPv4:PORT or [IPv6]:PORT with a numeric address (127.0.0.1:9795, [::1]:9795)";
@@ -429,7 +429,7 @@ int fl_metrics_parse_listen(const char *value, struct sockaddr_storage *addr_r,
     if (v6) {
         const char *close = strchr(value, ']');
         if (close == NULL || close[1] != ':') {
-            *error_r = want;
+            fl_buf_puts(err, want);
             return -1;
         }
         colon = close + 1;
@@ -438,7 +438,7 @@ int fl_metrics_parse_listen(const char *value, struct sockaddr_storage *addr_r,
         colon = strrchr(value, ':');
     }
     if (colon == NULL || (size_t)(colon - value) - v6 >= sizeof(host)) {
-        *error_r = want;
+        fl_buf_puts(err, want);
         return -1;
     }
     size_t hlen = (size_t)(colon - value) - v6;
@@ -447,7 +447,7 @@ int fl_metrics_parse_listen(const char *value, struct sockaddr_storage *addr_r,
     char *end;
     long port = strtol(colon + 1, &end, 10);
     if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || port < 0 || port > 65535) {
-        *error_r = "the port must be a number 0..65535 (0: any free port)";
+        fl_buf_puts(err, "the port must be a number 0..65535 (0: any free port)");
         return -1;
     }
     struct sockaddr_storage ss;
@@ -458,7 +458,7 @@ int fl_metrics_parse_listen(const char *value, struct sockaddr_storage *addr_r,
         sin6->sin6_family = AF_INET6;
         sin6->sin6_port = htons((uint16_t)port);
         if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1) {
-            *error_r = want;
+            fl_buf_puts(err, want);
             return -1;
         }
         len = sizeof(*sin6);
@@ -467,7 +467,7 @@ int fl_metrics_parse_listen(const char *value, struct sockaddr_storage *addr_r,
         sin->sin_family = AF_INET;
         sin->sin_port = htons((uint16_t)port);
         if (inet_pton(AF_INET, host, &sin->sin_addr) != 1) {
-            *error_r = want;
+            fl_buf_puts(err, want);
             return -1;
         }
         len = sizeof(*sin);

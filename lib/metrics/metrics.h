@@ -79,8 +79,8 @@ void fl_metrics_expose(const struct fl_metrics *m, const struct fl_metrics_env *
 /* Parses a metrics_listen value, "IPv4:PORT" or "[IPv6]:PORT" (numeric
    address, PORT 0..65535; 0 picks a free port).  Returns 0 and fills
    *addr_r / *len_r (either may be NULL: only checks), or -1 with
-   *error_r (static text). */
+   the reason appended to err. */
 int fl_metrics_parse_listen(const char *value, struct sockaddr_storage *addr_r,
-                            socklen_t *len_r, const char **error_r);
+                            socklen_t *len_r, struct fl_buf *err);
 
 #endif

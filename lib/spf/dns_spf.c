@@ -13,6 +13,7 @@
    Records come through get_spf: the first is the evaluated domain's own,
    every later one an include or redirect (a term). */
 #include "lib/spf/dns_spf.h"
+#include "lib/core/domain.h"
 #include "lib/spf/spf_record.h"
 #include "lib/core/xalloc.h"
 
@@ -145,19 +146,7 @@ static bool prepare_name(const char *in, char out[MAX_NAME + 2], bool *any)
     }
     memcpy(out, p, n);
     out[n] = '\0';
-    if (n == 0)
-        return false;
-    size_t label = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (out[i] == '.') {
-            if (label == 0)
-                return false;
-            label = 0;
-        } else if (++label > 63) {
-            return false;
-        }
-    }
-    return true;
+    return fl_domain_check(out, n, FL_DOMAIN_EMPTY_LAST) == FL_DOMAIN_OK;
 }
 
 /* Copies the answer's records into rr.  Returns 0 or -1 (no memory). */
@@ -442,14 +431,16 @@ static SPF_errcode_t get_spf(SPF_server_t *srv, SPF_request_t *req, SPF_response
         } else {
             struct fl_buf text;
             fl_buf_init(&text);
-            char why[200];
+            struct fl_buf why;
+            fl_buf_init(&why);
             struct fl_spf_macro_vars vars = h->vars;
             vars.domain = req->cur_dom;
             struct fl_spf_record_ctx ctx = {.family = h->family, .vars = &vars};
             if (fl_spf_record_normalise(a->records[idx].data, a->records[idx].len, &ctx,
-                                        &text, why, sizeof(why)) < 0) {
-                snprintf(problem, sizeof(problem), "the SPF record of %s is invalid: %s",
-                         req->cur_dom, why);
+                                        &text, &why) < 0) {
+                snprintf(problem, sizeof(problem),
+                         "the SPF record of %s is invalid: %.199s", req->cur_dom,
+                         why.data);
                 err = record_error(h, top, FL_SPF_TOP_PERMERROR, resp, SPF_E_SYNTAX,
                                    problem);
             } else {
@@ -467,6 +458,7 @@ static SPF_errcode_t get_spf(SPF_server_t *srv, SPF_request_t *req, SPF_response
                 }
             }
             fl_buf_free(&text);
+            fl_buf_free(&why);
         }
     }
     fl_dns_query_free(&q);
@@ -488,10 +480,7 @@ static SPF_errcode_t get_exp(SPF_server_t *srv, const char *domain, char **bufp,
     char mark[16];
     int n = snprintf(mark, sizeof(mark), "%c%u", EXP_MARK, h->exp_gen);
     if (*bufp == NULL || *lenp < (size_t)n + 1) {
-        char *p = realloc(*bufp, (size_t)n + 1);
-        if (p == NULL)
-            return SPF_E_NO_MEMORY;
-        *bufp = p;
+        *bufp = fl_realloc(*bufp, (size_t)n + 1); /* libspf2 frees it with free() */
         *lenp = (size_t)n + 1;
     }
     memcpy(*bufp, mark, (size_t)n + 1);
@@ -519,7 +508,8 @@ int fl_spf_dns_explanation(struct SPF_dns_server_struct *layer, const char *mark
     const struct fl_dns_answer *a = fl_dns_wait(q);
     count(h, FL_DNS_TXT, a, false); /* not a term, never void (6.2, 4.6.4) */
     int rc = 0;
-    const char *why;
+    struct fl_buf why; /* unused: an invalid explanation is just not given */
+    fl_buf_init(&why);
     if (a->status == FL_DNS_OK && a->count == 1 && a->records[0].len <= MAX_EXPLANATION &&
         fl_spf_macro_check(a->records[0].data, a->records[0].len, FL_SPF_MACRO_EXP,
                            &why) == 0) {
@@ -530,6 +520,7 @@ int fl_spf_dns_explanation(struct SPF_dns_server_struct *layer, const char *mark
         fl_spf_macro_expand(a->records[0].data, a->records[0].len, &vars, out);
         rc = 1;
     }
+    fl_buf_free(&why);
     fl_dns_query_free(&q);
     return rc;
 }

@@ -7,6 +7,7 @@
    into a struct fl_result with attribution and policy. */
 #include "lib/spf/spf.h"
 #include "lib/core/clock.h"
+#include "lib/core/domain.h"
 #include "lib/spf/dns_spf.h"
 #include "lib/core/log.h"
 #include "lib/spf/spf_macro.h"
@@ -93,29 +94,22 @@ static const char *domain_problem(const char *d)
         return "an address literal, not a domain name";
     if (d[n - 1] == '.')
         n--;
-    if (n > 253)
+    switch (fl_domain_check(d, n, FL_DOMAIN_HOSTCHARS | FL_DOMAIN_TWO_LABELS)) {
+    case FL_DOMAIN_OK:
+        return NULL;
+    case FL_DOMAIN_TOO_LONG:
         return "a domain name longer than 253 octets";
-    size_t label = 0, labels = 1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)d[i];
-        if (c >= 0x80)
-            return "not a domain name in ASCII (A-labels)";
-        if (!isalnum(c) && c != '-' && c != '_' && c != '.')
-            return "not a domain name (letters, digits, '-', '_' and '.' only)";
-        if (c == '.') {
-            if (label == 0)
-                return "a domain name with an empty label";
-            label = 0;
-            labels++;
-        } else if (++label > 63) {
-            return "a domain name with a label longer than 63 octets";
-        }
-    }
-    if (label == 0)
-        return "a domain name with an empty label";
-    if (labels < 2)
+    case FL_DOMAIN_NON_ASCII:
+        return "not a domain name in ASCII (A-labels)";
+    case FL_DOMAIN_BAD_CHAR:
+        return "not a domain name (letters, digits, '-', '_' and '.' only)";
+    case FL_DOMAIN_LONG_LABEL:
+        return "a domain name with a label longer than 63 octets";
+    case FL_DOMAIN_ONE_LABEL:
         return "not a fully qualified domain name";
-    return NULL;
+    default: /* FL_DOMAIN_EMPTY ("."), FL_DOMAIN_EMPTY_LABEL */
+        return "a domain name with an empty label";
+    }
 }
 
 static int parse_client(const char *ip, int *family, unsigned char addr[16], char *text,

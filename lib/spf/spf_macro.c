@@ -33,28 +33,31 @@ struct macro {
     char delims[8];
 };
 
+/* Appends what to err (NULL: the caller does not want the reason).
+   Returns -1. */
+static long fail(struct fl_buf *err, const char *what)
+{
+    if (err != NULL)
+        fl_buf_puts(err, what);
+    return -1;
+}
+
 static long parse_macro(const char *s, size_t len, size_t i, unsigned int flags,
-                        struct macro *m, const char **error_r)
+                        struct macro *m, struct fl_buf *err /* or NULL */)
 {
     memset(m, 0, sizeof(*m));
     i += 2;
-    if (i >= len) {
-        *error_r = "unterminated macro";
-        return -1;
-    }
+    if (i >= len)
+        return fail(err, "unterminated macro");
     char c = s[i];
     m->upper = isupper((unsigned char)c) != 0;
     m->letter = (char)tolower((unsigned char)c);
     bool exp_only = m->letter != '\0' && strchr("crt", m->letter) != NULL;
     bool known = m->letter != '\0' && strchr("slodiphv", m->letter) != NULL;
-    if (exp_only && !(flags & FL_SPF_MACRO_EXP)) {
-        *error_r = "macro letters c, r and t are allowed only in explanations";
-        return -1;
-    }
-    if (!known && !exp_only) {
-        *error_r = "unknown macro letter";
-        return -1;
-    }
+    if (exp_only && !(flags & FL_SPF_MACRO_EXP))
+        return fail(err, "macro letters c, r and t are allowed only in explanations");
+    if (!known && !exp_only)
+        return fail(err, "unknown macro letter");
     i++;
     while (i < len && isdigit((unsigned char)s[i])) {
         m->have_digits = 1;
@@ -62,49 +65,43 @@ static long parse_macro(const char *s, size_t len, size_t i, unsigned int flags,
             m->digits = m->digits * 10 + (unsigned long)(s[i] - '0');
         i++;
     }
-    if (m->have_digits && m->digits == 0) {
-        *error_r = "macro keeps zero parts (the DIGIT transformer must be at least 1)";
-        return -1;
-    }
+    if (m->have_digits && m->digits == 0)
+        return fail(err,
+                    "macro keeps zero parts (the DIGIT transformer must be at least 1)");
     if (i < len && (s[i] == 'r' || s[i] == 'R')) {
         m->reverse = 1;
         i++;
     }
     size_t nd = 0;
     while (i < len && s[i] != '}') {
-        if (strchr(DELIMITERS, s[i]) == NULL || s[i] == '\0') {
-            *error_r = "invalid macro delimiter";
-            return -1;
-        }
+        if (strchr(DELIMITERS, s[i]) == NULL || s[i] == '\0')
+            return fail(err, "invalid macro delimiter");
         if (strchr(m->delims, s[i]) == NULL && nd < sizeof(m->delims) - 1)
             m->delims[nd++] = s[i];
         i++;
     }
-    if (i >= len) {
-        *error_r = "unterminated macro";
-        return -1;
-    }
+    if (i >= len)
+        return fail(err, "unterminated macro");
     if (nd == 0)
         m->delims[0] = '.';
     return (long)(i + 1);
 }
 
-int fl_spf_macro_check(const char *s, size_t len, unsigned int flags,
-                       const char **error_r)
+int fl_spf_macro_check(const char *s, size_t len, unsigned int flags, struct fl_buf *err)
 {
     size_t i = 0;
     while (i < len) {
         unsigned char c = (unsigned char)s[i];
         if (c == ' ') {
             if (!(flags & FL_SPF_MACRO_EXP)) {
-                *error_r = "space inside a macro-string";
+                fl_buf_puts(err, "space inside a macro-string");
                 return -1;
             }
             i++;
             continue;
         }
         if (c < 0x21 || c > 0x7e) {
-            *error_r = "character outside printable ASCII";
+            fl_buf_puts(err, "character outside printable ASCII");
             return -1;
         }
         if (c != '%') {
@@ -112,7 +109,7 @@ int fl_spf_macro_check(const char *s, size_t len, unsigned int flags,
             continue;
         }
         if (i + 1 >= len) {
-            *error_r = "'%' at the end (write %% for a literal '%')";
+            fl_buf_puts(err, "'%' at the end (write %% for a literal '%')");
             return -1;
         }
         char n = s[i + 1];
@@ -121,11 +118,12 @@ int fl_spf_macro_check(const char *s, size_t len, unsigned int flags,
             continue;
         }
         if (n != '{') {
-            *error_r = "'%' not followed by {, %, _ or - (write %% for a literal '%')";
+            fl_buf_puts(err,
+                        "'%' not followed by {, %, _ or - (write %% for a literal '%')");
             return -1;
         }
         struct macro m;
-        long next = parse_macro(s, len, i, flags, &m, error_r);
+        long next = parse_macro(s, len, i, flags, &m, err);
         if (next < 0)
             return -1;
         i = (size_t)next;
@@ -272,8 +270,7 @@ void fl_spf_macro_rewrite(const char *s, size_t len, const struct fl_spf_macro_v
             continue;
         }
         struct macro m;
-        const char *why;
-        long next = parse_macro(s, len, i, FL_SPF_MACRO_EXP, &m, &why);
+        long next = parse_macro(s, len, i, FL_SPF_MACRO_EXP, &m, NULL);
         if (next < 0) {
             fl_buf_append(out, s + i, len - i);
             return;
@@ -336,8 +333,7 @@ void fl_spf_macro_expand(const char *s, size_t len, const struct fl_spf_macro_va
             continue;
         }
         struct macro m;
-        const char *why;
-        long next = parse_macro(s, len, i, FL_SPF_MACRO_EXP, &m, &why);
+        long next = parse_macro(s, len, i, FL_SPF_MACRO_EXP, &m, NULL);
         if (next < 0) { /* unchecked input: copy the rest literally */
             fl_buf_append(out, s + i, len - i);
             return;

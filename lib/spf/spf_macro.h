@@ -20,9 +20,8 @@
 
 /* Checks s[0..len) as a macro-string, or with FL_SPF_MACRO_EXP as an
    explain-string.  Only printable ASCII is valid.  Returns 0, or -1 with
-   *error_r set (static text naming the problem). */
-int fl_spf_macro_check(const char *s, size_t len, unsigned int flags,
-                       const char **error_r);
+   the problem appended to err. */
+int fl_spf_macro_check(const char *s, size_t len, unsigned int flags, struct fl_buf *err);
 
 /* True if the checked macro-string s[0..len) contains a macro-expand of
    the form %{...} (not just %%, %_ or %-). */

@@ -58,13 +58,13 @@ static bool is_toplabel(const char *s, size_t len)
     return alpha || dash;
 }
 
-int fl_spf_domain_spec_check(const char *s, size_t len, const char **error_r)
+int fl_spf_domain_spec_check(const char *s, size_t len, struct fl_buf *err)
 {
     if (len == 0) {
-        *error_r = "empty domain-spec";
+        fl_buf_puts(err, "empty domain-spec");
         return -1;
     }
-    if (fl_spf_macro_check(s, len, 0, error_r) < 0)
+    if (fl_spf_macro_check(s, len, 0, err) < 0)
         return -1;
     /* Does it end in a macro-expand?  Scan the tokens. */
     bool ends_in_macro = false;
@@ -94,7 +94,7 @@ int fl_spf_domain_spec_check(const char *s, size_t len, const char **error_r)
             break;
         }
     if (dot == NULL || !is_toplabel(dot + 1, (size_t)(s + n - dot - 1))) {
-        *error_r = "domain-spec must end in a valid top-level label or a macro";
+        fl_buf_puts(err, "domain-spec must end in a valid top-level label or a macro");
         return -1;
     }
     return 0;
@@ -153,14 +153,14 @@ static bool parse_ip6(const char *s, size_t len, unsigned char out[16])
 struct parser {
     const struct fl_spf_record_ctx *ctx;
     struct fl_buf *out;
-    char *why;
-    size_t whylen;
+    struct fl_buf *err; /* the one problem found */
     bool has_all;
     const char *exp, *redirect; /* domain-specs */
     size_t exp_len, redirect_len;
 };
 
-static int fail(struct parser *p, const char *what, const char *term, size_t len)
+/* Appends ' "term"' to the problem already in p->err.  Returns -1. */
+static int fail_term(struct parser *p, const char *term, size_t len)
 {
     /* Only printable ASCII reaches the message; at most 60 bytes of the term. */
     char t[64];
@@ -170,8 +170,15 @@ static int fail(struct parser *p, const char *what, const char *term, size_t len
         t[n++] = (c >= 0x20 && c < 0x7f && c != '"') ? (char)c : '?';
     }
     t[n] = '\0';
-    snprintf(p->why, p->whylen, "%s \"%s%s\"", what, t, len > n ? "..." : "");
+    fl_buf_printf(p->err, " \"%s%s\"", t, len > n ? "..." : "");
     return -1;
+}
+
+/* Appends 'what "term"' to p->err.  Returns -1. */
+static int fail(struct parser *p, const char *what, const char *term, size_t len)
+{
+    fl_buf_puts(p->err, what);
+    return fail_term(p, term, len);
 }
 
 /* Appends a checked domain-spec with its macros rewritten for libspf2. */
@@ -213,9 +220,8 @@ static int put_a_mx(struct parser *p, char q, const char *name, const char *term
             return fail(p, "unexpected text after the mechanism name in", term, tlen);
         spec = rest + 1;
         slen = end - 1;
-        const char *err;
-        if (fl_spf_domain_spec_check(spec, slen, &err) < 0)
-            return fail(p, err, term, tlen);
+        if (fl_spf_domain_spec_check(spec, slen, p->err) < 0)
+            return fail_term(p, term, tlen);
     }
     int cidr = p->ctx->family == AF_INET6 ? cidr6 : cidr4;
     int full = p->ctx->family == AF_INET6 ? 128 : 32;
@@ -293,14 +299,13 @@ static int modifier(struct parser *p, const char *t, size_t len, size_t nlen)
 {
     const char *val = t + nlen + 1;
     size_t vlen = len - nlen - 1;
-    const char *err;
     bool is_redirect = nlen == 8 && strncasecmp(t, "redirect", 8) == 0;
     bool is_exp = nlen == 3 && strncasecmp(t, "exp", 3) == 0;
     if (is_redirect || is_exp) {
         if ((is_redirect && p->redirect) || (is_exp && p->exp))
             return fail(p, "modifier given twice:", t, nlen);
-        if (fl_spf_domain_spec_check(val, vlen, &err) < 0)
-            return fail(p, err, t, len);
+        if (fl_spf_domain_spec_check(val, vlen, p->err) < 0)
+            return fail_term(p, t, len);
         if (is_redirect) {
             p->redirect = val;
             p->redirect_len = vlen;
@@ -311,8 +316,8 @@ static int modifier(struct parser *p, const char *t, size_t len, size_t nlen)
         return 0;
     }
     /* unknown modifier: ignored (RFC 7208 6), but its value must parse */
-    if (fl_spf_macro_check(val, vlen, 0, &err) < 0)
-        return fail(p, err, t, len);
+    if (fl_spf_macro_check(val, vlen, 0, p->err) < 0)
+        return fail_term(p, t, len);
     return 0;
 }
 
@@ -335,7 +340,6 @@ static int directive(struct parser *p, const char *t, size_t len)
         if (modifier_name(m, mlen) > 0)
             return fail(p, "a modifier cannot have a qualifier:", t, len);
     }
-    const char *err;
     if (is_name(m, mlen, "all")) {
         if (mlen != 3)
             return fail(p, "\"all\" takes no argument:", t, len);
@@ -346,8 +350,8 @@ static int directive(struct parser *p, const char *t, size_t len)
         size_t n = inc ? 7 : 6;
         if (mlen <= n || m[n] != ':')
             return fail(p, "missing domain in", t, len);
-        if (fl_spf_domain_spec_check(m + n + 1, mlen - n - 1, &err) < 0)
-            return fail(p, err, t, len);
+        if (fl_spf_domain_spec_check(m + n + 1, mlen - n - 1, p->err) < 0)
+            return fail_term(p, t, len);
         fl_buf_printf(p->out, " %c%s:", q, inc ? "include" : "exists");
         put_spec(p, m + n + 1, mlen - n - 1);
     } else if (is_name(m, mlen, "a") || is_name(m, mlen, "mx")) {
@@ -358,8 +362,8 @@ static int directive(struct parser *p, const char *t, size_t len)
             return fail(p, "\"ptr\" takes no CIDR length:", t, len);
         fl_buf_printf(p->out, " %cptr", q);
         if (mlen > 3) {
-            if (fl_spf_domain_spec_check(m + 4, mlen - 4, &err) < 0)
-                return fail(p, err, t, len);
+            if (fl_spf_domain_spec_check(m + 4, mlen - 4, p->err) < 0)
+                return fail_term(p, t, len);
             fl_buf_putc(p->out, ':');
             put_spec(p, m + 4, mlen - 4);
         }
@@ -373,11 +377,9 @@ static int directive(struct parser *p, const char *t, size_t len)
 
 int fl_spf_record_normalise(const char *txt, size_t len,
                             const struct fl_spf_record_ctx *ctx, struct fl_buf *out,
-                            char *why, size_t whylen)
+                            struct fl_buf *err)
 {
-    struct parser p = {.ctx = ctx, .out = out, .why = why, .whylen = whylen};
-    if (whylen > 0)
-        why[0] = '\0';
+    struct parser p = {.ctx = ctx, .out = out, .err = err};
     if (!fl_spf_record_is_spf(txt, len))
         return fail(&p, "not an SPF record:", txt, len);
     for (size_t i = 0; i < len; i++) {
@@ -406,8 +408,7 @@ int fl_spf_record_normalise(const char *txt, size_t len,
         size_t nlen = modifier_name(t, tlen);
         int rc = nlen > 0 ? modifier(&p, t, tlen, nlen) : directive(&p, t, tlen);
         if (rc < 0) {
-            out->len = start;
-            out->data[start] = '\0';
+            fl_buf_truncate(out, start);
             return -1;
         }
     }

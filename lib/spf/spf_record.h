@@ -46,8 +46,8 @@ struct fl_spf_record_ctx {
      - macro transformers libspf2 mishandles rewritten ("R" as "r", a
        DIGIT of at least the value's part count dropped, above 128 cut
        to 128).
-   Returns 0, or -1 when the record is invalid, with why (whylen bytes)
-   set to a short printable-ASCII sentence naming the fault and the term
+   Returns 0, or -1 when the record is invalid, with a short
+   printable-ASCII sentence appended to err naming the fault and the term
    ("unknown mechanism \"moo\"").  Invalid means: a byte outside
    printable ASCII, terms not separated by spaces, an unknown mechanism,
    a modifier with a qualifier, a bad domain-spec, macro, IP network or
@@ -55,11 +55,11 @@ struct fl_spf_record_ctx {
    twice. */
 int fl_spf_record_normalise(const char *txt, size_t len,
                             const struct fl_spf_record_ctx *ctx, struct fl_buf *out,
-                            char *why, size_t whylen);
+                            struct fl_buf *err);
 
 /* Checks domain-spec s[0..len) (RFC 7208 7.1: a macro-string ending in
    "." toplabel, optionally ".", or in a macro-expand).  Returns 0, or -1
-   with *error_r set (static text). */
-int fl_spf_domain_spec_check(const char *s, size_t len, const char **error_r);
+   with the reason appended to err. */
+int fl_spf_domain_spec_check(const char *s, size_t len, struct fl_buf *err);
 
 #endif

@@ -47,8 +47,10 @@ static struct env env_open(const char *forwarders)
     ck_assert_msg(fl_config_load(path, &e.cfg, &errors) == 0, "%s", errors.data);
     fl_buf_free(&errors);
     unlink(path);
-    const char *why = NULL;
-    ck_assert_msg(fl_dns_create(e.cfg, &e.dns, &why) == 0, "fl_dns_create: %s", why);
+    struct fl_buf why;
+    fl_buf_init(&why);
+    ck_assert_msg(fl_dns_create(e.cfg, &e.dns, &why) == 0, "fl_dns_create: %s", why.data);
+    fl_buf_free(&why);
     return e;
 }
 

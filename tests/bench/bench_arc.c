@@ -188,9 +188,11 @@ int main(int argc, char **argv)
     struct fl_buf errors;
     fl_buf_init(&errors);
     struct fl_dns *dns;
-    const char *why;
+    struct fl_buf why;
+    fl_buf_init(&why);
     if (fl_config_load(path, &cfg, &errors) != 0 || fl_dns_create(cfg, &dns, &why) != 0)
         return 1;
+    fl_buf_free(&why);
     unlink(path);
     struct fl_arc_keys *keys = fl_arc_keys_new(); /* the daemon's, one per process */
     long long t0 = 0;

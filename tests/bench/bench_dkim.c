@@ -175,12 +175,14 @@ int main(void)
     unlink(conf);
     fl_buf_free(&err);
     struct fl_dns *dns;
-    const char *why;
+    struct fl_buf why;
+    fl_buf_init(&why);
     if (fl_dns_create(cfg, &dns, &why) < 0)
-        die(why);
+        die(why.data);
     struct fl_dkim_ctx *ctx = fl_dkim_ctx_create(dns, &why);
     if (ctx == NULL)
-        die(why);
+        die(why.data);
+    fl_buf_free(&why);
 
     printf("DKIM verification, one thread, keys from the warm lib/dns cache\n");
     printf("%-6s %-8s %12s %10s %14s %12s\n", "body", "alg", "verify msg/s", "MB/s",

@@ -44,11 +44,13 @@ static int cmp_double(const void *a, const void *b)
 static struct fl_dns *new_dns(void)
 {
     struct fl_dns *dns;
-    const char *why;
+    struct fl_buf why;
+    fl_buf_init(&why);
     if (fl_dns_create(cfg, &dns, &why) < 0) {
-        fprintf(stderr, "bench_dmarc: %s\n", why);
+        fprintf(stderr, "bench_dmarc: %s\n", why.data);
         exit(1);
     }
+    fl_buf_free(&why);
     return dns;
 }
 

@@ -33,11 +33,13 @@ static struct fl_dns *resolver(void)
     unlink(path);
     fl_buf_free(&err);
     struct fl_dns *dns;
-    const char *why;
+    struct fl_buf why;
+    fl_buf_init(&why);
     if (fl_dns_create(cfg, &dns, &why) < 0) {
-        fprintf(stderr, "fl_dns_create: %s\n", why);
+        fprintf(stderr, "fl_dns_create: %s\n", why.data);
         exit(1);
     }
+    fl_buf_free(&why);
     fl_config_unref(&cfg);
     return dns;
 }

@@ -50,7 +50,8 @@ static void setup(int nlists, bool txt, struct fl_config **cfg_r, struct fl_dns 
     fclose(f);
     struct fl_buf err;
     fl_buf_init(&err);
-    const char *why;
+    struct fl_buf why;
+    fl_buf_init(&why);
     if (fl_config_load(path, cfg_r, &err) < 0 ||
         fl_dnsbl_lists_create(*cfg_r, lists_r, &err) < 0) {
         fprintf(stderr, "%s", err.data);
@@ -59,9 +60,10 @@ static void setup(int nlists, bool txt, struct fl_config **cfg_r, struct fl_dns 
     unlink(path);
     fl_buf_free(&err);
     if (fl_dns_create(*cfg_r, dns_r, &why) < 0) {
-        fprintf(stderr, "fl_dns_create: %s\n", why);
+        fprintf(stderr, "fl_dns_create: %s\n", why.data);
         exit(1);
     }
+    fl_buf_free(&why);
 }
 
 /* Runs n connections one after another; prints mean, p50, p99 in ms. */

@@ -55,8 +55,10 @@ static void env_open(struct env *e, const char *dnsd_addr, const char *extra)
     unlink(path);
     ck_assert_msg(rc == 0, "%s", errors.data);
     fl_buf_free(&errors);
-    const char *why;
-    ck_assert_msg(fl_dns_create(e->cfg, &e->dns, &why) == 0, "%s", why);
+    struct fl_buf why;
+    fl_buf_init(&why);
+    ck_assert_msg(fl_dns_create(e->cfg, &e->dns, &why) == 0, "%s", why.data);
+    fl_buf_free(&why);
 }
 
 static void env_close(struct env *e)

@@ -46,8 +46,10 @@ static struct fl_dns *make_resolver(const char *extra)
     fl_buf_free(&errors);
     unlink(path);
     struct fl_dns *r;
-    const char *why;
-    ck_assert_msg(fl_dns_create(cfg, &r, &why) == 0, "fl_dns_create: %s", why);
+    struct fl_buf why;
+    fl_buf_init(&why);
+    ck_assert_msg(fl_dns_create(cfg, &r, &why) == 0, "fl_dns_create: %s", why.data);
+    fl_buf_free(&why);
     fl_config_unref(&cfg);
     return r;
 }

@@ -10,23 +10,25 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *s = fuzz_cstr(data, size);
-    const char *err = NULL;
+    struct fl_buf err;
+    fl_buf_init(&err);
     struct fl_dnsbl_spec spec;
     for (int kind = FL_DNSBL_SPEC_IP; kind <= FL_DNSBL_SPEC_ERROR; kind++) {
+        fl_buf_reset(&err);
         if (fl_dnsbl_spec_parse(s, (enum fl_dnsbl_spec_kind)kind, &spec, &err) == 0) {
             FUZZ_ASSERT(memchr(spec.zone, '\0', sizeof(spec.zone)) != NULL,
                         "zone not terminated");
             unsigned char a[4] = {127, 0, 0, 2};
             (void)fl_dnsbl_filter_match(&spec.filter, a);
         } else {
-            FUZZ_ASSERT(err != NULL, "entry rejected without a reason");
+            FUZZ_ASSERT(err.len > 0, "entry rejected without a reason");
         }
     }
     struct fl_dnsbl_filter f;
     (void)fl_dnsbl_filter_parse(s, size, &f, &err);
     char out[300];
-    const char *why = NULL;
-    if (fl_dnsbl_domain_normalise(s, out, sizeof(out), &why) == 0) {
+    fl_buf_reset(&err);
+    if (fl_dnsbl_domain_normalise(s, out, sizeof(out), &err) == 0) {
         FUZZ_ASSERT(memchr(out, '\0', sizeof(out)) != NULL, "domain not terminated");
         for (const char *p = out; *p; p++)
             FUZZ_ASSERT(!isupper((unsigned char)*p) && *p != '@' && *p != '<' && *p != '>',
@@ -35,6 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char qname[600];
     if (fl_dnsbl_reverse_name(s, "zen.example", qname, sizeof(qname)) != 0)
         FUZZ_ASSERT(memchr(qname, '\0', sizeof(qname)) != NULL, "query name not terminated");
+    fl_buf_free(&err);
     free(s);
     return 0;
 }

@@ -101,15 +101,19 @@ START_TEST(entries_parse_or_say_what_is_wrong)
 {
     const struct spec_row *row = &spec_rows[_i];
     struct fl_dnsbl_spec spec;
-    const char *why = NULL;
+    struct fl_buf why;
+    fl_buf_init(&why);
     int rc = fl_dnsbl_spec_parse(row->text, row->kind, &spec, &why);
     if (row->want_error != NULL) {
         ck_assert_msg(rc == -1, "%s: \"%s\" parsed", row->label, row->text);
-        ck_assert_msg(strstr(why, row->want_error) != NULL, "%s: got \"%s\", want \"%s\"",
-                      row->label, why, row->want_error);
+        ck_assert_msg(strstr(why.data, row->want_error) != NULL,
+                      "%s: got \"%s\", want \"%s\"", row->label, why.data,
+                      row->want_error);
+        fl_buf_free(&why);
         return;
     }
-    ck_assert_msg(rc == 0, "%s: %s", row->label, why);
+    ck_assert_msg(rc == 0, "%s: %s", row->label, why.data);
+    fl_buf_free(&why);
     ck_assert_msg(strcmp(spec.zone, row->want_zone) == 0, "%s: zone %s", row->label,
                   spec.zone);
     ck_assert_msg(spec.weight == row->want_weight, "%s: weight got %d, want %d",
@@ -146,9 +150,11 @@ START_TEST(filters_match_like_postscreen)
 {
     const struct filter_row *row = &filter_rows[_i];
     struct fl_dnsbl_filter f;
-    const char *why;
+    struct fl_buf why;
+    fl_buf_init(&why);
     ck_assert_msg(fl_dnsbl_filter_parse(row->filter, strlen(row->filter), &f, &why) == 0,
-                  "%s", why);
+                  "%s", why.data);
+    fl_buf_free(&why);
     ck_assert_msg(fl_dnsbl_filter_match(&f, row->addr) == row->want, "%s: got %d",
                   row->label, !row->want);
 }
@@ -157,7 +163,8 @@ END_TEST
 START_TEST(query_names_and_identities)
 {
     char name[512], d[256];
-    const char *why;
+    struct fl_buf why;
+    fl_buf_init(&why);
     ck_assert_int_eq(
         fl_dnsbl_reverse_name("192.0.2.7", "zen.example", name, sizeof(name)), 4);
     ck_assert_str_eq(name, "7.2.0.192.zen.example");
@@ -174,12 +181,35 @@ START_TEST(query_names_and_identities)
     ck_assert_int_eq(
         fl_dnsbl_domain_normalise("<User@Spam.Example.>", d, sizeof(d), &why), 0);
     ck_assert_str_eq(d, "spam.example");
-    static const char *const refused[] = {
-        "",          "<>",         "[192.0.2.7]",      "localhost",
-        "192.0.2.7", "a..example", "bad name.example", "IPv6:2001:db8::1"};
-    for (size_t i = 0; i < NELEMS(refused); i++)
-        ck_assert_msg(fl_dnsbl_domain_normalise(refused[i], d, sizeof(d), &why) == -1,
-                      "\"%s\" would be asked of a domain list", refused[i]);
+    static const struct {
+        const char *name, *why;
+    } refused[] = {
+        {"", "empty name"},
+        {"<>", "empty name"},
+        {"[192.0.2.7]", "an address literal"},
+        {"IPv6:2001:db8::1", "an address literal"},
+        {"localhost", "a single label"},
+        {"192.0.2.7", "an IP address"},
+        {"a..example", "empty label"},
+        {"example.org..", "empty label"},
+        {"bad name.example",
+         "not a host name (characters other than letters, digits, - and _)"},
+        {"b\xc3\xbc"
+         "cher.example",
+         "not a host name (characters other than letters, digits, - and _)"},
+        {"a.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.example",
+         "label longer than 63 characters"},
+    };
+    for (size_t i = 0; i < NELEMS(refused); i++) {
+        fl_buf_reset(&why);
+        ck_assert_msg(fl_dnsbl_domain_normalise(refused[i].name, d, sizeof(d), &why) ==
+                          -1,
+                      "\"%s\" would be asked of a domain list", refused[i].name);
+        ck_assert_msg(strcmp(why.data, refused[i].why) == 0,
+                      "\"%s\": got \"%s\", want \"%s\"", refused[i].name, why.data,
+                      refused[i].why);
+    }
+    fl_buf_free(&why);
     unsigned char a[4] = {127, 255, 255, 254};
     ck_assert_ptr_nonnull(fl_dnsbl_builtin_error("zen.spamhaus.org", a));
     ck_assert_ptr_nonnull(fl_dnsbl_builtin_error("KEY.zen.dq.spamhaus.net", a));
@@ -224,8 +254,10 @@ void dnsbl_env_open(struct dnsbl_env *e, const char *conf)
     ck_assert_msg(fl_dnsbl_lists_create(e->cfg, &e->lists, &errors) == 0, "%s",
                   errors.data);
     fl_buf_free(&errors);
-    const char *why;
-    ck_assert_msg(fl_dns_create(e->cfg, &e->dns, &why) == 0, "%s", why);
+    struct fl_buf why;
+    fl_buf_init(&why);
+    ck_assert_msg(fl_dns_create(e->cfg, &e->dns, &why) == 0, "%s", why.data);
+    fl_buf_free(&why);
 }
 
 void dnsbl_env_close(struct dnsbl_env *e)

@@ -304,8 +304,10 @@ START_TEST(the_probe_disables_a_list_that_lists_everything_or_nothing)
     /* Once it answers its test entries correctly it is enabled again. */
     fl_dnsd_set_faults(&dnsbl_dnsd, "1.0.0.127.hijacked.dnsbl.example ANY nxdomain\n");
     struct fl_dns *fresh; /* the old answers are cached */
-    const char *why;
+    struct fl_buf why;
+    fl_buf_init(&why);
     ck_assert(fl_dns_create(e.cfg, &fresh, &why) == 0);
+    fl_buf_free(&why);
     dnsbl_capture_start(&cap);
     fl_dnsbl_probe_lists(e.lists, fresh, fl_monotonic_ms() + 3000, h, 16);
     log = dnsbl_capture_end(&cap);

@@ -369,14 +369,17 @@ START_TEST(test_parse_listen)
 {
     struct sockaddr_storage ss;
     socklen_t len = 0;
-    const char *why = NULL;
+    struct fl_buf why;
+    fl_buf_init(&why);
     int rc = fl_metrics_parse_listen(listen_rows[_i].value, &ss, &len, &why);
     if (listen_rows[_i].want_family == 0) {
-        ck_assert_msg(rc == -1 && why != NULL, "%s: %s accepted", listen_rows[_i].label,
+        ck_assert_msg(rc == -1 && why.len > 0, "%s: %s accepted", listen_rows[_i].label,
                       listen_rows[_i].value);
+        fl_buf_free(&why);
         return;
     }
-    ck_assert_msg(rc == 0, "%s: refused: %s", listen_rows[_i].label, why);
+    ck_assert_msg(rc == 0, "%s: refused: %s", listen_rows[_i].label, why.data);
+    fl_buf_free(&why);
     ck_assert_int_eq(ss.ss_family, listen_rows[_i].want_family);
     unsigned int port = ss.ss_family == AF_INET
                             ? ntohs(((struct sockaddr_in *)&ss)->sin_port)

@@ -128,19 +128,21 @@ START_TEST(records_are_checked_and_rewritten)
     const struct record_row *row = &record_rows[_i];
     struct fl_buf out;
     fl_buf_init(&out);
-    char why[200];
+    struct fl_buf why;
+    fl_buf_init(&why);
     struct fl_spf_record_ctx ctx = {.family = row->family};
-    int rc = fl_spf_record_normalise(row->record, strlen(row->record), &ctx, &out, why,
-                                     sizeof(why));
+    int rc = fl_spf_record_normalise(row->record, strlen(row->record), &ctx, &out, &why);
     if (row->want != NULL) {
-        ck_assert_msg(rc == 0, "%s: rejected: %s", row->label, why);
+        ck_assert_msg(rc == 0, "%s: rejected: %s", row->label, why.data);
         ck_assert_msg(strcmp(out.data, row->want) == 0, "%s: got \"%s\", want \"%s\"",
                       row->label, out.data, row->want);
     } else {
         ck_assert_msg(rc < 0, "%s: accepted as \"%s\"", row->label, out.data);
-        ck_assert_msg(strstr(why, row->want_error) != NULL,
-                      "%s: error \"%s\", want \"%s\"", row->label, why, row->want_error);
+        ck_assert_msg(strstr(why.data, row->want_error) != NULL,
+                      "%s: error \"%s\", want \"%s\"", row->label, why.data,
+                      row->want_error);
     }
+    fl_buf_free(&why);
     fl_buf_free(&out);
 }
 END_TEST
@@ -150,11 +152,12 @@ START_TEST(a_nul_byte_makes_a_record_invalid)
     static const char rec[] = "v=spf1 a:foo.example.com\0 -all";
     struct fl_buf out;
     fl_buf_init(&out);
-    char why[200];
+    struct fl_buf why;
+    fl_buf_init(&why);
     struct fl_spf_record_ctx ctx = {.family = AF_INET};
-    ck_assert_int_eq(
-        fl_spf_record_normalise(rec, sizeof(rec) - 1, &ctx, &out, why, sizeof(why)), -1);
-    ck_assert_ptr_nonnull(strstr(why, "control character"));
+    ck_assert_int_eq(fl_spf_record_normalise(rec, sizeof(rec) - 1, &ctx, &out, &why), -1);
+    ck_assert_ptr_nonnull(strstr(why.data, "control character"));
+    fl_buf_free(&why);
     fl_buf_free(&out);
 }
 END_TEST
@@ -240,10 +243,12 @@ START_TEST(macros_expand_as_rfc7208_shows)
         .version = row->v6 ? "ip6" : "in-addr",
         .helo = "mx.example.org",
     };
-    const char *why;
+    struct fl_buf why;
+    fl_buf_init(&why);
     ck_assert_msg(
         fl_spf_macro_check(row->macro, strlen(row->macro), FL_SPF_MACRO_EXP, &why) == 0,
-        "%s: %s", row->label, why);
+        "%s: %s", row->label, why.data);
+    fl_buf_free(&why);
     struct fl_buf out;
     fl_buf_init(&out);
     fl_spf_macro_expand(row->macro, strlen(row->macro), &v, &out);
@@ -280,8 +285,10 @@ static struct fl_config *make_config(const char *forwarder, const char *timeout,
 static struct fl_dns *make_dns(const struct fl_config *cfg)
 {
     struct fl_dns *dns;
-    const char *why;
-    ck_assert_msg(fl_dns_create(cfg, &dns, &why) == 0, "fl_dns_create: %s", why);
+    struct fl_buf why;
+    fl_buf_init(&why);
+    ck_assert_msg(fl_dns_create(cfg, &dns, &why) == 0, "fl_dns_create: %s", why.data);
+    fl_buf_free(&why);
     return dns;
 }
 

@@ -268,8 +268,10 @@ START_TEST(rfc7208_test)
     serve_scenario(t->scenario);
     struct fl_config *cfg = make_config();
     struct fl_dns *dns;
-    const char *why;
-    ck_assert_msg(fl_dns_create(cfg, &dns, &why) == 0, "fl_dns_create: %s", why);
+    struct fl_buf why;
+    fl_buf_init(&why);
+    ck_assert_msg(fl_dns_create(cfg, &dns, &why) == 0, "fl_dns_create: %s", why.data);
+    fl_buf_free(&why);
     struct fl_spf_request req = {
         .client_ip = t->host, .helo = t->helo, .mail_from = t->mail_from};
     struct fl_result r;
