@@ -4,16 +4,28 @@
    for trusted and authenticated clients too: they are exempt, and the
    exemption is counted. */
 #include "lib/core/check.h"
+#include "lib/core/xalloc.h"
 #include "lib/greylist/greylist.h"
 #include "lib/ident/iprev.h"
 #include "lib/lists/dnsbl.h"
 #include "lib/metrics/metrics.h"
 #include "lib/spf/spf.h"
 
+#include <stdlib.h>
+
+/* The transaction's view: the store it started with (a reload may open
+   or replace the store; NULL when it could not be opened: fail open). */
+struct greylist_check {
+    struct fl_greylist *store;
+};
+
 static void *greylist_start(struct fl_checks *cs)
 {
-    static int running; /* no state of its own: the store is shared */
-    return cs->cfg->greylist_enable ? &running : NULL;
+    if (!cs->cfg->greylist_enable)
+        return NULL;
+    struct greylist_check *g = fl_calloc(1, sizeof(*g));
+    g->store = cs->svc.greylist;
+    return g;
 }
 
 /* The SPF result of MAIL FROM as greylisting needs it, waiting for the
@@ -46,7 +58,7 @@ static void keep_row(struct fl_checks *cs, struct fl_result *r)
 
 static bool greylist_rcpt(void *st, struct fl_checks *cs, const char *rcpt)
 {
-    (void)st;
+    const struct greylist_check *g = st;
     const struct fl_config *cfg = cs->cfg;
     const struct fl_dnsbl_outcome *lists = fl_lists_outcome(cs);
     struct fl_greylist_query q = {
@@ -60,7 +72,7 @@ static bool greylist_rcpt(void *st, struct fl_checks *cs, const char *rcpt)
         .dnswl = lists != NULL && lists->allow_listed,
     };
     struct fl_greylist_decision d;
-    int rc = fl_greylist_decide(cs->svc.greylist, cfg, &q, &d);
+    int rc = fl_greylist_decide(g->store, cfg, &q, &d);
     fl_metrics_greylist(cs->svc.metrics, &d);
     if (d.outcome == FL_GREYLIST_EXEMPT && d.exemption == FL_GREYLIST_EX_DISABLED)
         return false;
@@ -85,14 +97,10 @@ static bool greylist_rcpt(void *st, struct fl_checks *cs, const char *rcpt)
     return true;
 }
 
-static void greylist_free(void *st)
-{
-    (void)st;
-}
 
 const struct fl_check fl_check_greylist = {
     .name = "greylist",
     .start = greylist_start,
     .rcpt = greylist_rcpt,
-    .free = greylist_free,
+    .free = free,
 };
