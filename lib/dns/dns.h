@@ -117,7 +117,10 @@ unsigned int fl_dns_cache_only_end(void);
    dns_probe_domain, which the cache cannot answer: any real answer
    (NXDOMAIN included) means yes.  The verdict is cached for
    dns_probe_cache.  Returns 1 (working), 0 (not working).  Used for
-   attribution: their name servers failed (sender) or ours (receiver). */
+   attribution: their name servers failed (sender) or ours (receiver).
+   For 5 s after a background probe found our resolver back from an
+   outage it returns 0: libunbound still answers SERVFAIL for the names
+   that failed meanwhile, and those failures are ours. */
 int fl_dns_probe(struct fl_dns *dns, long long deadline_ms);
 
 /* Appends a one-line account of a failed answer for verdict details:

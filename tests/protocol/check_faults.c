@@ -180,6 +180,48 @@ static const char *recorded_fault(struct fl_daemon *d, const char *queue_id,
     return out;
 }
 
+/* Asserts that queue_id's verdict line was logged (accepted) and that the
+   verdict record blames method's fault on want. */
+static void assert_fault_recorded(struct fl_daemon *d, const char *queue_id, const char *method,
+                                  const char *want, const char *label)
+{
+    char line[128], got[32];
+    snprintf(line, sizeof(line), "%s: verdict action=accept", queue_id);
+    ck_assert_msg(fl_daemon_wait_log(d, line, 3000), "%s: no accepting verdict line", label);
+    recorded_fault(d, queue_id, method, got, sizeof(got));
+    ck_assert_msg(strcmp(got, want) == 0, "%s: %s's fault in the verdict record: got \"%s\", want %s",
+                  label, method, got, want);
+}
+
+/* Once the resolver answers again, messages are judged normally within a
+   few seconds (failures are cached briefly, the probe for dns_probe_cache).
+   Until then, a failure is never blamed on never_fault (NULL: any fault
+   goes). */
+static void assert_dns_recovers(struct fl_daemon *d, const char *never_fault, const char *label)
+{
+    int recovered = 0;
+    for (int i = 0; i < 15 && !recovered; i++) {
+        char qid[32], got[32];
+        snprintf(qid, sizeof(qid), "4QRECOVER%d", i);
+        char *ar = session_accepted(d, qid, 6000 + 4000, "after the fault");
+        recovered = strstr(ar, "spf=pass") != NULL;
+        free(ar);
+        if (recovered)
+            break;
+        if (never_fault != NULL) {
+            char line[64];
+            snprintf(line, sizeof(line), "%s: verdict", qid);
+            ck_assert_msg(fl_daemon_wait_log(d, line, 3000), "%s: no verdict line", label);
+            recorded_fault(d, qid, "spf", got, sizeof(got));
+            ck_assert_msg(strcmp(got, never_fault) != 0,
+                          "%s: SPF failed %d s after the fault ended, blamed on the %s", label, i,
+                          got);
+        }
+        usleep(1000000);
+    }
+    ck_assert_msg(recovered, "%s: SPF still failing 15 s after the fault ended", label);
+}
+
 /* --- DNS faults ------------------------------------------------------------ */
 
 struct dns_row {
@@ -225,27 +267,10 @@ START_TEST(dns_fault)
                       row->want_spf, ar);
         free(ar);
     }
-    if (row->want_fault != NULL) {
-        char want[128], got[32];
-        snprintf(want, sizeof(want), "%s: verdict action=accept", qid);
-        ck_assert_msg(fl_daemon_wait_log(&d, want, 3000), "%s: no verdict line", row->label);
-        recorded_fault(&d, qid, "spf", got, sizeof(got));
-        ck_assert_msg(strcmp(got, row->want_fault) == 0,
-                      "%s: SPF's fault in the verdict record: got \"%s\", want %s", row->label,
-                      got, row->want_fault);
-    }
+    if (row->want_fault != NULL)
+        assert_fault_recorded(&d, qid, "spf", row->want_fault, row->label);
     fl_dnsd_set_faults(&dnsd, NULL);
-    /* the resolver comes back: within a few seconds messages are judged
-       normally again (failures are cached briefly, the probe for 1 s) */
-    int recovered = 0;
-    for (int i = 0; i < 15 && !recovered; i++) {
-        char *ar = session_accepted(&d, "4QRECOVER", 6000 + 4000, "after the fault");
-        recovered = strstr(ar, "spf=pass") != NULL;
-        free(ar);
-        if (!recovered)
-            usleep(1000000);
-    }
-    ck_assert_msg(recovered, "%s: SPF still failing 15 s after the fault ended", row->label);
+    assert_dns_recovers(&d, NULL, row->label);
     assert_back_to_idle(&d, base, row->label);
     ck_assert_int_eq(fl_daemon_stop(&d), 0);
     fl_daemon_cleanup(&d);
@@ -573,6 +598,64 @@ START_TEST(sighup_storm_and_sigterm_with_100_sessions)
 }
 END_TEST
 
+/* --- our resolver dies and comes back ------------------------------------------ */
+
+/* The forwarder is killed (as a crash would) while five sessions wait for
+   its slow answers, stays dead for three more sessions, and comes back on
+   the same port.  In flight and meanwhile: answered within the deadline,
+   SPF temperror with fault=receiver, accepted (on_internal_error); after:
+   normal results within seconds, a failure until then still ours. */
+START_TEST(resolver_dies_and_returns)
+{
+    enum { N = 5 };
+    struct fl_dnsd own; /* its own server: the shared one serves the other tests */
+    ck_assert(fl_dnsd_start(&own, NULL, NULL) == 0);
+    fl_daemon_use_dns(own.addr);
+    struct fl_daemon d;
+    fl_daemon_prepare(&d, NULL, "message_deadline = 6s\ndns_probe_cache = 2s\n");
+    fl_daemon_use_dns(dnsd.addr);
+    ck_assert(fl_daemon_start(&d) == 0);
+    struct idle_count base = warm_up(&d);
+
+    fl_dnsd_set_faults(&own, "* ANY delay 1500\n");
+    static struct flight flights[N];
+    pthread_t th[N];
+    long long t0 = now_ms();
+    for (int i = 0; i < N; i++) {
+        flights[i] = (struct flight){.d = &d, .index = i};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, one_flight, &flights[i]), 0);
+    }
+    usleep(500000);
+    fl_dnsd_kill(&own);
+    for (int i = 0; i < N; i++)
+        pthread_join(th[i], NULL);
+    long long took = now_ms() - t0;
+    for (int i = 0; i < N; i++)
+        ck_assert_msg(flights[i].answered, "session %d in flight when the resolver died: "
+                      "not answered, or refused", i);
+    ck_assert_msg(took <= 6000 + 4000, "the sessions in flight took %lld ms", took);
+
+    for (int i = 0; i < 3; i++) {
+        char qid[32];
+        snprintf(qid, sizeof(qid), "4QRESOLVERDEAD%d", i);
+        char *ar = session_accepted(&d, qid, 6000 + 4000, "resolver dead");
+        ck_assert_msg(strstr(ar, "spf=temperror") != NULL, "resolver dead: %s", ar);
+        free(ar);
+        assert_fault_recorded(&d, qid, "spf", "receiver", "resolver dead");
+    }
+
+    /* back: names that failed while it was down may fail a few seconds
+       more (the resolver library caches failures), but those failures are
+       ours, never the sender's */
+    ck_assert(fl_dnsd_restart(&own, NULL) == 0);
+    assert_dns_recovers(&d, "sender", "resolver back on its port");
+    assert_back_to_idle(&d, base, "resolver died and came back");
+    ck_assert_int_eq(fl_daemon_stop(&d), 0);
+    fl_daemon_cleanup(&d);
+    fl_dnsd_stop(&own);
+}
+END_TEST
+
 static Suite *faults_suite(void)
 {
     Suite *s = suite_create("faults");
@@ -580,6 +663,10 @@ static Suite *faults_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, dns_fault, 0, (int)(sizeof(dns_rows) / sizeof(dns_rows[0])));
     tcase_add_test(tc, dns_huge_txt);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("resolver");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, resolver_dies_and_returns);
     suite_add_tcase(s, tc);
     tc = tcase_create("stores");
     tcase_set_timeout(tc, 120);
