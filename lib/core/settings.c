@@ -14,18 +14,25 @@ const struct fl_setting *fl_setting_find(const char *name)
 }
 
 /* Optimal string alignment distance: insertions, deletions,
-   substitutions and swaps of two neighbours count one each. */
-static size_t edit_distance(const char *a, const char *b)
+   substitutions and swaps of two neighbours count one each.  Exact up to
+   max; above it, some value over max (the search stops once two rows in
+   a row exceed it: every alignment crosses one of any two neighbouring
+   rows, a swap jumping one row at most). */
+static size_t edit_distance(const char *a, const char *b, size_t max)
 {
     size_t la = strlen(a), lb = strlen(b);
     if (la > 64 || lb > 64)
         return 99;
+    if ((la > lb ? la - lb : lb - la) > max)
+        return max + 1; /* every edit changes the length by one at most */
     size_t before[65], prev[65], cur[65];
     for (size_t j = 0; j <= lb; j++)
         prev[j] = j;
     memcpy(before, prev, sizeof(before));
+    size_t prev_min = 0;
     for (size_t i = 1; i <= la; i++) {
         cur[0] = i;
+        size_t cur_min = cur[0];
         for (size_t j = 1; j <= lb; j++) {
             size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
             size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
@@ -33,7 +40,12 @@ static size_t edit_distance(const char *a, const char *b)
             if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
                 before[j - 2] + 1 < cur[j])
                 cur[j] = before[j - 2] + 1;
+            if (cur[j] < cur_min)
+                cur_min = cur[j];
         }
+        if (cur_min > max && prev_min > max)
+            return max + 1;
+        prev_min = cur_min;
         memcpy(before, prev, sizeof(before));
         memcpy(prev, cur, sizeof(prev));
     }
@@ -53,8 +65,10 @@ const char *fl_setting_suggest(const char *name)
             const char *cand = fl_setting_groups[g].settings[i].name;
             size_t longer = strlen(cand) > len ? strlen(cand) : len;
             size_t limit = longer / 4 < 1 ? 1 : longer / 4 > 3 ? 3 : longer / 4;
-            size_t d = edit_distance(name, cand);
-            if (d <= limit && d < best_d) {
+            /* only a closer candidate than the best so far can win */
+            size_t max = best_d - 1 < limit ? best_d - 1 : limit;
+            size_t d = edit_distance(name, cand, max);
+            if (d <= max) {
                 best_d = d;
                 best = cand;
             }

@@ -47,6 +47,7 @@ struct fl_dns {
     long long reprobe_deadline; /* under probe_lock */
     int reprobe_id;             /* under probe_lock */
     unsigned int probe_seq;
+    long long outage_tail_until; /* atomic: see set_probe */
     char *diag_forwarder; /* where failures are diagnosed, or NULL */
 };
 
@@ -537,11 +538,24 @@ static bool probe_answered(int err, const struct ub_result *result)
            (result->rcode == 0 /* NOERROR: data or NODATA */ || result->rcode == 3);
 }
 
+/* libunbound caches a lookup that failed as SERVFAIL for 5 s (NORR_TTL
+   in its iterator): a name that failed while our resolver was down goes on
+   failing for up to that long after it answers again. */
+#define UNBOUND_FAILURE_TTL_MS 5000
+
 static void set_probe(struct fl_dns *dns, int ok)
 {
+    long long now = fl_monotonic_ms();
+    if (ok && !__atomic_load_n(&dns->probe_ok, __ATOMIC_ACQUIRE)) {
+        /* back after an outage: until the failures cached during it have
+           expired, a failure is ours (fl_dns_probe says so), not the
+           sender's; the front cache forgets them at once */
+        __atomic_store_n(&dns->outage_tail_until, now + UNBOUND_FAILURE_TTL_MS,
+                         __ATOMIC_RELEASE);
+        fl_dns_cache_clear(dns->cache);
+    }
     __atomic_store_n(&dns->probe_ok, ok, __ATOMIC_RELEASE);
-    __atomic_store_n(&dns->probe_until, fl_monotonic_ms() + dns->probe_cache_ms,
-                     __ATOMIC_RELEASE);
+    __atomic_store_n(&dns->probe_until, now + dns->probe_cache_ms, __ATOMIC_RELEASE);
 }
 
 /* The background probe of a resolver found down: its answer ends the
@@ -599,6 +613,8 @@ int fl_dns_probe(struct fl_dns *dns)
         return -1;
     }
     long long now = fl_monotonic_ms();
+    if (now < __atomic_load_n(&dns->outage_tail_until, __ATOMIC_ACQUIRE))
+        return 0; /* the failure may be one cached while we were down */
     if (now < __atomic_load_n(&dns->probe_until, __ATOMIC_ACQUIRE))
         return __atomic_load_n(&dns->probe_ok, __ATOMIC_ACQUIRE);
     if (resolver_known_down(dns))

@@ -125,8 +125,11 @@ unsigned int fl_dns_cache_only_end(void);
    remaining time); any real answer (NXDOMAIN included) means our resolver
    works and the sender's name servers failed (FL_FAULT_SENDER), no answer
    means ours did (FL_FAULT_RECEIVER).  That finding is cached for
-   dns_probe_cache.  A probe that cannot run (cache-only mode) is unknown:
-   FL_FAULT_RECEIVER for this lookup, nothing cached. */
+   dns_probe_cache.  For 5 s after a background probe found our resolver
+   back from an outage the answer is ours: libunbound still answers
+   SERVFAIL for the names that failed meanwhile.  A probe that cannot run
+   (cache-only mode) is unknown: FL_FAULT_RECEIVER for this lookup, nothing
+   cached. */
 enum fl_fault fl_dns_fault(struct fl_dns *dns, const struct fl_dns_answer *seen);
 /* The probe alone: 1 our resolver works, 0 it does not, -1 unknown (could
    not ask).  Cached as fl_dns_fault says. */

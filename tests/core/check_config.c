@@ -1202,6 +1202,112 @@ START_TEST(test_suggest)
 }
 END_TEST
 
+/* The reference the bounded search in settings.c must agree with: the
+   full optimal string alignment distance, as a whole matrix, against
+   every key, with the same closeness rule. */
+static size_t osa_full(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    static size_t m[70][70];
+    for (size_t i = 0; i <= la; i++)
+        for (size_t j = 0; j <= lb; j++) {
+            if (i == 0 || j == 0) {
+                m[i][j] = i + j;
+                continue;
+            }
+            size_t best = m[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (m[i - 1][j] + 1 < best)
+                best = m[i - 1][j] + 1;
+            if (m[i][j - 1] + 1 < best)
+                best = m[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                m[i - 2][j - 2] + 1 < best)
+                best = m[i - 2][j - 2] + 1;
+            m[i][j] = best;
+        }
+    return m[la][lb];
+}
+
+static const char *suggest_reference(const char *name)
+{
+    const char *best = NULL;
+    size_t best_d = 99;
+    for (size_t g = 0; g < fl_setting_group_count; g++)
+        for (size_t i = 0; i < fl_setting_groups[g].count; i++) {
+            const char *key = fl_setting_groups[g].settings[i].name;
+            size_t longer = strlen(key) > strlen(name) ? strlen(key) : strlen(name);
+            size_t limit = longer < 8 ? 1 : longer >= 12 ? 3 : longer / 4;
+            size_t d = osa_full(name, key);
+            if (d <= limit && d < best_d) {
+                best_d = d;
+                best = key;
+            }
+        }
+    return best;
+}
+
+/* Variant k of key (k % 4: the kind, k / 4: the position): one letter deleted, swapped
+   with the next, replaced, or one inserted, or two or three edits at
+   once; into out. */
+static void key_variant(const char *key, size_t k, char *out, size_t size)
+{
+    size_t n = strlen(key), pos = k / 4 % (n + 1);
+    char tmp[80];
+    snprintf(tmp, sizeof(tmp), "%s", key);
+    switch (k % 4) {
+    case 0: /* delete at pos, and swap at pos/2 for every second one */
+        if (pos < n)
+            memmove(tmp + pos, tmp + pos + 1, n - pos);
+        if (k % 8 == 0 && pos / 2 + 1 < strlen(tmp)) {
+            char c = tmp[pos / 2];
+            tmp[pos / 2] = tmp[pos / 2 + 1];
+            tmp[pos / 2 + 1] = c;
+        }
+        break;
+    case 1: /* swap neighbours at pos */
+        if (pos + 1 < n) {
+            char c = tmp[pos];
+            tmp[pos] = tmp[pos + 1];
+            tmp[pos + 1] = c;
+        }
+        break;
+    case 2: /* replace at pos and at the end */
+        if (pos < n)
+            tmp[pos] = 'x';
+        if (n > 0)
+            tmp[n - 1] = 'q';
+        break;
+    default: /* insert at pos, delete the first letter */
+        memmove(tmp + pos + 1, tmp + pos, n - pos + 1);
+        tmp[pos] = 'z';
+        memmove(tmp, tmp + 1, strlen(tmp));
+        break;
+    }
+    snprintf(out, size, "%s", tmp);
+}
+
+START_TEST(test_suggest_same_as_full_search)
+{
+    size_t tried = 0;
+    for (size_t g = 0; g < fl_setting_group_count; g++)
+        for (size_t i = 0; i < fl_setting_groups[g].count; i++) {
+            const char *key = fl_setting_groups[g].settings[i].name;
+            /* every kind of edit, at positions spread over the key */
+            for (size_t k = 0; k < 4 * strlen(key) + 4; k += 3) {
+                char v[80];
+                key_variant(key, k, v, sizeof(v));
+                if (fl_setting_find(v) != NULL)
+                    continue;
+                const char *got = fl_setting_suggest(v), *want = suggest_reference(v);
+                ck_assert_msg(got == want, "\"%s\": got %s, want %s", v, got ? got : "(none)",
+                              want ? want : "(none)");
+                tried++;
+            }
+        }
+    ck_assert_uint_gt(tried, 1500);
+}
+END_TEST
+
 /* --- bad configs ------------------------------------------------------------------ */
 
 #define MAX_BAD 64
@@ -1631,6 +1737,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_missing_file);
     tcase_add_test(tc, test_hostile_files);
     tcase_add_loop_test(tc, test_suggest, 0, (int)NELEMS(suggest_rows));
+    tcase_add_test(tc, test_suggest_same_as_full_search);
     tcase_add_test(tc, test_good_config_daemon);
     suite_add_tcase(s, tc);
 

@@ -162,21 +162,14 @@ static void remove_dir(const char *dir)
     rmdir(dir);
 }
 
-int fl_dnsd_start(struct fl_dnsd *d, const char *zone_paths, const char *faults_text)
+/* Runs fakedns.py on want_port (0: any free one) with d's zones and files and
+   waits until it listens.  Returns 0 with d->pid, d->port and d->addr set,
+   or -1 (server stopped, temp dir removed). */
+static int spawn(struct fl_dnsd *d, int want_port)
 {
-    memset(d, 0, sizeof(*d));
-    snprintf(d->dir, sizeof(d->dir), "%s/fl-dnsd-XXXXXX", fl_test_env_or("TMPDIR", "/tmp"));
-    if (mkdtemp(d->dir) == NULL) {
-        perror("fl_dnsd: mkdtemp");
-        d->dir[0] = '\0';
-        return -1;
-    }
-    snprintf(d->faults, sizeof(d->faults), "%s/faults", d->dir);
-    snprintf(d->log, sizeof(d->log), "%s/queries.log", d->dir);
-    snprintf(d->ready, sizeof(d->ready), "%s/ready", d->dir);
-    snprintf(d->pidfile, sizeof(d->pidfile), "%s/fakedns.pid", d->dir);
-    write_file(d->faults, faults_text);
-
+    unlink(d->ready);
+    char port_arg[16];
+    snprintf(port_arg, sizeof(port_arg), "%d", want_port);
     const char *srcdir = fl_test_env_or("top_srcdir", ".");
     size_t sn = strlen(srcdir) + 64;
     char *script = malloc(sn);
@@ -192,9 +185,9 @@ int fl_dnsd_start(struct fl_dnsd *d, const char *zone_paths, const char *faults_
     push_arg(argv, &argc, MAX_ARGS, (char *)fl_test_env_or("PYTHON3", "/usr/bin/python3"));
     push_arg(argv, &argc, MAX_ARGS, script);
     push_arg(argv, &argc, MAX_ARGS, "--port");
-    push_arg(argv, &argc, MAX_ARGS, "0");
+    push_arg(argv, &argc, MAX_ARGS, port_arg);
     push_arg(argv, &argc, MAX_ARGS, "--zones");
-    char *list = xstrdup(zone_paths != NULL ? zone_paths : "");
+    char *list = xstrdup(d->zones);
     char *save = NULL;
     for (char *tok = strtok_r(list, " \t\n", &save); tok != NULL;
          tok = strtok_r(NULL, " \t\n", &save)) {
@@ -254,7 +247,7 @@ int fl_dnsd_start(struct fl_dnsd *d, const char *zone_paths, const char *faults_
         free(owned[i]);
     if (pid < 0) {
         perror("fl_dnsd: fork");
-        remove_dir(d->dir);
+        fl_dnsd_stop(d);
         return -1;
     }
     d->pid = pid;
@@ -285,6 +278,41 @@ int fl_dnsd_start(struct fl_dnsd *d, const char *zone_paths, const char *faults_
     fprintf(stderr, "fl_dnsd: fakedns.py did not listen within %d ms\n", WAIT_MS);
     fl_dnsd_stop(d);
     return -1;
+}
+
+int fl_dnsd_start(struct fl_dnsd *d, const char *zone_paths, const char *faults_text)
+{
+    memset(d, 0, sizeof(*d));
+    snprintf(d->dir, sizeof(d->dir), "%s/fl-dnsd-XXXXXX", fl_test_env_or("TMPDIR", "/tmp"));
+    if (mkdtemp(d->dir) == NULL) {
+        perror("fl_dnsd: mkdtemp");
+        d->dir[0] = '\0';
+        return -1;
+    }
+    snprintf(d->faults, sizeof(d->faults), "%s/faults", d->dir);
+    snprintf(d->log, sizeof(d->log), "%s/queries.log", d->dir);
+    snprintf(d->ready, sizeof(d->ready), "%s/ready", d->dir);
+    snprintf(d->pidfile, sizeof(d->pidfile), "%s/fakedns.pid", d->dir);
+    write_file(d->faults, faults_text);
+    d->zones = xstrdup(zone_paths != NULL ? zone_paths : "");
+    return spawn(d, 0);
+}
+
+void fl_dnsd_kill(struct fl_dnsd *d)
+{
+    if (d->pid > 0) {
+        int status;
+        kill(d->pid, SIGKILL);
+        waitpid(d->pid, &status, 0);
+        d->pid = 0;
+    }
+}
+
+int fl_dnsd_restart(struct fl_dnsd *d, const char *faults_text)
+{
+    fl_dnsd_kill(d);
+    write_file(d->faults, faults_text);
+    return spawn(d, d->port);
 }
 
 /* Sends SIGHUP and waits for the reload line after those counted before. */
@@ -387,4 +415,6 @@ void fl_dnsd_stop(struct fl_dnsd *d)
             remove_dir(d->dir);
         d->dir[0] = '\0';
     }
+    free(d->zones);
+    d->zones = NULL;
 }

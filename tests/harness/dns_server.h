@@ -32,6 +32,7 @@ struct fl_dnsd {
     char log[320];     /* dir/queries.log */
     char ready[320];   /* dir/ready */
     char pidfile[320]; /* dir/fakedns.pid */
+    char *zones;       /* the zone paths it was started with (for a restart) */
 };
 
 /* Starts a server.  zone_paths is a space-separated list of zone files or
@@ -61,6 +62,17 @@ int fl_dnsd_count(struct fl_dnsd *d, const char *qname, const char *qtype);
 /* As fl_dnsd_count, for one transport: proto "udp" or "tcp" (NULL: both). */
 int fl_dnsd_count_proto(struct fl_dnsd *d, const char *proto, const char *qname,
                         const char *qtype);
+
+/* Kills the server with SIGKILL (as a crash would) and reaps it; keeps the
+   temp dir and the port for fl_dnsd_restart.  Queries meanwhile meet a
+   closed port. */
+void fl_dnsd_kill(struct fl_dnsd *d);
+
+/* Starts the server again on the same port, zones and query log, with
+   faults_text as its fault file (NULL: none), after fl_dnsd_kill (a running
+   server is killed first), and waits until it listens.  Returns 0, or -1
+   (server stopped as by fl_dnsd_stop). */
+int fl_dnsd_restart(struct fl_dnsd *d, const char *faults_text);
 
 /* Stops the server (SIGTERM; SIGKILL after 5 s), reaps it and removes the
    temp dir.  Safe to call twice, or after a failed fl_dnsd_start. */

@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <dirent.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,6 +181,64 @@ static const char *recorded_fault(struct fl_daemon *d, const char *queue_id,
     return out;
 }
 
+/* Asserts that queue_id's verdict line was logged (accepted) and that the
+   verdict record blames method's fault on want. */
+static void assert_fault_recorded(struct fl_daemon *d, const char *queue_id, const char *method,
+                                  const char *want, const char *label)
+{
+    char line[128], got[32];
+    snprintf(line, sizeof(line), "%s: verdict action=accept", queue_id);
+    ck_assert_msg(fl_daemon_wait_log(d, line, 3000), "%s: no accepting verdict line", label);
+    recorded_fault(d, queue_id, method, got, sizeof(got));
+    ck_assert_msg(strcmp(got, want) == 0, "%s: %s's fault in the verdict record: got \"%s\", want %s",
+                  label, method, got, want);
+}
+
+/* Once the resolver answers again, messages are judged normally within a
+   few seconds (failures are cached briefly, the probe for dns_probe_cache).
+   Until then, a failure is never blamed on never_fault (NULL: any fault
+   goes). */
+static void assert_dns_recovers(struct fl_daemon *d, const char *never_fault, const char *label)
+{
+    int recovered = 0;
+    for (int i = 0; i < 15 && !recovered; i++) {
+        char qid[32], got[32];
+        snprintf(qid, sizeof(qid), "4QRECOVER%d", i);
+        char *ar = session_accepted(d, qid, 6000 + 4000, "after the fault");
+        recovered = strstr(ar, "spf=pass") != NULL;
+        free(ar);
+        if (recovered)
+            break;
+        if (never_fault != NULL) {
+            char line[64];
+            snprintf(line, sizeof(line), "%s: verdict", qid);
+            ck_assert_msg(fl_daemon_wait_log(d, line, 3000), "%s: no verdict line", label);
+            recorded_fault(d, qid, "spf", got, sizeof(got));
+            ck_assert_msg(strcmp(got, never_fault) != 0,
+                          "%s: SPF failed %d s after the fault ended, blamed on the %s", label, i,
+                          got);
+        }
+        usleep(1000000);
+    }
+    ck_assert_msg(recovered, "%s: SPF still failing 15 s after the fault ended", label);
+}
+
+/* Replaces the line of the base configuration that starts with prefix
+   ("user =") by line (ending in a newline). */
+static void conf_replace_base(struct fl_daemon *d, const char *prefix, const char *line)
+{
+    char *conf = fl_daemon_read(d->conf);
+    char *p = strstr(conf, prefix);
+    ck_assert_msg(p != NULL, "no \"%s\" in the base configuration", prefix);
+    FILE *f = fopen(d->conf, "w");
+    ck_assert_ptr_nonnull(f);
+    fwrite(conf, 1, (size_t)(p - conf), f);
+    fputs(line, f);
+    fputs(strchr(p, '\n') + 1, f);
+    fclose(f);
+    free(conf);
+}
+
 /* --- DNS faults ------------------------------------------------------------ */
 
 struct dns_row {
@@ -225,27 +284,10 @@ START_TEST(dns_fault)
                       row->want_spf, ar);
         free(ar);
     }
-    if (row->want_fault != NULL) {
-        char want[128], got[32];
-        snprintf(want, sizeof(want), "%s: verdict action=accept", qid);
-        ck_assert_msg(fl_daemon_wait_log(&d, want, 3000), "%s: no verdict line", row->label);
-        recorded_fault(&d, qid, "spf", got, sizeof(got));
-        ck_assert_msg(strcmp(got, row->want_fault) == 0,
-                      "%s: SPF's fault in the verdict record: got \"%s\", want %s", row->label,
-                      got, row->want_fault);
-    }
+    if (row->want_fault != NULL)
+        assert_fault_recorded(&d, qid, "spf", row->want_fault, row->label);
     fl_dnsd_set_faults(&dnsd, NULL);
-    /* the resolver comes back: within a few seconds messages are judged
-       normally again (failures are cached briefly, the probe for 1 s) */
-    int recovered = 0;
-    for (int i = 0; i < 15 && !recovered; i++) {
-        char *ar = session_accepted(&d, "4QRECOVER", 6000 + 4000, "after the fault");
-        recovered = strstr(ar, "spf=pass") != NULL;
-        free(ar);
-        if (!recovered)
-            usleep(1000000);
-    }
-    ck_assert_msg(recovered, "%s: SPF still failing 15 s after the fault ended", row->label);
+    assert_dns_recovers(&d, NULL, row->label);
     assert_back_to_idle(&d, base, row->label);
     ck_assert_int_eq(fl_daemon_stop(&d), 0);
     fl_daemon_cleanup(&d);
@@ -313,6 +355,24 @@ static void assert_greylist_fails_open(struct fl_daemon *d, const char *qid, con
     free(verdicts);
 }
 
+/* The store works again: the first message from a new triplet is
+   greylisted (451 4.7.1) within 5 s. */
+static void assert_greylisting_resumes(struct fl_daemon *d, const char *qid, const char *label)
+{
+    struct fl_mc_session s;
+    struct fl_test_env env = {.client_ip = "192.0.2.2", .queue_id = qid};
+    int deferred = 0;
+    for (int i = 0; i < 20 && !deferred; i++) {
+        fl_test_run(d, &env, msg_text, &s);
+        const struct fl_mc_reply *rr = fl_test_reply(&s, FL_MC_STEP_RCPT);
+        deferred = rr->code == 'y' && strncmp(rr->text, "451 4.7.1 ", 10) == 0;
+        fl_mc_session_clear(&s);
+        if (!deferred)
+            usleep(250000);
+    }
+    ck_assert_msg(deferred, "%s: greylisting did not resume", label);
+}
+
 static void redis_daemon(struct fl_daemon *d, const struct fl_redisd *r, const char *more)
 {
     char extra[512];
@@ -334,19 +394,7 @@ START_TEST(redis_killed_slow_and_refusing_auth)
     fl_redisd_kill(&r);
     assert_greylist_fails_open(&d, "4QREDISDOWN", "Redis killed");
     ck_assert(fl_redisd_restart(&r) == 0);
-    /* back: the first message from a new triplet is greylisted again (451) */
-    struct fl_mc_session s;
-    struct fl_test_env env = {.client_ip = "192.0.2.2", .queue_id = "4QREDISBACK"};
-    int deferred = 0;
-    for (int i = 0; i < 20 && !deferred; i++) {
-        fl_test_run(&d, &env, msg_text, &s);
-        const struct fl_mc_reply *rr = fl_test_reply(&s, FL_MC_STEP_RCPT);
-        deferred = rr->code == 'y' && strncmp(rr->text, "451 4.7.1 ", 10) == 0;
-        fl_mc_session_clear(&s);
-        if (!deferred)
-            usleep(250000);
-    }
-    ck_assert_msg(deferred, "greylisting did not resume once Redis was back");
+    assert_greylisting_resumes(&d, "4QREDISBACK", "Redis back");
     ck_assert_int_eq(fl_daemon_stop(&d), 0);
     fl_daemon_cleanup(&d);
 
@@ -367,11 +415,23 @@ START_TEST(redis_killed_slow_and_refusing_auth)
 }
 END_TEST
 
+static void make_lmdb_dir(char *dir, size_t size)
+{
+    snprintf(dir, size, "%s/fl-faults-lmdb-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void remove_tree(const char *dir)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
 START_TEST(lmdb_full_and_corrupted)
 {
     char dir[256];
-    snprintf(dir, sizeof(dir), "%s/fl-faults-lmdb-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    make_lmdb_dir(dir, sizeof(dir));
     /* a map of 32 KB fills after a few triplets */
     char extra[512];
     snprintf(extra, sizeof(extra),
@@ -417,9 +477,49 @@ START_TEST(lmdb_full_and_corrupted)
         ck_assert_int_eq(fl_daemon_stop(&d), 0);
     }
     fl_daemon_cleanup(&d);
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    remove_tree(dir);
+}
+END_TEST
+
+/* The greylist directory is not writable for the daemon: it drops root for
+   nobody (the tests run as root, who could write anywhere) and the
+   directory is root's, 0755.  The store cannot open; greylisting fails
+   open.  Once the directory is the daemon's, a SIGHUP opens the store and
+   greylisting resumes. */
+START_TEST(lmdb_dir_unwritable)
+{
+    struct passwd *pw = getpwnam("nobody");
+    ck_assert_msg(pw != NULL, "no user nobody");
+    uid_t uid = pw->pw_uid;
+    gid_t gid = pw->pw_gid;
+    char dir[256];
+    make_lmdb_dir(dir, sizeof(dir));
+    ck_assert_int_eq(chmod(dir, 0755), 0);
+    char extra[512];
+    snprintf(extra, sizeof(extra), "greylist_enable = yes\ngreylist_lmdb_dir = %s\n", dir);
+    struct fl_daemon d;
+    fl_daemon_prepare(&d, NULL, extra);
+    conf_replace_base(&d, "user =", "user = nobody\n");
+    /* nobody reads the configuration again on SIGHUP */
+    ck_assert_int_eq(chmod(d.dir, 0755), 0);
+    ck_assert_int_eq(chmod(d.conf, 0644), 0);
+    ck_assert(fl_daemon_start(&d) == 0);
+    ck_assert(fl_daemon_wait_log(&d, "greylisting fails open", 3000));
+    struct idle_count base = warm_up(&d);
+    assert_greylist_fails_open(&d, "4QLMDBRO1", "greylist directory not writable");
+    /* a reload tries the store again, and fails again without a leak */
+    fl_daemon_signal(&d, SIGHUP);
+    ck_assert(fl_daemon_wait_log(&d, "reload: greylist store", 5000));
+    assert_greylist_fails_open(&d, "4QLMDBRO2", "greylist directory not writable, reloaded");
+    assert_back_to_idle(&d, base, "greylist directory not writable");
+
+    /* (the open store then holds descriptors of its own) */
+    ck_assert_int_eq(chown(dir, uid, gid), 0);
+    fl_daemon_signal(&d, SIGHUP);
+    assert_greylisting_resumes(&d, "4QLMDBRW", "greylist directory writable again");
+    ck_assert_int_eq(fl_daemon_stop(&d), 0);
+    fl_daemon_cleanup(&d);
+    remove_tree(dir);
 }
 END_TEST
 
@@ -430,16 +530,7 @@ START_TEST(verdict_log_full_or_deleted)
     /* /dev/full: every write fails with ENOSPC */
     struct fl_daemon d;
     fl_daemon_prepare(&d, NULL, NULL);
-    char *conf = fl_daemon_read(d.conf);
-    char *p = strstr(conf, "verdict_log = ");
-    ck_assert_ptr_nonnull(p);
-    FILE *f = fopen(d.conf, "w");
-    ck_assert_ptr_nonnull(f);
-    fwrite(conf, 1, (size_t)(p - conf), f);
-    fputs("verdict_log = /dev/full\n", f);
-    fputs(strchr(p, '\n') + 1, f);
-    fclose(f);
-    free(conf);
+    conf_replace_base(&d, "verdict_log = ", "verdict_log = /dev/full\n");
     ck_assert(fl_daemon_start(&d) == 0);
     for (int i = 0; i < 3; i++)
         free(session_accepted(&d, "4QDEVFULL", 10000, "verdict log on a full disk"));
@@ -573,6 +664,64 @@ START_TEST(sighup_storm_and_sigterm_with_100_sessions)
 }
 END_TEST
 
+/* --- our resolver dies and comes back ------------------------------------------ */
+
+/* The forwarder is killed (as a crash would) while five sessions wait for
+   its slow answers, stays dead for three more sessions, and comes back on
+   the same port.  In flight and meanwhile: answered within the deadline,
+   SPF temperror with fault=receiver, accepted (on_internal_error); after:
+   normal results within seconds, a failure until then still ours. */
+START_TEST(resolver_dies_and_returns)
+{
+    enum { N = 5 };
+    struct fl_dnsd own; /* its own server: the shared one serves the other tests */
+    ck_assert(fl_dnsd_start(&own, NULL, NULL) == 0);
+    fl_daemon_use_dns(own.addr);
+    struct fl_daemon d;
+    fl_daemon_prepare(&d, NULL, "message_deadline = 6s\ndns_probe_cache = 2s\n");
+    fl_daemon_use_dns(dnsd.addr);
+    ck_assert(fl_daemon_start(&d) == 0);
+    struct idle_count base = warm_up(&d);
+
+    fl_dnsd_set_faults(&own, "* ANY delay 1500\n");
+    static struct flight flights[N];
+    pthread_t th[N];
+    long long t0 = now_ms();
+    for (int i = 0; i < N; i++) {
+        flights[i] = (struct flight){.d = &d, .index = i};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, one_flight, &flights[i]), 0);
+    }
+    usleep(500000);
+    fl_dnsd_kill(&own);
+    for (int i = 0; i < N; i++)
+        pthread_join(th[i], NULL);
+    long long took = now_ms() - t0;
+    for (int i = 0; i < N; i++)
+        ck_assert_msg(flights[i].answered, "session %d in flight when the resolver died: "
+                      "not answered, or refused", i);
+    ck_assert_msg(took <= 6000 + 4000, "the sessions in flight took %lld ms", took);
+
+    for (int i = 0; i < 3; i++) {
+        char qid[32];
+        snprintf(qid, sizeof(qid), "4QRESOLVERDEAD%d", i);
+        char *ar = session_accepted(&d, qid, 6000 + 4000, "resolver dead");
+        ck_assert_msg(strstr(ar, "spf=temperror") != NULL, "resolver dead: %s", ar);
+        free(ar);
+        assert_fault_recorded(&d, qid, "spf", "receiver", "resolver dead");
+    }
+
+    /* back: names that failed while it was down may fail a few seconds
+       more (the resolver library caches failures), but those failures are
+       ours, never the sender's */
+    ck_assert(fl_dnsd_restart(&own, NULL) == 0);
+    assert_dns_recovers(&d, "sender", "resolver back on its port");
+    assert_back_to_idle(&d, base, "resolver died and came back");
+    ck_assert_int_eq(fl_daemon_stop(&d), 0);
+    fl_daemon_cleanup(&d);
+    fl_dnsd_stop(&own);
+}
+END_TEST
+
 static Suite *faults_suite(void)
 {
     Suite *s = suite_create("faults");
@@ -581,10 +730,15 @@ static Suite *faults_suite(void)
     tcase_add_loop_test(tc, dns_fault, 0, (int)(sizeof(dns_rows) / sizeof(dns_rows[0])));
     tcase_add_test(tc, dns_huge_txt);
     suite_add_tcase(s, tc);
+    tc = tcase_create("resolver");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, resolver_dies_and_returns);
+    suite_add_tcase(s, tc);
     tc = tcase_create("stores");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, redis_killed_slow_and_refusing_auth);
     tcase_add_test(tc, lmdb_full_and_corrupted);
+    tcase_add_test(tc, lmdb_dir_unwritable);
     tcase_add_test(tc, verdict_log_full_or_deleted);
     suite_add_tcase(s, tc);
     tc = tcase_create("clients");
