@@ -1,5 +1,6 @@
 /* listener: see listener.h. */
 #include "milter/listener.h"
+#include "milter/readahead.h"
 #include "lib/core/log.h"
 
 #include <errno.h>
@@ -159,8 +160,9 @@ static int set_nodelay(void)
    set_nodelay() ran (a client connecting while the daemon starts) did not
    inherit TCP_NODELAY.  libmilter calls accept() through the dynamic
    linker, so this definition in the executable is the one it gets; it
-   accepts with accept4(2) and disables Nagle on every TCP socket it
-   returns, before the first byte is read.  Thread-safe. */
+   accepts with accept4(2), disables Nagle on every TCP socket it
+   returns, before the first byte is read, and hands the socket to
+   readahead.c.  Thread-safe. */
 int accept(int fd, __SOCKADDR_ARG addr, socklen_t *__restrict len)
 {
     int s = accept4(fd, addr, len, 0);
@@ -169,6 +171,8 @@ int accept(int fd, __SOCKADDR_ARG addr, socklen_t *__restrict len)
     if (s >= 0 && getsockopt(s, SOL_SOCKET, SO_PROTOCOL, &proto, &plen) == 0 &&
         proto == IPPROTO_TCP)
         (void)setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (s >= 0)
+        fl_readahead_add(s);
     return s;
 }
 
@@ -177,6 +181,7 @@ int fl_listener_open(const struct fl_config *cfg)
     const char *path = unix_path(cfg->socket);
     if (path != NULL && remove_stale_socket(path) < 0)
         return -1;
+    fl_readahead_init();
     if (smfi_setconn(cfg->socket) == MI_FAILURE) {
         fl_error("socket %s: libmilter rejected the specification", cfg->socket);
         return -1;

@@ -177,10 +177,13 @@ static bool wsp(unsigned char ch)
 }
 
 /* Inside a word (relaxed): anything but whitespace and CR (an LF there
-   is content: libopendkim's reading; its repair leaves none). */
+   is content: libopendkim's reading; its repair leaves none).  The table
+   serves the scan over a run of words, the body's hot loop. */
+static const bool not_content[256] = {[' '] = true, ['\t'] = true, ['\r'] = true};
+
 static bool content(unsigned char ch)
 {
-    return ch != ' ' && ch != '\t' && ch != '\r';
+    return !not_content[ch];
 }
 
 /* The end of a word (whitespace or line end): a held word goes out.
@@ -275,9 +278,14 @@ static void feed_relaxed(struct fl_dkim_libcanon *c, const unsigned char *p, siz
                 /* Words with one SP between them come out as they are:
                    the run goes out whole. */
                 size_t j = i + 1;
-                while (j < n && (content(p[j]) ||
-                                 (p[j] == ' ' && j + 1 < n && content(p[j + 1]))))
-                    j += content(p[j]) ? 1 : 2;
+                for (;;) {
+                    while (j < n && !not_content[p[j]])
+                        j++;
+                    if (j + 1 < n && p[j] == ' ' && !not_content[p[j + 1]])
+                        j += 2;
+                    else
+                        break;
+                }
                 word_add(c, p + i, j - i);
                 i = j;
                 continue;
