@@ -1,5 +1,6 @@
 /* idle: see idle.h. */
 #include "milter/idle.h"
+#include "milter/readahead.h"
 #include "milter/server.h"
 #include "lib/core/clock.h"
 #include "lib/core/log.h"
@@ -27,8 +28,9 @@ void fl_idle_init(struct fl_idle *idle, int timeout_s)
 
 /* The start of libmilter's private session context (libmilter.h, struct
    smfi_str, unchanged since 8.14): its thread id, socket and timeout.  Read only
-   after checking that the timeout is ours and the descriptor an accepted
-   stream socket, so a different layout is detected, not trusted. */
+   after checking that the timeout is ours and the descriptor one that
+   libmilter accepted (readahead.c knows them: no system call), so a
+   different layout is detected, not trusted. */
 struct smfi_str_prefix {
     pthread_t ctx_id; /* sthread_t */
     int ctx_sd;
@@ -39,14 +41,7 @@ struct smfi_str_prefix {
 static int session_fd(SMFICTX *ctx, int timeout_s)
 {
     const struct smfi_str_prefix *p = (const struct smfi_str_prefix *)(const void *)ctx;
-    if (p->ctx_timeout != (time_t)timeout_s || p->ctx_sd < 0)
-        return -1;
-    int type = 0, listening = 1;
-    socklen_t len = sizeof(type);
-    if (getsockopt(p->ctx_sd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM)
-        return -1;
-    len = sizeof(listening);
-    if (getsockopt(p->ctx_sd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || listening)
+    if (p->ctx_timeout != (time_t)timeout_s || !fl_readahead_accepted(p->ctx_sd))
         return -1;
     return p->ctx_sd;
 }

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <stdbool.h>
 #include <libmilter/mfapi.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -166,13 +167,21 @@ static int set_nodelay(void)
 int accept(int fd, __SOCKADDR_ARG addr, socklen_t *__restrict len)
 {
     int s = accept4(fd, addr, len, 0);
+    if (s < 0)
+        return s;
+    /* The peer's address tells TCP from unix without a system call. */
     int proto = 0, one = 1;
     socklen_t plen = sizeof(proto);
-    if (s >= 0 && getsockopt(s, SOL_SOCKET, SO_PROTOCOL, &proto, &plen) == 0 &&
-        proto == IPPROTO_TCP)
+    /* (glibc's __SOCKADDR_ARG is a union of pointers or a pointer) */
+    const struct sockaddr *sa;
+    memcpy(&sa, &addr, sizeof(sa));
+    bool tcp = sa != NULL && len != NULL && *len >= sizeof(sa_family_t)
+                   ? sa->sa_family == AF_INET || sa->sa_family == AF_INET6
+                   : getsockopt(s, SOL_SOCKET, SO_PROTOCOL, &proto, &plen) == 0 &&
+                         proto == IPPROTO_TCP;
+    if (tcp)
         (void)setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (s >= 0)
-        fl_readahead_add(s);
+    fl_readahead_add(s);
     return s;
 }
 

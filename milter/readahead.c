@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -68,6 +67,11 @@ void fl_readahead_add(int fd)
     s->off = s->len = 0;
     __atomic_store_n(&s->avail, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&s->on, 1, __ATOMIC_RELEASE);
+}
+
+bool fl_readahead_accepted(int fd)
+{
+    return slot_of(fd) != NULL;
 }
 
 size_t fl_readahead_pending(int fd)

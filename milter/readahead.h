@@ -26,6 +26,7 @@
 #ifndef FL_MILTER_READAHEAD_H
 #define FL_MILTER_READAHEAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum { FL_READAHEAD_SIZE = 16384 };
@@ -36,6 +37,9 @@ enum { FL_READAHEAD_SIZE = 16384 };
 void fl_readahead_init(void);
 /* Buffers reads of fd, a connected stream socket just accepted. */
 void fl_readahead_add(int fd);
+/* Whether fd is a socket registered with fl_readahead_add and not closed
+   since: one libmilter accepted. */
+bool fl_readahead_accepted(int fd);
 /* Bytes of fd read ahead and not yet handed out (tests). */
 size_t fl_readahead_pending(int fd);
 

@@ -1,6 +1,7 @@
 /* log: see log.h. */
 #include "lib/core/log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,32 @@ static const int level_prio[] = {LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR, LOG_
 static bool use_syslog;
 static enum fl_log_level min_level = FL_LOG_INFO;
 static char log_ident[32] = "faultline";
+
+/* The process id in each stderr line, asked once (getpid(2) is a system
+   call per line otherwise) and again after a fork. */
+static pid_t log_pid;
+static pthread_once_t log_pid_once = PTHREAD_ONCE_INIT;
+
+static void forget_pid(void)
+{
+    __atomic_store_n(&log_pid, 0, __ATOMIC_RELAXED);
+}
+
+static void watch_forks(void)
+{
+    (void)pthread_atfork(NULL, NULL, forget_pid);
+}
+
+static long current_pid(void)
+{
+    pthread_once(&log_pid_once, watch_forks);
+    pid_t pid = __atomic_load_n(&log_pid, __ATOMIC_RELAXED);
+    if (pid == 0) {
+        pid = getpid();
+        __atomic_store_n(&log_pid, pid, __ATOMIC_RELAXED);
+    }
+    return (long)pid;
+}
 
 static int facility_lookup(const char *name)
 {
@@ -102,7 +129,7 @@ static void vlog(enum fl_log_level level, const char *fmt, va_list ap)
     gmtime_r(&ts.tv_sec, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
     fprintf(stderr, "%s.%03ldZ %s[%ld]: %s: %s\n", when, ts.tv_nsec / 1000000L, log_ident,
-            (long)getpid(), level_names[level], msg);
+            current_pid(), level_names[level], msg);
 }
 
 void fl_log(enum fl_log_level level, const char *fmt, ...)
