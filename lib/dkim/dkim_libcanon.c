@@ -3,6 +3,7 @@
    rewritten to handle a run of ordinary bytes at once. */
 #include "lib/dkim/dkim_libcanon.h"
 
+#include <stdint.h>
 #include <string.h>
 
 /* --- the bare CR / LF repair ---------------------------------------------- */
@@ -209,17 +210,35 @@ static void word_add(struct fl_dkim_libcanon *c, const unsigned char *p, size_t 
         emit(c, p, n);
 }
 
+/* The bytes of x equal to the byte of ones, as 0x80 in their place (exact:
+   no carries between bytes). */
+static uint64_t bytes_equal(uint64_t x, uint64_t ones)
+{
+    const uint64_t low7 = 0x7f7f7f7f7f7f7f7full;
+    uint64_t t = x ^ ones;
+    return ~(((t & low7) + low7) | t | low7);
+}
+
 /* Whether p[0..len), a line without its CRLF, is the same under relaxed
    canonicalisation: not empty, no tab, no two spaces in a row, no space at
-   either end.  Branch-free, so the compiler can vectorise it. */
+   either end.  Eight bytes at a time: this is the body's hot loop. */
 static bool relaxed_clean(const unsigned char *p, size_t len)
 {
     if (len == 0 || wsp(p[0]) || wsp(p[len - 1]))
         return false;
-    unsigned bad = 0;
-    for (size_t k = 0; k + 1 < len; k++)
-        bad |= (unsigned)(p[k] == '\t') | ((unsigned)(p[k] == ' ') & (unsigned)(p[k + 1] == ' '));
-    return bad == 0;
+    const uint64_t tabs = 0x0909090909090909ull, spaces = 0x2020202020202020ull;
+    size_t k = 0;
+    for (; k + 9 <= len; k += 8) {
+        uint64_t x, y;
+        memcpy(&x, p + k, 8);
+        memcpy(&y, p + k + 1, 8);
+        if (bytes_equal(x, tabs) | (bytes_equal(x, spaces) & bytes_equal(y, spaces)))
+            return false;
+    }
+    for (; k + 1 < len; k++)
+        if (p[k] == '\t' || (p[k] == ' ' && p[k + 1] == ' '))
+            return false;
+    return true;
 }
 
 /* From the start of a line, with nothing held: the end of the run of
