@@ -76,18 +76,16 @@ static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
        session (milter/main.c), so the limit is set again here. */
     smfi_setmaxdatasize(FL_MILTER_MAX_DATA);
     *pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE);
-    /* No unknown commands.  On a unix socket, no reply to the steps that
-       never refuse (one round trip less each: the MTA sends on without
-       waiting); RCPT and end of message keep their replies.  Not over TCP:
-       there the MTA's back-to-back small writes wait for our delayed ACK
-       (Nagle), and Postfix through faultline measured at half the
-       throughput; a reply is the ACK it waits for.  Body chunks need no
-       reply when that is negotiated; otherwise the body is skipped when no
-       check needs it (DKIM does). */
-    unsigned long want = SMFIP_NOUNKNOWN | SMFIP_SKIP;
-    if (strncmp(conn->cfg->socket, "inet", 4) != 0)
-        want |= SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_DATA |
-                SMFIP_NR_UNKN | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY;
+    /* No unknown commands, and no reply to the steps that never refuse
+       (one round trip less each: the MTA sends on without waiting); RCPT
+       and end of message keep their replies.  Over TCP too: readahead.c
+       re-arms quick ACKs, so the MTA's back-to-back small writes do not
+       wait for our delayed ACK.  Body chunks need no reply when that is
+       negotiated; otherwise the body is skipped when no check needs it
+       (DKIM does). */
+    unsigned long want = SMFIP_NOUNKNOWN | SMFIP_SKIP | SMFIP_NR_CONN | SMFIP_NR_HELO |
+                         SMFIP_NR_MAIL | SMFIP_NR_DATA | SMFIP_NR_UNKN | SMFIP_NR_HDR |
+                         SMFIP_NR_EOH | SMFIP_NR_BODY;
     *pf1 = f1 & want;
     if (*pf1 & SMFIP_NR_BODY)
         *pf1 &= ~(unsigned long)SMFIP_SKIP;

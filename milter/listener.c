@@ -181,7 +181,7 @@ int accept(int fd, __SOCKADDR_ARG addr, socklen_t *__restrict len)
                          proto == IPPROTO_TCP;
     if (tcp)
         (void)setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    fl_readahead_add(s);
+    fl_readahead_add(s, tcp);
     return s;
 }
 

@@ -3,11 +3,14 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 struct slot {
@@ -16,6 +19,7 @@ struct slot {
     size_t len;   /* bytes in buf */
     size_t avail; /* len - off, read by other threads' poll() (atomic) */
     int on;       /* a libmilter session socket (atomic) */
+    bool tcp;
 };
 
 static struct slot *slots;
@@ -58,13 +62,14 @@ static struct slot *slot_of(int fd)
     return &slots[fd];
 }
 
-void fl_readahead_add(int fd)
+void fl_readahead_add(int fd, bool tcp)
 {
     if (fd < 0 || fd >= nslots)
         return;
     struct slot *s = &slots[fd];
     s->buf = NULL;
     s->off = s->len = 0;
+    s->tcp = tcp;
     __atomic_store_n(&s->avail, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&s->on, 1, __ATOMIC_RELEASE);
 }
@@ -88,6 +93,21 @@ static void drop(struct slot *s)
     __atomic_store_n(&s->avail, 0, __ATOMIC_RELAXED);
 }
 
+/* A read from the socket itself.  Over TCP it re-arms quick ACKs, which
+   the kernel turns off by itself: the MTA writes the commands that get no
+   reply back to back, and with Nagle's algorithm on its side each waits
+   for the ACK of the one before -- which a receiver that sends no data
+   back would delay by up to 40 ms. */
+static ssize_t socket_read(const struct slot *s, int fd, void *p, size_t n)
+{
+    ssize_t got = REAL(read)(fd, p, n);
+    if (got > 0 && s->tcp) {
+        int one = 1;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+    }
+    return got;
+}
+
 ssize_t read(int fd, void *p, size_t n)
 {
     struct slot *s = slot_of(fd);
@@ -95,11 +115,11 @@ ssize_t read(int fd, void *p, size_t n)
         return REAL(read)(fd, p, n);
     if (s->buf == NULL) {
         if (n >= FL_READAHEAD_SIZE)
-            return REAL(read)(fd, p, n);
+            return socket_read(s, fd, p, n);
         char *b = malloc(FL_READAHEAD_SIZE);
         if (b == NULL)
             return REAL(read)(fd, p, n);
-        ssize_t got = REAL(read)(fd, b, FL_READAHEAD_SIZE);
+        ssize_t got = socket_read(s, fd, b, FL_READAHEAD_SIZE);
         if (got <= 0) {
             int e = errno;
             free(b);

@@ -13,7 +13,9 @@
    them here): a small read from such a socket fills a per-socket buffer
    with one read(2) of up to FL_READAHEAD_SIZE bytes and is served from it;
    poll(2) reports POLLIN at once, without a system call, for a socket whose
-   buffer holds data; close(2) drops the buffer.  Reads of at least
+   buffer holds data; close(2) drops the buffer.  A read from a TCP socket
+   re-arms TCP_QUICKACK, so the MTA's commands that get no reply are not
+   held back by its Nagle algorithm waiting for our delayed ACK.  Reads of at least
    FL_READAHEAD_SIZE bytes with an empty buffer go straight to the socket.
    Every other descriptor of the process (DNS, Redis, the metrics server)
    is passed through untouched.  The buffer is allocated when it is filled
@@ -35,8 +37,9 @@ enum { FL_READAHEAD_SIZE = 16384 };
    once, before libmilter accepts its first connection; until then (and if
    it fails: out of memory) every descriptor is passed through. */
 void fl_readahead_init(void);
-/* Buffers reads of fd, a connected stream socket just accepted. */
-void fl_readahead_add(int fd);
+/* Buffers reads of fd, a connected stream socket just accepted (tcp: a
+   TCP one, whose reads re-arm TCP_QUICKACK). */
+void fl_readahead_add(int fd, bool tcp);
 /* Whether fd is a socket registered with fl_readahead_add and not closed
    since: one libmilter accepted. */
 bool fl_readahead_accepted(int fd);

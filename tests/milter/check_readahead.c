@@ -24,7 +24,7 @@ static void setup(void)
 {
     fl_readahead_init();
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    fl_readahead_add(sv[0]);
+    fl_readahead_add(sv[0], false);
 }
 
 static void teardown(void)

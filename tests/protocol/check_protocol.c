@@ -464,10 +464,9 @@ START_TEST(over_memory_budget_is_deferred_as_our_fault)
 }
 END_TEST
 
-/* Over a unix socket, the steps faultline never refuses are negotiated
-   without a reply, so the MTA sends on without waiting (one round trip
-   less each); RCPT and end of message keep theirs (they may refuse).  Over
-   TCP every step keeps its reply (see on_negotiate: Nagle). */
+/* The steps faultline never refuses are negotiated without a reply, so
+   the MTA sends on without waiting (one round trip less each); RCPT and
+   end of message keep theirs (they may refuse). */
 static const struct {
     const char *label;
     enum fl_mc_step step;
@@ -498,7 +497,9 @@ START_TEST(steps_that_never_refuse_get_no_reply)
 }
 END_TEST
 
-START_TEST(over_tcp_every_step_gets_a_reply)
+/* Over TCP the same: readahead.c re-arms quick ACKs, so the MTA's
+   back-to-back commands do not wait for a delayed ACK. */
+START_TEST(over_tcp_the_same_steps_get_no_reply)
 {
     struct fl_daemon d;
     char spec[64];
@@ -510,8 +511,10 @@ START_TEST(over_tcp_every_step_gets_a_reply)
     fl_test_run(&d, &env, simple, &s);
     for (size_t i = 0; i < sizeof(reply_rows) / sizeof(reply_rows[0]); i++) {
         const struct fl_mc_reply *r = fl_test_reply(&s, reply_rows[i].step);
-        ck_assert_msg(r != NULL && r->code != FL_MC_REPLY_NONE, "over TCP, %s: got '%c', want a reply",
-                      reply_rows[i].label, r ? r->code : '?');
+        ck_assert_msg(r != NULL, "over TCP, %s: step not sent", reply_rows[i].label);
+        bool replied = r->code != FL_MC_REPLY_NONE && r->code != FL_MC_REPLY_NOT_SENT;
+        ck_assert_msg(replied == reply_rows[i].replies, "over TCP, %s: got '%c', want %s",
+                      reply_rows[i].label, r->code, reply_rows[i].replies ? "one" : "none");
     }
     fl_mc_session_clear(&s);
     ck_assert_int_eq(fl_daemon_stop(&d), 0);
@@ -544,7 +547,7 @@ static Suite *protocol_suite(void)
     TCase *own = tcase_create("own daemon");
     tcase_set_timeout(own, 120);
     tcase_add_test(own, rename_mode_keeps_forged_headers_under_another_name);
-    tcase_add_test(own, over_tcp_every_step_gets_a_reply);
+    tcase_add_test(own, over_tcp_the_same_steps_get_no_reply);
     tcase_add_test(own, over_memory_budget_is_deferred_as_our_fault);
     tcase_add_test(own, iprev_reject_policy_refuses_with_its_reason);
     suite_add_tcase(s, own);
