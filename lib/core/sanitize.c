@@ -69,6 +69,15 @@ void fl_sanitize_utf8(struct fl_buf *out, const char *s, size_t max)
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
     while (i < n) {
+        /* a run of printable ASCII (and tabs) goes out at once */
+        size_t run = i;
+        while (run < n && ((p[run] >= 0x20 && p[run] < 0x7f) || p[run] == '\t'))
+            run++;
+        if (run > i) {
+            fl_buf_append(out, p + i, run - i);
+            i = run;
+            continue;
+        }
         if ((p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f) {
             fl_buf_append(out, replacement, 3);
             i++;

@@ -165,26 +165,61 @@ static enum fl_res map_result(SPF_result_t r, bool dns_failed)
     }
 }
 
+/* One libspf2 server per thread, kept: making one asks the host name
+   (uname(2)) and compiles libspf2's default explanation and local policy,
+   twice per message otherwise.  Each evaluation lends it its own DNS layer
+   (the public field resolver; libspf2 reads it only during the calls). */
+static pthread_key_t server_key;
+static pthread_once_t server_key_once = PTHREAD_ONCE_INIT;
+
+static void free_server(void *srv)
+{
+    SPF_server_free(srv);
+}
+
+static void make_server_key(void)
+{
+    if (pthread_key_create(&server_key, free_server) != 0)
+        fl_fatal("libspf2: cannot keep a server per thread");
+}
+
+static SPF_server_t *thread_server(SPF_dns_server_t *layer, const char *receiver)
+{
+    pthread_once(&server_key_once, make_server_key);
+    SPF_server_t *srv = pthread_getspecific(server_key);
+    if (srv == NULL) {
+        srv = SPF_server_new_dns(layer, 0);
+        if (srv == NULL)
+            fl_fatal("libspf2: out of memory");
+        SPF_response_t *scratch = NULL;
+        /* libspf2's default explanation names openspf.org: ours is none */
+        SPF_server_set_explanation(srv, "", &scratch);
+        if (scratch != NULL)
+            SPF_response_free(scratch);
+        /* lib/spf/dns_spf.c counts the limits across includes (libspf2
+           restarts its counter in each); keep libspf2's own check out of
+           the way */
+        SPF_server_set_max_dns_mech(srv, 1000);
+        (void)pthread_setspecific(server_key, srv);
+    }
+    srv->resolver = layer;
+    srv->destroy_resolver = 0;
+    if (srv->rec_dom == NULL || strcmp(srv->rec_dom, receiver) != 0)
+        SPF_server_set_rec_dom(srv, receiver); /* a reload may change it */
+    return srv;
+}
+
 /* Evaluates info->domain for info->sender; fills info and o. */
 static void evaluate(struct fl_dns *dns, long long deadline_ms, int family,
                      const unsigned char *addr, const char *local,
                      struct fl_spf_info *info, struct outcome *o)
 {
     SPF_dns_server_t *layer = fl_spf_dns_new(dns, deadline_ms);
-    SPF_server_t *srv = SPF_server_new_dns(layer, 0);
-    SPF_request_t *req = srv ? SPF_request_new(srv) : NULL;
+    SPF_server_t *srv = thread_server(layer, info->receiver);
+    SPF_request_t *req = SPF_request_new(srv);
     SPF_response_t *resp = req ? SPF_response_new(req) : NULL;
     if (resp == NULL)
         fl_fatal("libspf2: out of memory");
-    SPF_response_t *scratch = NULL;
-    /* libspf2's default explanation names openspf.org: ours is none */
-    SPF_server_set_explanation(srv, "", &scratch);
-    if (scratch != NULL)
-        SPF_response_free(scratch);
-    SPF_server_set_rec_dom(srv, info->receiver);
-    /* lib/spf/dns_spf.c counts the limits across includes (libspf2 restarts
-       its counter in each); keep libspf2's own check out of the way */
-    SPF_server_set_max_dns_mech(srv, 1000);
     if (family == AF_INET) {
         struct in_addr a4;
         memcpy(&a4, addr, 4);
@@ -260,7 +295,7 @@ static void evaluate(struct fl_dns *dns, long long deadline_ms, int family,
 
     SPF_response_free(resp);
     SPF_request_free(req);
-    SPF_server_free(srv);
+    srv->resolver = NULL; /* the layer goes now */
     fl_spf_dns_free(layer);
 }
 
