@@ -9,7 +9,7 @@
 # prints one line:
 #
 #   c=8 n=6000 msgs_s=... p50_ms=... p99_ms=... cpu_ms_msg=... ctxsw_msg=...
-#   peak_rss_mb=... rss_after_mb=... errors=...
+#   live_ctxsw_msg=... syscalls_msg=... peak_rss_mb=... rss_after_mb=... errors=...
 #
 # CPU per message: utime+stime of /proc/PID/stat (the whole process,
 # threads that exited included) before and after the run.  Context switches
@@ -31,6 +31,8 @@
 #   FAULTS=TEXT         fakedns fault lines (e.g. "* ANY drop")
 #   EXTRA_CONF=TEXT     lines appended to faultline.conf
 #   VERDICTS=FILE       copy the verdict log here
+#   SYSCALLS=1          count the daemon's system calls too (syscalls_msg;
+#                       the tracepoint costs CPU: cpu_ms_msg is higher then)
 #   PERF_RECORD=FILE    perf record -g the daemon during the run
 #   PERF_CALLGRAPH=dwarf  perf record --call-graph=dwarf instead (callers
 #                       of libc and library functions built without frame
@@ -92,7 +94,9 @@ hz=$(getconf CLK_TCK)
 live_ctxsw | sort >"$work/ctx.before"
 t0=$(cpu_ticks)
 if command -v perf >/dev/null 2>&1; then
-	perf stat -e context-switches,task-clock -x, -o "$work/perf.stat" -p "$fl_pid" 2>/dev/null &
+	events=context-switches,task-clock
+	[ "${SYSCALLS:-0}" = 1 ] && events=$events,raw_syscalls:sys_enter
+	perf stat -e "$events" -x, -o "$work/perf.stat" -p "$fl_pid" 2>/dev/null &
 	perf_pid=$!
 fi
 if [ -n "${PERF_RECORD:-}" ]; then
@@ -111,14 +115,16 @@ peak=$(status_kb VmHWM)
 
 val() { tr ' ' '\n' <"$work/run.out" | awk -F= -v k="$1" '$1 == k {print $2}'; }
 ctx_perf=$(awk -F, '$3 == "context-switches" {print $1}' "$work/perf.stat" 2>/dev/null)
+sys_perf=$(awk -F, '$3 == "raw_syscalls:sys_enter" {print $1}' "$work/perf.stat" 2>/dev/null)
 live=$(join "$work/ctx.before" "$work/ctx.after" | awk '{n += $3 - $2} END {print n + 0}')
 if [ "${AFTER_WAIT}" -gt 0 ]; then sleep "$AFTER_WAIT"; fi
 after=$(status_kb VmRSS)
 [ -n "${VERDICTS:-}" ] && cp "$work/verdicts.jsonl" "$VERDICTS"
 awk -v c="$C" -v n="$N" -v s="$(val msgs_per_s)" -v p50="$(val p50_ms)" \
 	-v p99="$(val p99_ms)" -v cpu="$((t1 - t0))" -v hz="$hz" -v ctx="${ctx_perf:-NaN}" \
-	-v live="$live" -v peak="$peak" -v after="$after" -v err="$(val errors)" 'BEGIN {
-	printf "c=%s n=%s msgs_s=%.0f p50_ms=%.1f p99_ms=%.1f cpu_ms_msg=%.3f ctxsw_msg=%.1f live_ctxsw_msg=%.1f peak_rss_mb=%.1f rss_after_mb=%.1f errors=%s\n",
-		c, n, s, p50, p99, cpu * 1000 / hz / n, ctx / n, live / n, peak / 1024, after / 1024, err
+	-v live="$live" -v peak="$peak" -v after="$after" -v err="$(val errors)" \
+	-v sys="${sys_perf:-NaN}" 'BEGIN {
+	printf "c=%s n=%s msgs_s=%.0f p50_ms=%.1f p99_ms=%.1f cpu_ms_msg=%.3f ctxsw_msg=%.1f live_ctxsw_msg=%.1f syscalls_msg=%.1f peak_rss_mb=%.1f rss_after_mb=%.1f errors=%s\n",
+		c, n, s, p50, p99, cpu * 1000 / hz / n, ctx / n, live / n, sys / n, peak / 1024, after / 1024, err
 }'
 exit "$rc"
