@@ -100,11 +100,11 @@ int fl_arc_failure(const struct fl_arc *a, const char **sig_r, const char **why_
    ignored; sender-controlled text is not trusted beyond this parse. */
 int fl_arc_aar_pass(const struct fl_arc *a, int instance, const char *method,
                     const char *ptype_prop, size_t k, char *value, size_t size);
-/* Sets "result", "oldest_pass", "chain" (sealing domains, i=1 first),
-   "sets" (every set's AMS/AS result and why) and "failed" (instance,
-   signature and key that broke the chain) on obj (a jansson json_t *
-   object; void * so this header needs no jansson). */
-void fl_arc_json(const struct fl_arc *a, void *obj);
+/* Writes the members "result", "oldest_pass", "chain" (sealing domains,
+   i=1 first), "sets" (every set's AMS/AS result and why) and "failed"
+   (instance, signature and key that broke the chain); lib/core/json_out.h. */
+struct fl_json_out;
+void fl_arc_json(const struct fl_arc *a, struct fl_json_out *members);
 /* Cancels pending lookups and frees.  Accepts NULL; sets *a NULL. */
 void fl_arc_free(struct fl_arc **a);
 

@@ -54,12 +54,12 @@ static void arc_finish(void *st, struct fl_checks *cs)
     fl_checks_add_result(cs, &r);
 }
 
-static bool arc_record(const void *st, void *obj)
+static bool arc_record(const void *st, struct fl_json_out *members)
 {
     const struct arc_check *a = st;
     if (!a->verified)
         return false;
-    fl_arc_json(a->arc, obj);
+    fl_arc_json(a->arc, members);
     return true;
 }
 

@@ -4,8 +4,8 @@
    allowed) and the JSON record part.  See arc.h. */
 #include "lib/arc/arc.h"
 #include "lib/core/buf.h"
+#include "lib/core/json_out.h"
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <string.h>
 #include <strings.h>
@@ -119,46 +119,55 @@ int fl_arc_aar_pass(const struct fl_arc *a, int instance, const char *method,
     return found;
 }
 
-static json_t *jres(enum fl_res r)
+static void member(struct fl_json_out *j, const char *key, const char *s)
 {
-    return json_string(fl_res_name(r));
+    fl_json_key(j, key);
+    fl_json_str(j, s);
 }
 
-void fl_arc_json(const struct fl_arc *a, void *obj)
+void fl_arc_json(const struct fl_arc *a, struct fl_json_out *j)
 {
-    json_t *o = obj;
-    json_object_set_new(o, "result", jres(fl_arc_chain_result(a)));
+    member(j, "result", fl_res_name(fl_arc_chain_result(a)));
     size_t n = fl_arc_nsets(a);
-    if (fl_arc_chain_result(a) == FL_RES_PASS)
-        json_object_set_new(o, "oldest_pass", json_integer(fl_arc_oldest_pass(a)));
-    json_t *chain = json_array(), *sets = json_array();
+    if (fl_arc_chain_result(a) == FL_RES_PASS) {
+        fl_json_key(j, "oldest_pass");
+        fl_json_int(j, fl_arc_oldest_pass(a));
+    }
+    fl_json_key(j, "chain");
+    fl_json_begin(j, '[');
+    for (size_t i = 1; i <= n; i++)
+        fl_json_str(j, fl_arc_set(a, (int)i)->sealer);
+    fl_json_end(j, ']');
+    fl_json_key(j, "sets");
+    fl_json_begin(j, '[');
     for (size_t i = 1; i <= n; i++) {
         const struct fl_arc_set_report *r = fl_arc_set(a, (int)i);
-        json_array_append_new(chain, json_string(r->sealer));
-        json_t *s = json_object();
-        json_object_set_new(s, "i", json_integer(r->instance));
-        json_object_set_new(s, "sealer", json_string(r->sealer));
-        json_object_set_new(s, "as_selector", json_string(r->as_selector));
-        json_object_set_new(s, "cv", json_string(r->cv));
-        json_object_set_new(s, "as", jres(r->as));
+        fl_json_begin(j, '{');
+        fl_json_key(j, "i");
+        fl_json_int(j, r->instance);
+        member(j, "sealer", r->sealer);
+        member(j, "as_selector", r->as_selector);
+        member(j, "cv", r->cv);
+        member(j, "as", fl_res_name(r->as));
         if (r->as_why)
-            json_object_set_new(s, "as_why", json_string(r->as_why));
-        json_object_set_new(s, "ams_domain", json_string(r->ams_domain));
-        json_object_set_new(s, "ams_selector", json_string(r->ams_selector));
-        json_object_set_new(s, "ams", jres(r->ams));
+            member(j, "as_why", r->as_why);
+        member(j, "ams_domain", r->ams_domain);
+        member(j, "ams_selector", r->ams_selector);
+        member(j, "ams", fl_res_name(r->ams));
         if (r->ams_why)
-            json_object_set_new(s, "ams_why", json_string(r->ams_why));
-        json_array_append_new(sets, s);
+            member(j, "ams_why", r->ams_why);
+        fl_json_end(j, '}');
     }
-    json_object_set_new(o, "chain", chain);
-    json_object_set_new(o, "sets", sets);
+    fl_json_end(j, ']');
     const char *sig, *why;
     int inst = fl_arc_failure(a, &sig, &why);
     if (why != NULL) {
-        json_t *f = json_object();
-        json_object_set_new(f, "instance", json_integer(inst));
-        json_object_set_new(f, "signature", sig ? json_string(sig) : json_string("structure"));
-        json_object_set_new(f, "why", json_string(why));
-        json_object_set_new(o, "failed", f);
+        fl_json_key(j, "failed");
+        fl_json_begin(j, '{');
+        fl_json_key(j, "instance");
+        fl_json_int(j, inst);
+        member(j, "signature", sig ? sig : "structure");
+        member(j, "why", why);
+        fl_json_end(j, '}');
     }
 }

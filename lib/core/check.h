@@ -52,6 +52,7 @@ struct fl_check_services {
 };
 
 struct fl_checks;
+struct fl_json_out;
 
 struct fl_check {
     const char *name;
@@ -75,9 +76,10 @@ struct fl_check {
     /* End of message: joins the check (bounded by cs->deadline) and
        appends its results with fl_checks_add_result. */
     void (*finish)(void *st, struct fl_checks *cs);
-    /* Fills the check's own part of the verdict record (a jansson object,
-       under the check's name).  Returns false when it has none. */
-    bool (*record)(const void *st, void *json_object);
+    /* Writes the check's own part of the verdict record (the members of
+       an object under the check's name, lib/core/json_out.h).  Returns
+       false, having written nothing, when it has none. */
+    bool (*record)(const void *st, struct fl_json_out *members);
     /* A header field to add to an accepted message (e.g. Received-SPF), or
        false.  *at_top: inserted at the top (under Authentication-Results),
        else appended.  value goes into out. */

@@ -96,6 +96,22 @@ void fl_sanitize_utf8(struct fl_buf *out, const char *s, size_t max)
         fl_buf_puts(out, "...");
 }
 
+bool fl_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        if (p[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len = utf8_seq_len(p + i, n - i);
+        if (len == 0)
+            return false;
+        i += len;
+    }
+    return true;
+}
+
 bool fl_is_printable_ascii(const char *s)
 {
     if (*s == '\0')

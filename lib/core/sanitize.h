@@ -26,5 +26,8 @@ void fl_sanitize_utf8(struct fl_buf *out, const char *s, size_t max);
 
 /* True if s is non-empty and every byte is printable 7-bit ASCII. */
 bool fl_is_printable_ascii(const char *s);
+/* Whether the n bytes at s are valid UTF-8 (RFC 3629: no overlong forms,
+   no surrogates, nothing past U+10FFFF). */
+bool fl_utf8_valid(const char *s, size_t n);
 
 #endif

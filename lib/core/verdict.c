@@ -1,5 +1,6 @@
 /* verdict: see verdict.h. */
 #include "lib/core/verdict.h"
+#include "lib/core/json_out.h"
 #include "lib/core/attribution.h"
 #include "lib/core/sanitize.h"
 #include "lib/core/xalloc.h"
@@ -270,12 +271,20 @@ void fl_verdict_json_jansson(struct fl_buf *out, const struct fl_verdict_facts *
     for (size_t i = 0; i < f->nstages; i++)
         json_object_set_new(stages, f->stages[i].stage, json_integer(f->stages[i].ms));
     json_object_set_new(o, "elapsed_ms", stages);
+    /* the parts as their writers write them (json_out.c is checked
+       against jansson on its own: tests/core/check_json_out) */
     for (size_t i = 0; i < f->nparts; i++) {
-        json_t *part = json_object();
-        if (f->parts[i].fill(f->parts[i].data, part))
-            json_object_set_new(o, f->parts[i].key, part);
-        else
-            json_decref(part);
+        struct fl_buf text;
+        fl_buf_init(&text);
+        fl_buf_putc(&text, '{');
+        struct fl_json_out j;
+        fl_json_out_init(&j, &text);
+        if (f->parts[i].fill(f->parts[i].data, &j)) {
+            fl_buf_putc(&text, '}');
+            json_t *part = json_loads(text.data, 0, NULL);
+            json_object_set_new(o, f->parts[i].key, part != NULL ? part : json_null());
+        }
+        fl_buf_free(&text);
     }
     json_object_set_new(o, "work_ms", json_integer(f->work_ms));
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -288,59 +297,10 @@ void fl_verdict_json_jansson(struct fl_buf *out, const struct fl_verdict_facts *
    a jansson tree (building and dumping one was about a tenth of the
    daemon's CPU per message; issue 12).  Its bytes are those of
    fl_verdict_json_jansson, json_dumps(JSON_COMPACT | JSON_PRESERVE_ORDER);
-   tests/core/check_verdict.c compares the two.  The DMARC report and the
-   ARC chain come from their modules as jansson objects and are dumped with
-   jansson; a check's record_json (a compact jansson dump, lib/core/result.h) is
-   spliced as it is. */
-
-/* A JSON string of n bytes (valid UTF-8) with jansson's escapes. */
-static void json_escaped(struct fl_buf *out, const char *s, size_t n)
-{
-    fl_buf_putc(out, '"');
-    size_t run = 0; /* bytes copied as they are, pending */
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        const char *esc = NULL;
-        char hex[8];
-        switch (c) {
-        case '"':
-            esc = "\\\"";
-            break;
-        case '\\':
-            esc = "\\\\";
-            break;
-        case '\b':
-            esc = "\\b";
-            break;
-        case '\f':
-            esc = "\\f";
-            break;
-        case '\n':
-            esc = "\\n";
-            break;
-        case '\r':
-            esc = "\\r";
-            break;
-        case '\t':
-            esc = "\\t";
-            break;
-        default:
-            if (c < 0x20) {
-                snprintf(hex, sizeof(hex), "\\u%04X", c);
-                esc = hex;
-            }
-        }
-        if (esc == NULL) {
-            run++;
-            continue;
-        }
-        fl_buf_append(out, s + i - run, run);
-        run = 0;
-        fl_buf_puts(out, esc);
-    }
-    fl_buf_append(out, s + n - run, run);
-    fl_buf_putc(out, '"');
-}
+   tests/core/check_verdict.c compares the two.  A check's own part (DMARC,
+   ARC) is written by its module through lib/core/json_out.h, as is the DNS
+   lists' record_json (a compact dump, lib/core/result.h), spliced as it
+   is. */
 
 /* Sender-controlled text as a JSON string (always valid UTF-8), or null;
    tmp is scratch space. */
@@ -352,14 +312,14 @@ static void json_text(struct fl_buf *out, struct fl_buf *tmp, const char *s)
     }
     fl_buf_reset(tmp);
     fl_sanitize_utf8(tmp, s, 0);
-    json_escaped(out, tmp->data ? tmp->data : "", tmp->len);
+    fl_json_escaped(out, tmp->data ? tmp->data : "", tmp->len);
 }
 
 /* A string of ours (a name from a table, a DSN): 7-bit, written as is
    but escaped. */
 static void json_name(struct fl_buf *out, const char *s)
 {
-    json_escaped(out, s, strlen(s));
+    fl_json_escaped(out, s, strlen(s));
 }
 
 /* ,"key": -- key is a literal of ours (nothing to escape) */
@@ -410,7 +370,7 @@ static void json_props(struct fl_buf *out, struct fl_buf *tmp, const struct fl_r
         if (!first)
             fl_buf_putc(out, ',');
         first = false;
-        json_escaped(out, keys[i], strlen(keys[i]));
+        fl_json_escaped(out, keys[i], strlen(keys[i]));
         fl_buf_putc(out, ':');
         if (count == 1) {
             json_text(out, tmp, r->props[i].value);
@@ -557,17 +517,19 @@ static void json_observed(struct fl_buf *out, struct fl_buf *tmp, const struct f
     fl_buf_free(&s);
 }
 
-/* A check's part of the record, built by it as a jansson object. */
-static void json_part(struct fl_buf *out, const struct fl_record_part *p)
+/* A check's part of the record, written by it as the members of an
+   object; nothing when it has nothing to say. */
+static void json_part(struct fl_buf *out, struct fl_buf *tmp, const struct fl_record_part *p)
 {
-    json_t *o = json_object();
-    if (p->fill(p->data, o)) {
-        char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        json_key(out, false, p->key);
-        fl_buf_puts(out, s ? s : "{}");
-        free(s);
-    }
-    json_decref(o);
+    fl_buf_reset(tmp);
+    struct fl_json_out j;
+    fl_json_out_init(&j, tmp);
+    if (!p->fill(p->data, &j))
+        return;
+    json_key(out, false, p->key);
+    fl_buf_putc(out, '{');
+    fl_buf_append(out, tmp->data ? tmp->data : "", tmp->len);
+    fl_buf_putc(out, '}');
 }
 
 void fl_verdict_json(struct fl_buf *out, const struct fl_verdict_facts *f,
@@ -694,7 +656,7 @@ void fl_verdict_json(struct fl_buf *out, const struct fl_verdict_facts *f,
     }
     fl_buf_putc(out, '}');
     for (size_t i = 0; i < f->nparts; i++)
-        json_part(out, &f->parts[i]);
+        json_part(out, &tmp, &f->parts[i]);
     json_key(out, false, "work_ms");
     fl_buf_printf(out, "%ld", f->work_ms);
     fl_buf_putc(out, '}');

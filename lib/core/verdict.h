@@ -15,13 +15,16 @@
 #include "lib/core/buf.h"
 #include "lib/core/result.h"
 
-/* A check's own part of the verdict record: fill writes the members of a
-   jansson object (void * keeps jansson out of this header) stored under
-   key, and returns false when it has nothing to say. */
+struct fl_json_out;
+
+/* A check's own part of the verdict record: fill writes the members of
+   the object stored under key (lib/core/json_out.h: keys and values, the
+   braces are the record's), and returns false -- before writing anything
+   -- when it has nothing to say. */
 struct fl_record_part {
     const char *key;
     const void *data;
-    bool (*fill)(const void *data, void *json_object);
+    bool (*fill)(const void *data, struct fl_json_out *members);
 };
 
 #define FL_VERDICT_MAX_PARTS 8

@@ -48,6 +48,8 @@ enum fl_dmarc_quarantine_action {
     FL_DMARC_QUARANTINE_MARK,   /* accept, Authentication-Results only */
 };
 
+struct fl_json_out;
+
 /* Domain Owner Assessment Policy (RFC 9989 4.7 p, sp, np). */
 enum fl_dmarc_policy {
     FL_DMARC_POLICY_ABSENT = -1,
@@ -213,10 +215,9 @@ int fl_dmarc_eom(struct fl_dmarc *d, const struct fl_dmarc_inputs *in, struct fl
 
 /* After fl_dmarc_eom: the data for the verdict record.  Owned by d. */
 const struct fl_dmarc_report *fl_dmarc_report(const struct fl_dmarc *d);
-/* Sets the report's members on obj (a jansson json_t * object; void * so
-   this header needs no jansson): "result", "header_from", ... see
-   lib/dmarc/dmarc_json.c. */
-void fl_dmarc_report_json(const struct fl_dmarc_report *r, void *obj);
+/* Writes the report's members (lib/core/json_out.h): "result",
+   "header_from", ... see lib/dmarc/dmarc_json.c. */
+void fl_dmarc_report_json(const struct fl_dmarc_report *r, struct fl_json_out *members);
 
 /* Should DMARC run for this client?  False when dmarc_enable is off, or
    the client is trusted and dmarc_skip_trusted is on, or authenticated and

@@ -60,12 +60,12 @@ static void dmarc_finish(void *st, struct fl_checks *cs)
     d->evaluated = true;
 }
 
-static bool dmarc_record(const void *st, void *obj)
+static bool dmarc_record(const void *st, struct fl_json_out *members)
 {
     const struct dmarc_check *d = st;
     if (!d->evaluated)
         return false;
-    fl_dmarc_report_json(fl_dmarc_report(d->dmarc), obj);
+    fl_dmarc_report_json(fl_dmarc_report(d->dmarc), members);
     return true;
 }
 

@@ -4,12 +4,12 @@
    policy_evaluated, auth_results).  Every string in the report is already
    printable ASCII.  Thread-safety: pure function of its arguments. */
 #include "lib/dmarc/dmarc.h"
+#include "lib/core/json_out.h"
 
-#include <jansson.h>
-
-static json_t *str_or_null(const char *s)
+static void str_or_null(struct fl_json_out *j, const char *key, const char *s)
 {
-    return s != NULL && *s ? json_string(s) : json_null();
+    fl_json_key(j, key);
+    fl_json_str(j, s != NULL && *s ? s : NULL);
 }
 
 static const char *source_name(enum fl_dmarc_source s)
@@ -27,79 +27,104 @@ static const char *source_name(enum fl_dmarc_source s)
     return "none";
 }
 
-static json_t *policy_or_null(enum fl_dmarc_policy p)
+static void policy_or_null(struct fl_json_out *j, const char *key, enum fl_dmarc_policy p)
 {
-    return p == FL_DMARC_POLICY_ABSENT ? json_null() : json_string(fl_dmarc_policy_name(p));
+    fl_json_key(j, key);
+    fl_json_str(j, p == FL_DMARC_POLICY_ABSENT ? NULL : fl_dmarc_policy_name(p));
 }
 
-static json_t *published(const struct fl_dmarc_report *r)
+static void member(struct fl_json_out *j, const char *key, const char *s)
+{
+    fl_json_key(j, key);
+    fl_json_str(j, s);
+}
+
+static void published(struct fl_json_out *j, const struct fl_dmarc_report *r)
 {
     const struct fl_dmarc_record *rec = &r->record;
     static const char *const psd[] = {"u", "y", "n"};
-    json_t *o = json_object();
-    json_object_set_new(o, "domain", json_string(r->policy_domain));
-    json_object_set_new(o, "found_at", json_string(source_name(r->source)));
-    json_object_set_new(o, "walk_step", json_integer(r->walk_step));
-    json_object_set_new(o, "p", policy_or_null(rec->p));
-    json_object_set_new(o, "sp", policy_or_null(rec->sp));
-    json_object_set_new(o, "np", policy_or_null(rec->np));
-    json_object_set_new(o, "adkim", json_string(rec->adkim_strict ? "s" : "r"));
-    json_object_set_new(o, "aspf", json_string(rec->aspf_strict ? "s" : "r"));
-    json_object_set_new(o, "testing", json_string(rec->testing ? "y" : "n"));
-    json_object_set_new(o, "psd", json_string(psd[rec->psd]));
-    json_object_set_new(o, "pct", rec->pct >= 0 ? json_integer(rec->pct) : json_null());
-    json_object_set_new(o, "fo", json_string(rec->fo));
-    json_object_set_new(o, "rua", str_or_null(rec->rua));
-    json_object_set_new(o, "ruf", str_or_null(rec->ruf));
-    json_object_set_new(o, "problems", str_or_null(rec->problems));
-    return o;
+    fl_json_begin(j, '{');
+    member(j, "domain", r->policy_domain);
+    member(j, "found_at", source_name(r->source));
+    fl_json_key(j, "walk_step");
+    fl_json_int(j, r->walk_step);
+    policy_or_null(j, "p", rec->p);
+    policy_or_null(j, "sp", rec->sp);
+    policy_or_null(j, "np", rec->np);
+    member(j, "adkim", rec->adkim_strict ? "s" : "r");
+    member(j, "aspf", rec->aspf_strict ? "s" : "r");
+    member(j, "testing", rec->testing ? "y" : "n");
+    member(j, "psd", psd[rec->psd]);
+    fl_json_key(j, "pct");
+    if (rec->pct >= 0)
+        fl_json_int(j, rec->pct);
+    else
+        fl_json_null(j);
+    member(j, "fo", rec->fo);
+    str_or_null(j, "rua", rec->rua);
+    str_or_null(j, "ruf", rec->ruf);
+    str_or_null(j, "problems", rec->problems);
+    fl_json_end(j, '}');
 }
 
-void fl_dmarc_report_json(const struct fl_dmarc_report *r, void *obj)
+void fl_dmarc_report_json(const struct fl_dmarc_report *r, struct fl_json_out *j)
 {
-    json_t *o = obj;
-    json_object_set_new(o, "result", json_string(fl_res_name(r->result)));
-    json_object_set_new(o, "header_from", str_or_null(r->header_from));
-    json_object_set_new(o, "from_headers", json_integer(r->from_headers));
-    json_object_set_new(o, "from_addresses", json_integer(r->from_addresses));
-    json_object_set_new(o, "envelope_from", str_or_null(r->envelope_from));
-    json_object_set_new(o, "org_domain", str_or_null(r->org_domain));
-    json_object_set_new(o, "policy_published", r->record_found ? published(r) : json_null());
-    json_object_set_new(o, "policy_applied", policy_or_null(r->policy));
-    json_object_set_new(o, "policy_tag", r->policy_tag ? json_string(r->policy_tag) : json_null());
-    json_object_set_new(o, "author_exists", json_boolean(r->author_exists));
-    json_t *ev = json_object();
-    json_object_set_new(ev, "disposition", policy_or_null(r->disposition));
-    json_object_set_new(ev, "dkim", json_string(r->dkim_aligned ? "pass" : "fail"));
-    json_object_set_new(ev, "spf", json_string(r->spf_aligned ? "pass" : "fail"));
+    member(j, "result", fl_res_name(r->result));
+    str_or_null(j, "header_from", r->header_from);
+    fl_json_key(j, "from_headers");
+    fl_json_int(j, r->from_headers);
+    fl_json_key(j, "from_addresses");
+    fl_json_int(j, r->from_addresses);
+    str_or_null(j, "envelope_from", r->envelope_from);
+    str_or_null(j, "org_domain", r->org_domain);
+    fl_json_key(j, "policy_published");
+    if (r->record_found)
+        published(j, r);
+    else
+        fl_json_null(j);
+    policy_or_null(j, "policy_applied", r->policy);
+    member(j, "policy_tag", r->policy_tag);
+    fl_json_key(j, "author_exists");
+    fl_json_bool(j, r->author_exists);
+    fl_json_key(j, "policy_evaluated");
+    fl_json_begin(j, '{');
+    policy_or_null(j, "disposition", r->disposition);
+    member(j, "dkim", r->dkim_aligned ? "pass" : "fail");
+    member(j, "spf", r->spf_aligned ? "pass" : "fail");
+    fl_json_key(j, "reason");
     if (r->override != NULL) {
-        json_t *ov = json_object();
-        json_object_set_new(ov, "type", json_string(r->override));
-        json_object_set_new(ov, "comment", json_string(r->override_comment));
-        json_object_set_new(ev, "reason", ov);
+        fl_json_begin(j, '{');
+        member(j, "type", r->override);
+        member(j, "comment", r->override_comment);
+        fl_json_end(j, '}');
     } else {
-        json_object_set_new(ev, "reason", json_null());
+        fl_json_null(j);
     }
-    json_object_set_new(o, "policy_evaluated", ev);
-    json_t *dkim = json_array();
+    fl_json_end(j, '}');
+    fl_json_key(j, "dkim");
+    fl_json_begin(j, '[');
     for (size_t i = 0; i < r->ndkim; i++) {
-        json_t *s = json_object();
-        json_object_set_new(s, "domain", json_string(r->dkim[i].domain));
-        json_object_set_new(s, "selector", json_string(r->dkim[i].selector));
-        json_object_set_new(s, "result", json_string(fl_res_name(r->dkim[i].result)));
-        json_object_set_new(s, "aligned", json_boolean(r->dkim[i].aligned));
-        json_array_append_new(dkim, s);
+        fl_json_begin(j, '{');
+        member(j, "domain", r->dkim[i].domain);
+        member(j, "selector", r->dkim[i].selector);
+        member(j, "result", fl_res_name(r->dkim[i].result));
+        fl_json_key(j, "aligned");
+        fl_json_bool(j, r->dkim[i].aligned);
+        fl_json_end(j, '}');
     }
-    json_object_set_new(o, "dkim", dkim);
+    fl_json_end(j, ']');
+    fl_json_key(j, "spf");
     if (r->spf_scope != NULL) {
-        json_t *spf = json_object();
-        json_object_set_new(spf, "domain", json_string(r->spf_domain));
-        json_object_set_new(spf, "scope", json_string(r->spf_scope));
-        json_object_set_new(spf, "result", json_string(fl_res_name(r->spf_result)));
-        json_object_set_new(spf, "aligned", json_boolean(r->spf_aligned));
-        json_object_set_new(o, "spf", spf);
+        fl_json_begin(j, '{');
+        member(j, "domain", r->spf_domain);
+        member(j, "scope", r->spf_scope);
+        member(j, "result", fl_res_name(r->spf_result));
+        fl_json_key(j, "aligned");
+        fl_json_bool(j, r->spf_aligned);
+        fl_json_end(j, '}');
     } else {
-        json_object_set_new(o, "spf", json_null());
+        fl_json_null(j);
     }
-    json_object_set_new(o, "dns_queries", json_integer(r->dns_queries));
+    fl_json_key(j, "dns_queries");
+    fl_json_int(j, r->dns_queries);
 }

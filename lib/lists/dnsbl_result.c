@@ -5,11 +5,11 @@
    (fault=sender); an error code, a timeout or a SERVFAIL of a list is
    ours (fault=receiver), and never scores. */
 #include "lib/lists/dnsbl_impl.h"
+#include "lib/core/json_out.h"
 #include "lib/core/verdict.h"
 #include "lib/core/xalloc.h"
 
 #include <ctype.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,64 +201,87 @@ static void listed_sentence(struct fl_buf *out, const struct fl_dnsbl_outcome *o
 
 /* The verdict record's "lists": every list asked, with the name it was
    asked about, its answer and the weight it added. */
+static void member(struct fl_json_out *j, const char *key, const char *s)
+{
+    fl_json_key(j, key);
+    fl_json_str(j, s);
+}
+
 static void lists_json(struct fl_result *r, const struct fl_dnsbl_outcome *o)
 {
-    json_t *lists = json_array();
+    struct fl_buf text, scratch;
+    fl_buf_init(&text);
+    fl_buf_init(&scratch);
+    struct fl_json_out j;
+    fl_json_out_init(&j, &text);
+    fl_json_begin(&j, '{');
+    fl_json_key(&j, "score");
+    fl_json_int(&j, o->score);
+    fl_json_key(&j, "threshold");
+    fl_json_int(&j, o->threshold);
+    fl_json_key(&j, "allow_threshold");
+    fl_json_int(&j, o->allow_threshold);
+    if (o->observe_score != o->score || o->would_list) {
+        fl_json_key(&j, "observe_score");
+        fl_json_int(&j, o->observe_score);
+    }
+    fl_json_key(&j, "lists");
+    fl_json_begin(&j, '[');
     for (size_t i = 0; i < o->nchecks; i++) {
         const struct fl_dnsbl_check *c = &o->checks[i];
-        json_t *e = json_object();
-        json_object_set_new(e, "list", json_string(c->zone));
-        json_object_set_new(e, "kind", json_string(c->domain_list ? "domain" : "ip"));
-        json_t *ids = json_array();
+        fl_json_begin(&j, '{');
+        member(&j, "list", c->zone);
+        member(&j, "kind", c->domain_list ? "domain" : "ip");
+        fl_json_key(&j, "identities");
+        fl_json_begin(&j, '[');
         for (unsigned int bit = FL_DNSBL_ID_CLIENT; bit <= FL_DNSBL_ID_PTR; bit <<= 1)
             if (c->identities & bit)
-                json_array_append_new(
-                    ids, json_string(fl_dnsbl_identity_name((enum fl_dnsbl_identity)bit)));
-        json_object_set_new(e, "identities", ids);
-        json_object_set_new(e, "name", json_string(c->name));
-        json_object_set_new(e, "status", json_string(fl_dnsbl_status_name(c->status)));
-        struct fl_buf dns;
-        fl_buf_init(&dns);
+                fl_json_str(&j, fl_dnsbl_identity_name((enum fl_dnsbl_identity)bit));
+        fl_json_end(&j, ']');
+        member(&j, "name", c->name);
+        member(&j, "status", fl_dnsbl_status_name(c->status));
+        fl_buf_reset(&scratch);
         if (c->status == FL_DNSBL_DISABLED)
-            fl_buf_puts(&dns, "not_asked");
+            fl_buf_puts(&scratch, "not_asked");
         else
-            lower_status(&dns, c->dns_status);
-        json_object_set_new(e, "dns", json_string(dns.data));
-        fl_buf_free(&dns);
-        json_t *answers = json_array();
+            lower_status(&scratch, c->dns_status);
+        member(&j, "dns", scratch.data ? scratch.data : "");
+        fl_json_key(&j, "answers");
+        fl_json_begin(&j, '[');
         for (const char *p = c->answers ? c->answers : ""; *p;) {
             size_t len = strcspn(p, " ");
-            if (len > 0 && strncmp(p, "...", len) != 0)
-                json_array_append_new(answers, json_stringn(p, len));
+            if (len > 0 && strncmp(p, "...", len) != 0) {
+                fl_buf_reset(&scratch);
+                fl_buf_append(&scratch, p, len);
+                fl_json_str(&j, scratch.data);
+            }
             p += len;
             p += *p == ' ';
         }
-        json_object_set_new(e, "answers", answers);
-        json_object_set_new(e, "weight", json_integer(c->weight));
+        fl_json_end(&j, ']');
+        fl_json_key(&j, "weight");
+        fl_json_int(&j, c->weight);
         if (c->observed) {
-            json_object_set_new(e, "observe", json_true());
-            json_object_set_new(e, "observe_weight", json_integer(c->observe_weight));
+            fl_json_key(&j, "observe");
+            fl_json_bool(&j, true);
+            fl_json_key(&j, "observe_weight");
+            fl_json_int(&j, c->observe_weight);
         }
         if (c->error_answer != NULL) {
-            json_object_set_new(e, "error_code", json_string(c->error_answer));
-            json_object_set_new(e, "error", json_string(c->error ? c->error : ""));
+            member(&j, "error_code", c->error_answer);
+            member(&j, "error", c->error ? c->error : "");
         }
         if (c->txt != NULL)
-            json_object_set_new(e, "txt", json_string(c->txt));
-        json_object_set_new(e, "ms", json_integer(c->ms));
-        json_array_append_new(lists, e);
+            member(&j, "txt", c->txt);
+        fl_json_key(&j, "ms");
+        fl_json_int(&j, c->ms);
+        fl_json_end(&j, '}');
     }
-    json_t *top = json_object();
-    json_object_set_new(top, "score", json_integer(o->score));
-    json_object_set_new(top, "threshold", json_integer(o->threshold));
-    json_object_set_new(top, "allow_threshold", json_integer(o->allow_threshold));
-    if (o->observe_score != o->score || o->would_list)
-        json_object_set_new(top, "observe_score", json_integer(o->observe_score));
-    json_object_set_new(top, "lists", lists);
-    char *text = json_dumps(top, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    fl_result_set_record_json(r, text);
-    free(text);
-    json_decref(top);
+    fl_json_end(&j, ']');
+    fl_json_end(&j, '}');
+    fl_result_set_record_json(r, text.data);
+    fl_buf_free(&scratch);
+    fl_buf_free(&text);
 }
 
 /* RFC 8904: the allow list that weighed most, as its own result. */

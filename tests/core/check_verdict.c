@@ -16,6 +16,7 @@
 #include "lib/core/attribution.h"
 #include "lib/dmarc/dmarc.h"
 #include "lib/core/buf.h"
+#include "lib/core/json_out.h"
 #include "lib/core/result.h"
 #include "lib/core/sanitize.h"
 #include "lib/core/verdict.h"
@@ -973,15 +974,15 @@ static void eq_result(struct fl_result *r)
         fl_result_observe(r, rnd(2) ? 554 : 451, rnd(2) ? "5.7.1" : "4.7.1", pick_text());
 }
 
-static bool dmarc_part(const void *d, void *o)
+static bool dmarc_part(const void *d, struct fl_json_out *j)
 {
-    fl_dmarc_report_json(d, o);
+    fl_dmarc_report_json(d, j);
     return true;
 }
 
-static bool arc_part(const void *a, void *o)
+static bool arc_part(const void *a, struct fl_json_out *j)
 {
-    fl_arc_json(a, o);
+    fl_arc_json(a, j);
     return true;
 }
 
