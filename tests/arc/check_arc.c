@@ -251,7 +251,9 @@ static char *arc_part_text(const struct fl_arc *a)
     ck_assert_msg(o != NULL, "not JSON: %s", part.data);
     ck_assert(json_is_object(o));
     json_decref(o);
-    return fl_buf_steal(&part);
+    char *text = fl_buf_steal(&part);
+    fl_buf_free(&part);
+    return text;
 }
 
 START_TEST(test_json)

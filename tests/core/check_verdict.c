@@ -1277,6 +1277,9 @@ static Suite *verdict_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("json");
+    /* 5,000 random records twice (and each part read back by jansson):
+       seconds under the sanitizers */
+    tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_json_fields);
     tcase_add_test(tc, test_json_accept_noqueue);
     tcase_add_test(tc, test_json_hostile);
