@@ -18,6 +18,7 @@
 #include "milter/notify.h"
 #include "milter/privs.h"
 #include "milter/server.h"
+#include "milter/workers.h"
 #include "lib/core/clock.h"
 #include "lib/core/log.h"
 #include "lib/core/settings.h"
@@ -210,7 +211,7 @@ static void serve(void)
         ssize_t n = read(signal_pipe[0], &c, 1);
         if (n < 0 && errno == EAGAIN) {
             fl_idle_reap(&fl_srv.idle);
-            long long wait = fl_server_periodic();
+            long long wait = fl_server_periodic(fl_workers_ended());
             if (wait < 0 || wait > 1000)
                 wait = 1000; /* the idle reaper's beat */
             fd_set rfds;
@@ -357,6 +358,9 @@ int main(int argc, char **argv)
     sigset_t old_mask;
     block_signals(true, &old_mask);
     fl_server_tune_memory();
+    /* libmilter's worker threads run on kept threads (see workers.h). */
+    if (fl_workers_init((const void *)smfi_main, FL_WORKERS_MAX_IDLE, FL_WORKERS_IDLE_MS) < 0)
+        fl_warn("cannot find libmilter in memory: its worker threads are not kept");
     fl_srv.pool = fl_pool_create((unsigned int)cfg->worker_threads,
                                  (size_t)cfg->worker_threads * 64);
     if (fl_dns_create(cfg, &fl_srv.dns, &err) < 0) {

@@ -364,17 +364,19 @@ void fl_server_tune_memory(void)
 }
 
 /* Hands freed memory back to the system once the sessions of a burst are
-   gone (glibc keeps it in its arenas otherwise). */
-static void trim_when_idle(void)
+   gone (glibc keeps it in its arenas otherwise), and again when kept
+   worker threads have ended since (their malloc caches went back to the
+   arenas). */
+static void trim_when_idle(unsigned long threads_ended)
 {
-    unsigned long n = __atomic_load_n(&fl_srv.served, __ATOMIC_RELAXED);
+    unsigned long n = __atomic_load_n(&fl_srv.served, __ATOMIC_RELAXED) + threads_ended;
     if (n == fl_srv.trimmed_at || __atomic_load_n(&fl_srv.sessions, __ATOMIC_ACQUIRE) != 0)
         return;
     fl_srv.trimmed_at = n;
     malloc_trim(0);
 }
 
-long long fl_server_periodic(void)
+long long fl_server_periodic(unsigned long threads_ended)
 {
     struct fl_config *cfg = fl_server_config();
     long long now = fl_monotonic_ms(), wait = -1;
@@ -412,7 +414,7 @@ long long fl_server_periodic(void)
         long long w = fl_srv.next_probe - now;
         wait = wait < 0 || w < wait ? w : wait;
     }
-    trim_when_idle();
+    trim_when_idle(threads_ended);
     if (wait < 0 || wait > FL_TRIM_INTERVAL_MS)
         wait = FL_TRIM_INTERVAL_MS;
     fl_config_unref(&cfg);

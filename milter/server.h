@@ -50,7 +50,7 @@ struct fl_server {
     unsigned long served; /* atomic: sessions begun, for the idle trim */
     /* the main thread's periodic work (fl_server_periodic) */
     long long next_sweep, next_probe, next_stats;
-    unsigned long trimmed_at; /* served at the last idle trim */
+    unsigned long trimmed_at; /* served + threads ended at the last idle trim */
     bool stats_warned;        /* stats_file could not be written (warned once) */
     struct fl_idle idle;      /* silent sessions (idle.c) */
     struct fl_metrics_milter timed; /* the timed callback table (metrics_milter.c) */
@@ -98,8 +98,10 @@ void fl_server_teardown(void);
 void fl_server_tune_memory(void);
 
 /* Periodic work of the main thread (greylist sweep, DNS list probe, idle
-   memory trim).  Returns the milliseconds until it is due again. */
-long long fl_server_periodic(void);
+   memory trim).  threads_ended: kept worker threads ended so far
+   (fl_workers_ended); the heap is trimmed again, while no session is open,
+   when it has changed.  Returns the milliseconds until it is due again. */
+long long fl_server_periodic(unsigned long threads_ended);
 
 void fl_server_session_begin(void);
 void fl_server_session_end(void);
