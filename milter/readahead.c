@@ -1,5 +1,6 @@
 /* readahead: see readahead.h. */
 #include "milter/readahead.h"
+#include "milter/interpose.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -32,9 +33,9 @@ static pthread_once_t resolved = PTHREAD_ONCE_INIT;
 
 static void resolve(void)
 {
-    real_read = (ssize_t(*)(int, void *, size_t))dlsym(RTLD_NEXT, "read");
-    real_poll = (int (*)(struct pollfd *, nfds_t, int))dlsym(RTLD_NEXT, "poll");
-    real_close = (int (*)(int))dlsym(RTLD_NEXT, "close");
+    real_read = (ssize_t(*)(int, void *, size_t))fl_interpose_next("read");
+    real_poll = (int (*)(struct pollfd *, nfds_t, int))fl_interpose_next("poll");
+    real_close = (int (*)(int))fl_interpose_next("close");
     if (real_read == NULL || real_poll == NULL || real_close == NULL)
         abort(); /* no libc under us: nothing can work */
 }

@@ -1,5 +1,6 @@
 /* workers: see workers.h. */
 #include "milter/workers.h"
+#include "milter/interpose.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -33,9 +34,9 @@ static __thread struct kept *self;
 
 static void resolve(void)
 {
-    real_create = (int (*)(pthread_t *, const pthread_attr_t *, start_fn, void *))dlsym(
-        RTLD_NEXT, "pthread_create");
-    real_detach = (int (*)(pthread_t))dlsym(RTLD_NEXT, "pthread_detach");
+    real_create = (int (*)(pthread_t *, const pthread_attr_t *, start_fn,
+                           void *))fl_interpose_next("pthread_create");
+    real_detach = (int (*)(pthread_t))fl_interpose_next("pthread_detach");
     if (real_create == NULL || real_detach == NULL)
         abort(); /* no libc under us: nothing can work */
 }
