@@ -2,6 +2,8 @@
 #include "lib/core/result.h"
 #include "lib/core/xalloc.h"
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,26 +51,80 @@ const char *fl_action_name(enum fl_action action)
     return "accept";
 }
 
+/* Every string field of r, for moving them with their block. */
+static size_t fields(struct fl_result *r, char ***out)
+{
+    size_t n = 0;
+    out[n++] = &r->method;
+    out[n++] = &r->reason_code;
+    out[n++] = &r->reason;
+    out[n++] = &r->detail;
+    out[n++] = &r->record_json;
+    out[n++] = &r->observe_text;
+    for (size_t i = 0; i < r->nprops; i++) {
+        out[n++] = &r->props[i].ptype;
+        out[n++] = &r->props[i].property;
+        out[n++] = &r->props[i].value;
+    }
+    return n;
+}
+
+enum { MAX_FIELDS = 6 + 3 * FL_RESULT_MAX_PROPS };
+
+/* Offset of p in r's block, or -1 when it points elsewhere (or NULL). */
+static ptrdiff_t offset_in(const struct fl_result *r, const char *p)
+{
+    uintptr_t a = (uintptr_t)p, base = (uintptr_t)r->strings;
+    return p != NULL && r->strings != NULL && a >= base && a < base + r->strings_len
+               ? (ptrdiff_t)(a - base)
+               : -1;
+}
+
+/* Copies value into r's block (which may move: every field is moved with
+   it, and so is value when it points into the block); returns the copy. */
+static char *put(struct fl_result *r, const char *value)
+{
+    if (value == NULL)
+        return NULL;
+    size_t n = strlen(value) + 1;
+    if (r->strings_cap - r->strings_len < n) {
+        char **f[MAX_FIELDS];
+        ptrdiff_t off[MAX_FIELDS];
+        size_t nf = fields(r, f);
+        for (size_t i = 0; i < nf; i++)
+            off[i] = offset_in(r, *f[i]);
+        ptrdiff_t voff = offset_in(r, value);
+        size_t cap = r->strings_cap ? r->strings_cap : 256;
+        while (cap - r->strings_len < n)
+            cap *= 2;
+        r->strings = fl_realloc(r->strings, cap);
+        r->strings_cap = cap;
+        for (size_t i = 0; i < nf; i++)
+            if (off[i] >= 0)
+                *f[i] = r->strings + off[i];
+        if (voff >= 0)
+            value = r->strings + voff;
+    }
+    char *copy = r->strings + r->strings_len;
+    memmove(copy, value, n);
+    r->strings_len += n;
+    return copy;
+}
+
 void fl_result_init(struct fl_result *r, const char *method, enum fl_res res)
 {
     memset(r, 0, sizeof(*r));
-    r->method = fl_strdup(method);
+    r->method = put(r, method);
     r->result = res;
     r->in_header = true;
-}
-
-static void replace(char **field, const char *value)
-{
-    free(*field);
-    *field = value ? fl_strdup(value) : NULL;
 }
 
 void fl_result_set_reason(struct fl_result *r, const char *code, const char *reason,
                           const char *detail)
 {
-    replace(&r->reason_code, code);
-    replace(&r->reason, reason);
-    replace(&r->detail, detail);
+    r->reason_code = put(r, code);
+    r->reason = put(r, reason);
+    r->detail = put(r, detail);
 }
 
 int fl_result_add_prop(struct fl_result *r, const char *ptype, const char *property,
@@ -76,33 +132,40 @@ int fl_result_add_prop(struct fl_result *r, const char *ptype, const char *prope
 {
     if (r->nprops >= FL_RESULT_MAX_PROPS)
         return -1;
+    /* counted only once its strings are in place (put moves the others) */
+    char *t = put(r, ptype);
+    ptrdiff_t toff = offset_in(r, t);
+    char *pr = put(r, property);
+    ptrdiff_t proff = offset_in(r, pr);
+    char *v = put(r, value);
     struct fl_prop *p = &r->props[r->nprops++];
-    p->ptype = fl_strdup(ptype);
-    p->property = fl_strdup(property);
-    p->value = fl_strdup(value);
+    p->ptype = toff >= 0 ? r->strings + toff : NULL;
+    p->property = proff >= 0 ? r->strings + proff : NULL;
+    p->value = v;
     return 0;
 }
 
 void fl_result_copy(struct fl_result *dst, const struct fl_result *src)
 {
-    fl_result_init(dst, src->method, src->result);
-    fl_result_set_reason(dst, src->reason_code, src->reason, src->detail);
-    for (size_t i = 0; i < src->nprops; i++)
-        fl_result_add_prop(dst, src->props[i].ptype, src->props[i].property, src->props[i].value);
-    dst->fault = src->fault;
-    dst->transient = src->transient;
-    dst->in_header = src->in_header;
-    dst->action = src->action;
-    fl_result_set_record_json(dst, src->record_json);
-    dst->observe_action = src->observe_action;
-    dst->observe_code = src->observe_code;
-    memcpy(dst->observe_dsn, src->observe_dsn, sizeof(dst->observe_dsn));
-    replace(&dst->observe_text, src->observe_text);
+    *dst = *src;
+    if (src->strings != NULL) {
+        dst->strings = fl_malloc(src->strings_cap);
+        memcpy(dst->strings, src->strings, src->strings_len);
+    }
+    char **f[MAX_FIELDS];
+    size_t nf = fields(dst, f);
+    for (size_t i = 0; i < nf; i++) {
+        ptrdiff_t off = offset_in(src, *f[i]);
+        if (off >= 0)
+            *f[i] = dst->strings + off;
+        else if (*f[i] != NULL) /* not from this API: a string of its own */
+            *f[i] = put(dst, *f[i]);
+    }
 }
 
 void fl_result_set_record_json(struct fl_result *r, const char *json)
 {
-    replace(&r->record_json, json);
+    r->record_json = put(r, json);
 }
 
 void fl_result_observe(struct fl_result *r, int code, const char *dsn, const char *text)
@@ -112,22 +175,12 @@ void fl_result_observe(struct fl_result *r, int code, const char *dsn, const cha
     r->observe_action = r->action;
     r->observe_code = code;
     snprintf(r->observe_dsn, sizeof(r->observe_dsn), "%s", dsn ? dsn : "");
-    replace(&r->observe_text, text);
+    r->observe_text = put(r, text);
     r->action = FL_ACTION_ACCEPT;
 }
 
 void fl_result_clear(struct fl_result *r)
 {
-    free(r->method);
-    free(r->reason_code);
-    free(r->reason);
-    free(r->detail);
-    free(r->record_json);
-    free(r->observe_text);
-    for (size_t i = 0; i < r->nprops; i++) {
-        free(r->props[i].ptype);
-        free(r->props[i].property);
-        free(r->props[i].value);
-    }
+    free(r->strings);
     memset(r, 0, sizeof(*r));
 }

@@ -1,8 +1,9 @@
 /* result: the result model every check returns (DESIGN.md "The result
    model").  The verdict, the Authentication-Results header, the syslog line
    and the SMTP reply are all built from these structs, so they never
-   disagree.  Plain data; strings are owned by the struct (fl_result_clear
-   frees them). */
+   disagree.  Plain data; the strings live in one block the struct owns
+   (set them only with the functions below; fl_result_clear frees it), so a
+   result costs one or two allocations and a copy one. */
 #ifndef FL_LIB_RESULT_H
 #define FL_LIB_RESULT_H
 
@@ -73,6 +74,9 @@ struct fl_result {
     int observe_code;
     char observe_dsn[16];
     char *observe_text;
+    /* private: the block every string above points into */
+    char *strings;
+    size_t strings_len, strings_cap;
 };
 
 const char *fl_res_name(enum fl_res res);
